@@ -1,0 +1,12 @@
+from django.contrib import admin
+
+from audit.models import AuditEvent
+from core.admin import ReadOnlyAdmin
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "business_date", "actor_label", "action", "target_ref", "before", "after", "reason")
+    list_filter = ("action", "target_type", "actor_label")
+    search_fields = ("target_ref", "action", "actor_label", "reason")
+    date_hierarchy = "occurred_at"

@@ -1,0 +1,112 @@
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from balances.models import Account, EntryKind, LedgerEntry
+from balances.rules import credit_limit_problem
+from balances.services import account_update, ledger_post
+from core.admin import AuditedAdmin, ReadOnlyAdmin
+from core.errors import DomainError
+from tenants.scope import actor_for_user
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ("currency", "credit_limit", "auto_renew", "stripe_customer_id", "stripe_payment_method_id")
+
+    def clean_credit_limit(self):
+        limit = self.cleaned_data["credit_limit"]
+        problem = credit_limit_problem(self.instance.balance, limit)
+        if problem:
+            raise forms.ValidationError(problem)
+        return limit
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=20, decimal_places=2, help_text="Positive to credit the account, negative to debit it."
+    )
+    reason = forms.CharField(max_length=500, help_text="Shown in the ledger and the audit log.")
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("An adjustment moves money: enter a non-zero amount.")
+        return amount
+
+
+@admin.register(Account)
+class AccountAdmin(AuditedAdmin):
+    form = AccountForm
+    list_display = ("customer", "currency", "balance", "credit_limit", "available", "auto_renew")
+    list_filter = ("currency", "auto_renew", "customer__reseller")
+    search_fields = ("customer__ref", "customer__name", "customer__email")
+    list_select_related = ("customer",)
+    readonly_fields = ("customer", "balance")
+    actions = ("post_adjustment",)
+
+    def has_add_permission(self, request):
+        # An account is opened with its customer.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_changes(self, request, stored, changes):
+        account_update(actor=actor_for_user(request.user), account_id=stored.pk, reason="admin", **changes)
+
+    @admin.action(description="Post a balance adjustment (with a reason)")
+    def post_adjustment(self, request, queryset):
+        form = AdjustmentForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            actor = actor_for_user(request.user)
+            done = 0
+            for account in queryset.order_by("pk"):
+                try:
+                    ledger_post(
+                        actor=actor,
+                        account_id=account.pk,
+                        amount=Decimal(form.cleaned_data["amount"]),
+                        kind=EntryKind.ADJUSTMENT,
+                        memo=form.cleaned_data["reason"],
+                    )
+                    done += 1
+                except DomainError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+            if done:
+                self.message_user(request, f"Posted the adjustment to {done} account(s).", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/balances/adjustment.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Post a balance adjustment",
+                "form": form,
+                "accounts": queryset.select_related("customer"),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "pk",
+        "business_date",
+        "account",
+        "kind",
+        "amount",
+        "balance_after",
+        "reference",
+        "memo",
+        "actor_label",
+    )
+    list_filter = ("kind", "business_date")
+    search_fields = ("account__customer__ref", "account__customer__name", "reference", "memo")
+    list_select_related = ("account__customer",)
+    date_hierarchy = "business_date"

@@ -1,0 +1,97 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from core.money import MoneyField
+from tenants.models import Customer
+from tenants.scope import TenantQuerySet
+
+
+class Account(models.Model):
+    """A customer's money: one currency, a balance that is the sum of its
+    ledger, and a credit limit it may go negative by (never further)."""
+
+    customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.PROTECT, related_name="account")
+    currency = models.CharField(max_length=3, default="USD")
+    credit_limit = MoneyField(default=0)
+    # Cache of SUM(ledger.amount): moved only by balances.services.ledger_post,
+    # under this row's lock, in the entry's transaction.
+    balance = MoneyField(default=0, editable=False)
+    # The master auto-renew switch of the account.
+    auto_renew = models.BooleanField(default=True)
+    stripe_customer_id = models.CharField(max_length=100, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tenant_customer_lookup = "customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_not_negative"),
+            # The last line of defence for "never below -credit_limit".
+            models.CheckConstraint(
+                condition=Q(balance__gte=-F("credit_limit")), name="account_balance_within_credit_limit"
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.balance} {self.currency}"
+
+    @property
+    def available(self):
+        """Funds a renewal may use: balance plus credit limit."""
+        return self.balance + self.credit_limit
+
+
+class EntryKind(models.TextChoices):
+    OPENING = "opening", "Opening balance"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    TOP_UP = "top_up", "Top-up"
+    CARD_TOP_UP = "card_top_up", "Card top-up"
+    RENEWAL = "renewal", "Renewal charge"
+    REFUND = "refund", "Refund"
+
+
+class LedgerEntry(models.Model):
+    """One movement of an account's money. Append-only: corrections are new
+    entries (on PostgreSQL a trigger refuses UPDATE and DELETE)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    # Signed: credits positive, debits negative.
+    amount = MoneyField()
+    balance_after = MoneyField()
+    # The business date it belongs to (a run for date D posts on D).
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="Invoice number, payment id...")
+    memo = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        # Append-only rows are never updated, not even when a user is deleted:
+        # the name stays in actor_label.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150)
+
+    tenant_customer_lookup = "account__customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "pk"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["account", "business_date"], name="ledger_account_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.kind} {self.amount}"

@@ -1,0 +1,98 @@
+"""The one way money moves: ``ledger_post`` under the account's row lock."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+
+from audit.services import audit_record, audited_update
+from balances.models import Account, EntryKind, LedgerEntry
+from balances.rules import credit_limit_problem
+from core.dates import business_today
+from core.errors import DomainError, InsufficientFunds
+from core.locks import lock_account
+from core.money import format_amount, is_currency
+from tenants.models import Customer
+from tenants.scope import Actor
+
+
+def account_open(*, customer: Customer, currency: str = "USD", credit_limit: Decimal = Decimal("0")) -> Account:
+    if not is_currency(currency):
+        raise DomainError(f"currency must be a three-letter ISO code such as USD, not {currency!r}")
+    return Account.objects.create(customer=customer, currency=currency, credit_limit=credit_limit)
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    actor: Actor,
+    account_id: int,
+    amount: Decimal,
+    kind: str,
+    memo: str = "",
+    reference: str = "",
+    business_date: datetime.date | None = None,
+) -> LedgerEntry:
+    """Append an entry and move the cached balance with it, under the account's
+    row lock, refusing a debit that would take the balance below -credit_limit.
+    """
+    amount = Decimal(amount)
+    if amount == 0:
+        raise DomainError("a ledger entry moves money: the amount must not be zero")
+    if amount.as_tuple().exponent < -2:
+        raise DomainError(f"amount {amount} has more than two decimal places")
+    if kind not in EntryKind.values:
+        raise DomainError(f"unknown ledger entry kind {kind!r}")
+    account = lock_account(account_id)
+    new_balance = account.balance + amount
+    if amount < 0 and new_balance < -account.credit_limit:
+        raise InsufficientFunds(
+            f"{account.customer.ref}: a debit of {format_amount(-amount)} {account.currency} needs "
+            f"{format_amount(-amount)} available, but only {format_amount(account.available)} is "
+            f"(balance {format_amount(account.balance)} + credit limit {format_amount(account.credit_limit)})"
+        )
+    business_date = business_date or business_today()
+    entry = LedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        balance_after=new_balance,
+        business_date=business_date,
+        reference=reference,
+        memo=memo,
+        created_by=actor.user if actor.user and actor.user.pk else None,
+        actor_label=actor.label,
+    )
+    before = account.balance
+    account.balance = new_balance
+    account.save(update_fields=["balance", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=f"ledger.{kind}",
+        target=account.customer,
+        before=before,
+        after=new_balance,
+        reason=memo,
+        business_date=business_date,
+    )
+    return entry
+
+
+@transaction.atomic
+def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes) -> list[str]:
+    """Change an account's credit limit, master auto-renew switch or currency."""
+    allowed = {"credit_limit", "auto_renew", "currency", "stripe_customer_id", "stripe_payment_method_id"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise DomainError(f"an account has no setting {', '.join(unknown)}")
+    account = lock_account(account_id)
+    if "credit_limit" in changes:
+        problem = credit_limit_problem(account.balance, Decimal(changes["credit_limit"]))
+        if problem:
+            raise DomainError(f"{account.customer.ref}: {problem}")
+    if "currency" in changes and changes["currency"] != account.currency:
+        if not is_currency(changes["currency"]):
+            raise DomainError(f"currency must be a three-letter ISO code such as USD, not {changes['currency']!r}")
+        if account.entries.exists():
+            raise DomainError(f"{account.customer.ref}: an account with ledger entries keeps its currency")
+    return audited_update(actor=actor, instance=account, changes=changes, reason=reason)

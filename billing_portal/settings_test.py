@@ -1,0 +1,14 @@
+"""Settings for the test suite: the real settings, with a throwaway key."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "insecure-test-key")
+os.environ.setdefault("REDIS_URL", "")
+
+from billing_portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Tasks run in-process in tests unless a test starts a real worker itself.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from core.views import healthz
+
+admin.site.site_header = "Renewal portal administration"
+admin.site.site_title = "Renewal portal"
+
+urlpatterns = [
+    # The control panels arrive with their own issue; until then the portal
+    # opens on Django admin.
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,385 @@
+"""import_portal: load a renewal-portal/v1 file, all or nothing, idempotent by ref.
+
+Validation first (every error, with its path); only a valid file reaches the
+write phase, which runs in one transaction. Objects are matched by ``ref``:
+importing again updates what changed (each change audited) and never
+duplicates. A customer's balance is set through the ledger: the first import
+posts an opening entry, a later one the difference as an adjustment, so the
+file wins and ``balance == ledger_total`` always holds.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from audit.services import Change, audit_record_many, audited_update
+from balances.models import Account, EntryKind, LedgerEntry
+from balances.services import account_update, ledger_post
+from catalog.models import Category, Plan, PlanPrice
+from core.dates import business_today
+from core.errors import DomainError
+from core.locks import lock_account
+from interchange.document import Document, Known, KnownPlan, validate_document
+from orders.models import Order
+from tenants.models import Customer, Reseller
+from tenants.rules import invoice_prefix_for
+from tenants.scope import Actor
+from tenants.services import reseller_paths_rebuild
+
+CHUNK = 900  # below SQLite's bound-parameter limit
+
+
+class ImportInvalid(DomainError):
+    code = "import_invalid"
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} error(s); nothing was written")
+
+
+@dataclass
+class ImportResult:
+    created: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    ledger_entries: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = []
+        for name in ("resellers", "categories", "plans", "customers", "orders"):
+            parts.append(f"{name}: {self.created[name]} created, {self.updated[name]} updated")
+        parts.append(f"ledger entries posted: {self.ledger_entries}")
+        return "; ".join(parts)
+
+
+def parse_json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportInvalid([f"file: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"]) from exc
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _by_ref(model, refs: Iterable[str], related: tuple[str, ...] = ()) -> dict:
+    found = {}
+    for chunk in _chunks(sorted(set(refs))):
+        found.update({obj.ref: obj for obj in model.objects.filter(ref__in=chunk).select_related(*related)})
+    return found
+
+
+def load_known(data: object) -> Known:
+    """What the database holds for the refs a (parsed, unvalidated) file uses."""
+    known = Known()
+    known.reseller_parents = {
+        r.ref: (r.parent.ref if r.parent else None) for r in Reseller.objects.select_related("parent")
+    }
+    known.categories = set(Category.objects.values_list("ref", flat=True))
+    tenures: dict[int, set[int]] = {}
+    for plan_id, months in PlanPrice.objects.values_list("plan_id", "months"):
+        tenures.setdefault(plan_id, set()).add(months)
+    known.plans = {
+        p.ref: KnownPlan(endless=p.endless, tenures=frozenset(tenures.get(p.pk, ())), currency=p.currency)
+        for p in Plan.objects.all()
+    }
+    if not isinstance(data, dict):
+        return known
+    customer_refs = _refs_in(data.get("customers"), "ref") | _refs_in(data.get("orders"), "customer")
+    has_ledger = LedgerEntry.objects.filter(account_id=OuterRef("pk"))
+    for chunk in _chunks(sorted(customer_refs)):
+        rows = Customer.objects.filter(ref__in=chunk).annotate(has_ledger=Exists(has_ledger))
+        for ref, currency, ledger in rows.values_list("ref", "account__currency", "has_ledger"):
+            known.customer_currencies[ref] = currency
+            if ledger:
+                known.customers_with_ledger.add(ref)
+    for chunk in _chunks(sorted(_refs_in(data.get("orders"), "ref"))):
+        known.order_statuses.update(Order.objects.filter(ref__in=chunk).values_list("ref", "status"))
+    return known
+
+
+def _refs_in(items: object, key: str) -> set[str]:
+    if not isinstance(items, list):
+        return set()
+    return {item[key].strip() for item in items if isinstance(item, dict) and isinstance(item.get(key), str)}
+
+
+def portal_import(*, data: object, actor: Actor | None = None) -> ImportResult:
+    """Validate and load a parsed file. Raises ImportInvalid (nothing written)."""
+    actor = actor or Actor.system("import")
+    with transaction.atomic():
+        # Validation reads the database inside the write transaction, so what it
+        # checked against is what the writes see.
+        document, errors = validate_document(data, load_known(data))
+        if errors:
+            raise ImportInvalid(errors)
+        result = ImportResult(warnings=list(document.warnings))
+        _Writer(document, actor, result).run()
+    return result
+
+
+class _Writer:
+    def __init__(self, doc: Document, actor: Actor, result: ImportResult):
+        self.doc = doc
+        self.actor = actor
+        self.result = result
+        self.today = business_today()
+        self.created_changes: list[Change] = []
+
+    def run(self) -> None:
+        resellers = self.resellers()
+        categories = self.categories()
+        plans = self.plans(categories)
+        customers = self.customers(resellers)
+        self.orders(customers, plans)
+        audit_record_many(actor=self.actor, changes=self.created_changes, business_date=self.today)
+
+    def _update(self, name: str, instance, changes: dict) -> None:
+        if audited_update(actor=self.actor, instance=instance, changes=changes, reason="import"):
+            self.result.updated[name] += 1
+
+    def _created(self, name: str, objects: list) -> None:
+        self.result.created[name] += len(objects)
+        self.created_changes.extend(
+            Change(f"{obj._meta.model_name}.create", obj, None, {"ref": obj.ref}, "import") for obj in objects
+        )
+
+    def resellers(self) -> dict[str, Reseller]:
+        rows = self.doc.resellers
+        existing = _by_ref(Reseller, [r.ref for r in rows])
+        new = [
+            Reseller(
+                ref=r.ref,
+                name=r.name,
+                email=r.email,
+                allow_auto_renew=r.allow_auto_renew,
+                invoice_prefix=r.invoice_prefix or invoice_prefix_for(r.name, r.ref),
+            )
+            for r in rows
+            if r.ref not in existing
+        ]
+        for reseller in new:
+            reseller.save()
+        self._created("resellers", new)
+        by_ref = {**{r.ref: r for r in Reseller.objects.all()}}
+        for row in rows:
+            parent = by_ref[row.parent] if row.parent else None
+            reseller = by_ref[row.ref]
+            if row.ref in existing:
+                changes = {"name": row.name, "email": row.email, "allow_auto_renew": row.allow_auto_renew}
+                if row.invoice_prefix:
+                    changes["invoice_prefix"] = row.invoice_prefix
+                changes["parent_id"] = parent.pk if parent else None
+                self._update("resellers", reseller, changes)
+            elif parent is not None:
+                reseller.parent = parent
+                reseller.save(update_fields=["parent"])
+        reseller_paths_rebuild()
+        return by_ref
+
+    def categories(self) -> dict[str, Category]:
+        rows = self.doc.categories
+        existing = _by_ref(Category, [r.ref for r in rows])
+        new = []
+        for row in rows:
+            fields = {"name": row.name, "grace_days": row.grace_days, "auto_renew_supported": row.auto_renew_supported}
+            if row.ref in existing:
+                self._update("categories", existing[row.ref], fields)
+            else:
+                new.append(Category(ref=row.ref, **fields))
+        Category.objects.bulk_create(new)
+        self._created("categories", new)
+        return {c.ref: c for c in Category.objects.all()}
+
+    def plans(self, categories: dict[str, Category]) -> dict[str, Plan]:
+        rows = self.doc.plans
+        existing = _by_ref(Plan, [r.ref for r in rows])
+        new = []
+        for row in rows:
+            fields = {
+                "name": row.name,
+                "category_id": categories[row.category].pk,
+                "endless": row.endless,
+                "auto_renew_allowed": row.auto_renew_allowed,
+                "lead_days": row.lead_days,
+                "currency": row.currency,
+            }
+            if row.ref in existing:
+                self._update("plans", existing[row.ref], fields)
+            else:
+                plan = Plan(ref=row.ref, **fields)
+                plan.save()
+                new.append(plan)
+        self._created("plans", new)
+        plans = _by_ref(Plan, [r.ref for r in rows])
+        self._prices(plans, {r.ref for r in new})
+        plans.update({p.ref: p for p in Plan.objects.all() if p.ref not in plans})
+        return plans
+
+    def _prices(self, plans: dict[str, Plan], new_refs: set[str]) -> None:
+        current: dict[int, dict[int, PlanPrice]] = {}
+        for price in PlanPrice.objects.filter(plan__in=list(plans.values())):
+            current.setdefault(price.plan_id, {})[price.months] = price
+        for row in self.doc.plans:
+            plan = plans[row.ref]
+            have = current.get(plan.pk, {})
+            before = {m: p.amount for m, p in have.items()}
+            if before == row.prices:
+                continue
+            removed = sorted(set(have) - set(row.prices))
+            in_use = list(
+                Order.objects.filter(plan=plan, tenure_months__in=removed)
+                .exclude(ref__in=[o.ref for o in self.doc.orders if o.plan == row.ref])
+                .values_list("ref", flat=True)[:5]
+            )
+            if in_use:
+                raise ImportInvalid(
+                    [f'plans: "{row.ref}" drops the price of a tenure that orders {", ".join(in_use)} still use']
+                )
+            PlanPrice.objects.filter(plan=plan, months__in=removed).delete()
+            for months, amount in row.prices.items():
+                if months in have:
+                    if have[months].amount != amount:
+                        have[months].amount = amount
+                        have[months].save(update_fields=["amount"])
+                else:
+                    PlanPrice.objects.create(plan=plan, months=months, amount=amount)
+            if row.ref not in new_refs:
+                self.created_changes.append(Change("plan.prices", plan, before, row.prices, "import"))
+                self.result.updated["plans"] += 1
+
+    def customers(self, resellers: dict[str, Reseller]) -> dict[str, Customer]:
+        rows = self.doc.customers
+        existing = _by_ref(Customer, [r.ref for r in rows], related=("account",))
+        new_rows = [r for r in rows if r.ref not in existing]
+        new = [
+            Customer(
+                ref=r.ref,
+                name=r.name,
+                email=r.email,
+                reseller=resellers[r.reseller],
+                allow_auto_renew=r.allow_auto_renew,
+            )
+            for r in new_rows
+        ]
+        Customer.objects.bulk_create(new, batch_size=CHUNK)
+        created = _by_ref(Customer, [r.ref for r in new_rows])
+        self._created("customers", list(created.values()))
+        # A new account starts at its opening entry: both written here, in the
+        # same transaction, so the cached balance equals the ledger from birth.
+        Account.objects.bulk_create(
+            [
+                Account(
+                    customer=created[r.ref],
+                    currency=r.currency,
+                    credit_limit=r.credit_limit,
+                    balance=r.balance,
+                    auto_renew=r.auto_renew,
+                    stripe_customer_id=r.stripe_customer_id,
+                    stripe_payment_method_id=r.stripe_payment_method_id,
+                )
+                for r in new_rows
+            ],
+            batch_size=CHUNK,
+        )
+        openings = [
+            LedgerEntry(
+                account_id=created[r.ref].pk,
+                kind=EntryKind.OPENING,
+                amount=r.balance,
+                balance_after=r.balance,
+                business_date=self.today,
+                memo="Opening balance (import)",
+                actor_label=self.actor.label,
+            )
+            for r in new_rows
+            if r.balance != 0
+        ]
+        LedgerEntry.objects.bulk_create(openings, batch_size=CHUNK)
+        self.created_changes.extend(
+            Change("ledger.opening", created[r.ref], None, r.balance, "import") for r in new_rows if r.balance != 0
+        )
+        self.result.ledger_entries += len(openings)
+        for row in rows:
+            if row.ref in existing:
+                self._update_customer(existing[row.ref], row, resellers)
+        return {**existing, **created}
+
+    def _update_customer(self, customer: Customer, row, resellers: dict[str, Reseller]) -> None:
+        changed = audited_update(
+            actor=self.actor,
+            instance=customer,
+            changes={
+                "name": row.name,
+                "email": row.email,
+                "reseller_id": resellers[row.reseller].pk,
+                "allow_auto_renew": row.allow_auto_renew,
+            },
+            reason="import",
+        )
+        account = lock_account(customer.pk)
+        settings = {
+            "currency": row.currency,
+            "auto_renew": row.auto_renew,
+            "stripe_customer_id": row.stripe_customer_id,
+            "stripe_payment_method_id": row.stripe_payment_method_id,
+        }
+        # Widen the credit limit before moving the balance, narrow it after, so
+        # no step passes through a state the database refuses.
+        wider = max(account.credit_limit, row.credit_limit)
+        changed += account_update(
+            actor=self.actor, account_id=account.pk, reason="import", credit_limit=wider, **settings
+        )
+        difference = row.balance - account.balance
+        if difference:
+            ledger_post(
+                actor=self.actor,
+                account_id=account.pk,
+                amount=difference,
+                kind=EntryKind.ADJUSTMENT,
+                memo=f"Balance set to {row.balance:.2f} by import",
+                business_date=self.today,
+            )
+            self.result.ledger_entries += 1
+            changed.append("balance")
+        changed += account_update(
+            actor=self.actor, account_id=account.pk, reason="import", credit_limit=row.credit_limit
+        )
+        if changed:
+            self.result.updated["customers"] += 1
+
+    def orders(self, customers: dict[str, Customer], plans: dict[str, Plan]) -> None:
+        rows = self.doc.orders
+        existing = _by_ref(Order, [r.ref for r in rows])
+        missing_customers = {r.customer for r in rows} - set(customers)
+        customers = {**customers, **_by_ref(Customer, missing_customers)}
+        new = []
+        for row in rows:
+            fields = {
+                "customer_id": customers[row.customer].pk,
+                "plan_id": plans[row.plan].pk,
+                "tenure_months": row.tenure_months,
+                "expires_on": row.expires_on,
+                "anchor_day": row.anchor_day,
+                "status": row.status,
+                "auto_renew": row.auto_renew,
+                "payment_source": row.payment_source,
+                "locked": row.locked,
+                "stopped": row.stopped,
+                "pending_action": row.pending_action,
+                "do_not_renew": row.do_not_renew,
+                "auto_renew_locked": row.auto_renew_locked,
+            }
+            if row.ref in existing:
+                self._update("orders", existing[row.ref], fields)
+            else:
+                new.append(Order(ref=row.ref, **fields))
+        Order.objects.bulk_create(new, batch_size=CHUNK)
+        created = _by_ref(Order, [o.ref for o in new])
+        self._created("orders", list(created.values()))

@@ -1,0 +1,20 @@
+from django.contrib import admin
+
+from core.admin import ReadOnlyAdmin, ReadOnlyInline
+from invoices.models import Invoice, InvoiceLine
+
+
+class InvoiceLineInline(ReadOnlyInline):
+    model = InvoiceLine
+    fields = ("order", "description", "period_start", "period_end", "months", "amount")
+    readonly_fields = fields
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = ("number", "business_date", "reseller", "customer", "total", "currency", "payment_reference")
+    list_filter = ("reseller", "business_date")
+    search_fields = ("number", "customer__ref", "customer__name", "payment_reference")
+    list_select_related = ("reseller", "customer")
+    date_hierarchy = "business_date"
+    inlines = [InvoiceLineInline]

@@ -1,0 +1,67 @@
+from django.db import models
+from django.db.models import Q
+
+from core.money import MoneyField
+from orders.models import Order
+from tenants.models import Customer, Reseller
+from tenants.scope import TenantQuerySet
+
+
+class InvoiceSequence(models.Model):
+    """The last invoice number a reseller issued. Locked and bumped in the
+    invoice's own transaction, so a rolled-back payment never burns a number."""
+
+    reseller = models.OneToOneField(Reseller, primary_key=True, on_delete=models.PROTECT, related_name="+")
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.reseller}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    number = models.CharField(max_length=40, unique=True)
+    # The seller: numbering is gapless per reseller.
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="invoices")
+    sequence = models.PositiveBigIntegerField()
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    currency = models.CharField(max_length=3)
+    total = MoneyField()
+    business_date = models.DateField()
+    issued_at = models.DateTimeField(auto_now_add=True)
+    # The ledger entry (or card payment) that paid it.
+    payment_reference = models.CharField(max_length=100, blank=True)
+
+    tenant_customer_lookup = "customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-business_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["reseller", "sequence"], name="invoice_sequence_unique_per_reseller"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
+        ]
+        indexes = [models.Index(fields=["customer", "business_date"], name="invoice_customer_date_idx")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoice_lines")
+    description = models.CharField(max_length=300)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    months = models.PositiveIntegerField()
+    amount = MoneyField()
+
+    class Meta:
+        ordering = ["invoice", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_line_amount_not_negative"),
+            models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="invoice_line_period"),
+        ]
+        indexes = [models.Index(fields=["order", "period_start"], name="invoice_line_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice.number}: {self.order.ref} {self.period_start}..{self.period_end}"

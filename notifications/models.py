@@ -1,0 +1,69 @@
+from django.db import models
+
+from orders.models import Order
+from tenants.models import Customer, Reseller
+from tenants.scope import TenantQuerySet
+
+
+class NoticeKind(models.TextChoices):
+    ADVANCE_NOTICE = "advance_notice", "Advance notice"
+    RENEWAL_SUCCEEDED = "renewal_succeeded", "Renewal succeeded"
+    RENEWAL_COMPLETED = "renewal_completed", "Renewal completed"
+    RENEWAL_FAILED = "renewal_failed", "Renewal failed"
+    RENEWAL_LAST_CHANCE = "renewal_last_chance", "Renewal failed: last chance"
+    RENEWAL_REMINDER = "renewal_reminder", "Renewal reminder"
+    SUSPENDED = "suspended", "Suspended"
+    TERMINATION_WARNING = "termination_warning", "Termination warning"
+    TERMINATED = "terminated", "Terminated"
+    RESELLER_FAILURE = "reseller_failure", "Customer renewal failed (to reseller)"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notice(models.Model):
+    """A notice: the outbox row that mails it and the message the recipient
+    reads in the panel. Written in the same transaction as its cause; at most
+    one per (kind, subject, cycle, recipient)."""
+
+    kind = models.CharField(max_length=32, choices=NoticeKind.choices)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notices")
+    # The sender whose name the mail carries (white label).
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="notices")
+    recipient = models.EmailField()
+    # What the notice is about, e.g. "order:17" or "batch:42": with kind, cycle
+    # and recipient it makes a second notice impossible.
+    subject_key = models.CharField(max_length=100)
+    # The cycle (paid-thru date renewed) as YYYY-MM-DD, or "" for none.
+    cycle = models.CharField(max_length=10, blank=True, default="")
+    orders = models.ManyToManyField(Order, related_name="notices", blank=True)
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    tenant_customer_lookup = "customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-business_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject_key", "cycle", "recipient"], name="notice_once_per_kind_subject_cycle"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=NoticeKind.values), name="notice_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="notice_outbox_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient} ({self.business_date})"

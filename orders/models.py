@@ -1,0 +1,68 @@
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import Plan
+from orders.states import OrderStatus
+from tenants.models import Customer
+from tenants.scope import TenantQuerySet
+
+
+class PaymentSource(models.TextChoices):
+    BALANCE = "balance", "Account balance"
+    CARD = "card", "Saved card"
+
+
+class Order(models.Model):
+    """A service a customer bought: a plan, a tenure and a paid-thru date."""
+
+    ref = models.CharField(max_length=100, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="orders")
+    # The period last bought or renewed: auto-renewal buys it again.
+    tenure_months = models.PositiveIntegerField()
+    # Paid-thru date; null only for an endless plan.
+    expires_on = models.DateField(null=True, blank=True)
+    # The day of month renewals keep (Jan 31 + 1 month = Feb 28, + 1 = Mar 31).
+    anchor_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.ACTIVE)
+    auto_renew = models.BooleanField(default=False)
+    # The reseller's lock: the customer can't change auto_renew.
+    auto_renew_locked = models.BooleanField(default=False)
+    payment_source = models.CharField(max_length=16, choices=PaymentSource.choices, default=PaymentSource.BALANCE)
+    locked = models.BooleanField(default=False, help_text="Locked by the provider.")
+    stopped = models.BooleanField(default=False, help_text="Stopped by the customer.")
+    pending_action = models.BooleanField(default=False, help_text="E.g. an unpaid checkout or a transfer.")
+    do_not_renew = models.BooleanField(default=False, help_text="Cancel at period end.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tenant_customer_lookup = "customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expires_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(ref=""), name="order_ref_not_empty"),
+            models.CheckConstraint(condition=Q(tenure_months__gte=1), name="order_tenure_positive"),
+            models.CheckConstraint(
+                condition=Q(anchor_day__isnull=True) | Q(anchor_day__gte=1, anchor_day__lte=31),
+                name="order_anchor_day_1_31",
+            ),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+            models.CheckConstraint(
+                condition=Q(payment_source__in=PaymentSource.values), name="order_payment_source_valid"
+            ),
+            # An order with no paid-thru date is endless: it never runs out.
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=False) | Q(status=OrderStatus.ACTIVE),
+                name="order_endless_stays_active",
+            ),
+        ]
+        indexes = [
+            # The nightly run's entry points: due windows and lifecycle by date.
+            models.Index(fields=["status", "expires_on"], name="order_status_expires_idx"),
+            models.Index(fields=["customer", "status"], name="order_customer_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ref

@@ -1,0 +1,80 @@
+"""Writes to orders: the lifecycle transition and the switches and flags."""
+
+from django.db import transaction
+
+from audit.services import audit_record, audited_update
+from core.errors import DomainError, IllegalTransition
+from core.locks import lock_order
+from orders.models import Order, PaymentSource
+from orders.states import check_transition
+from tenants.scope import Actor, ActorKind
+
+# Which actor may change which switch or flag of an order. The provider's lock
+# and the pending-action flag belong to the platform; the reseller's lock on
+# the auto-renew switch belongs to the reseller (and the platform).
+_CUSTOMER_FIELDS = frozenset({"auto_renew", "payment_source", "stopped", "do_not_renew"})
+_RESELLER_FIELDS = _CUSTOMER_FIELDS | {"auto_renew_locked"}
+_PLATFORM_FIELDS = _RESELLER_FIELDS | {"locked", "pending_action"}
+EDITABLE_FIELDS = {
+    ActorKind.CUSTOMER: _CUSTOMER_FIELDS,
+    ActorKind.RESELLER: _RESELLER_FIELDS,
+    ActorKind.PLATFORM: _PLATFORM_FIELDS,
+    ActorKind.SYSTEM: _PLATFORM_FIELDS,
+}
+
+
+@transaction.atomic
+def order_transition(*, actor: Actor, order_id: int, to: str, reason: str = "", business_date=None) -> Order:
+    """Move an order through its lifecycle, refusing what the lifecycle forbids.
+
+    The UPDATE is conditional on the status read under the row lock, so two
+    callers can never both make the same move.
+    """
+    order = lock_order(order_id)
+    check_transition(order.status, to, label=f"order {order.ref}")
+    if order.expires_on is None:
+        raise IllegalTransition(f"order {order.ref}: an endless order never runs out, so it is never {to}")
+    before = order.status
+    updated = Order.objects.filter(pk=order.pk, status=before).update(status=to)
+    if updated != 1:  # pragma: no cover - the row lock makes this unreachable
+        raise IllegalTransition(f"order {order.ref}: its status changed meanwhile; try again")
+    order.status = to
+    audit_record(
+        actor=actor,
+        action="order.status",
+        target=order,
+        before=before,
+        after=to,
+        reason=reason,
+        business_date=business_date,
+    )
+    return order
+
+
+@transaction.atomic
+def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes) -> list[str]:
+    """Change an order's switches and flags (auto_renew, payment_source, locks...).
+
+    Refuses fields the actor may not change, and a customer's change of a
+    switch the reseller locked. Returns the fields that really changed.
+    """
+    allowed = EDITABLE_FIELDS.get(actor.kind, frozenset())
+    refused = sorted(set(changes) - allowed)
+    if refused:
+        raise DomainError(f"you may not change {', '.join(refused)} of an order", code="forbidden")
+    order = lock_order(order_id)
+    if (
+        "auto_renew" in changes
+        and changes["auto_renew"] != order.auto_renew
+        and order.auto_renew_locked
+        and actor.kind == ActorKind.CUSTOMER
+    ):
+        raise DomainError(
+            f"order {order.ref}: your reseller locked the auto-renew switch; ask them to change it",
+            code="auto_renew_locked",
+        )
+    if "payment_source" in changes and changes["payment_source"] not in PaymentSource.values:
+        raise DomainError(
+            f"payment source must be one of {', '.join(PaymentSource.values)}", code="invalid_payment_source"
+        )
+    return audited_update(actor=actor, instance=order, changes=changes, reason=reason)

@@ -1,0 +1,87 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tenants.scope import Actor, ActorKind, TenantQuerySet
+
+
+class ResellerQuerySet(models.QuerySet):
+    def visible_to(self, actor: Actor) -> "ResellerQuerySet":
+        """A reseller sees itself and its sub-resellers; customers see none."""
+        if actor.sees_everything:
+            return self.all()
+        if actor.kind == ActorKind.RESELLER and actor.reseller_path:
+            return self.filter(path__startswith=actor.reseller_path)
+        return self.none()
+
+
+class Reseller(models.Model):
+    ref = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    # Off: no customer below this reseller (sub-resellers' included) auto-renews.
+    allow_auto_renew = models.BooleanField(default=True)
+    # Invoice numbers read PREFIX-YYYY-NNNNNN.
+    invoice_prefix = models.CharField(max_length=12)
+    # Materialised path of primary keys from the root, e.g. "/1/7/": a subtree
+    # is one indexed prefix match instead of a recursive query.
+    path = models.CharField(max_length=500, db_index=True, editable=False, default="")
+
+    objects = ResellerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(ref=""), name="reseller_ref_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") - 2
+
+
+class Customer(models.Model):
+    ref = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="customers")
+    # The reseller's permission for this one customer (SPEC: allow_auto_renew).
+    allow_auto_renew = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_customer_lookup = ""
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [models.CheckConstraint(condition=~Q(ref=""), name="customer_ref_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ref})"
+
+
+class Membership(models.Model):
+    """Links a login to exactly one tenant: a customer, or a reseller's staff.
+
+    Platform admins are superusers (or staff) without a membership.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="members")
+    reseller = models.ForeignKey(Reseller, null=True, blank=True, on_delete=models.CASCADE, related_name="staff")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(customer__isnull=False) & Q(reseller__isnull=True))
+                | (Q(customer__isnull=True) & Q(reseller__isnull=False)),
+                name="membership_exactly_one_tenant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.customer or self.reseller}"

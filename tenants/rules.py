@@ -1,0 +1,53 @@
+"""Pure rules of the reseller tree."""
+
+from collections.abc import Iterable, Mapping
+
+
+def tree_paths(parents: Mapping[int, int | None]) -> dict[int, str]:
+    """Materialised paths ("/1/7/") for resellers given as {pk: parent_pk}.
+
+    Raises ValueError naming a reseller whose parent chain loops or leads to
+    an unknown reseller.
+    """
+    paths: dict[int, str] = {}
+
+    def path_of(pk: int, seen: tuple[int, ...]) -> str:
+        if pk in paths:
+            return paths[pk]
+        if pk in seen:
+            raise ValueError(f"reseller {pk} is its own ancestor")
+        parent = parents[pk]
+        if parent is None:
+            result = f"/{pk}/"
+        elif parent not in parents:
+            raise ValueError(f"reseller {pk} has an unknown parent {parent}")
+        else:
+            result = f"{path_of(parent, (*seen, pk))}{pk}/"
+        paths[pk] = result
+        return result
+
+    for pk in parents:
+        path_of(pk, ())
+    return paths
+
+
+def path_ids(path: str) -> list[int]:
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
+def auto_renew_forbidden(paths: Mapping[int, str], forbidding: Iterable[int]) -> set[int]:
+    """Resellers under which auto-renew is forbidden: a reseller's
+    ``allow_auto_renew = false`` applies to its whole subtree (SPEC)."""
+    forbidding = set(forbidding)
+    return {pk for pk, path in paths.items() if forbidding.intersection(path_ids(path))}
+
+
+def invoice_prefix_for(name: str, ref: str) -> str:
+    """A readable default invoice prefix: the first word of the name, upper
+    case letters and digits only ("Acme Hosting" -> "ACME")."""
+    for source in (name, ref):
+        words = ["".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in source.split()]
+        words = [w for w in words if w]
+        if words:
+            return words[0].upper()[:12]
+    return "INV"

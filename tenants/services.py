@@ -1,0 +1,76 @@
+"""Writes to the reseller tree and the customers below it."""
+
+from django.db import transaction
+
+from audit.services import audit_record
+from core.errors import DomainError
+from tenants.models import Customer, Membership, Reseller
+from tenants.rules import invoice_prefix_for, tree_paths
+from tenants.scope import Actor
+
+
+def reseller_paths_rebuild() -> int:
+    """Recompute every reseller's materialised path; returns how many changed.
+
+    The tree is small (resellers, not customers), so one pass over all rows is
+    cheap and always right, also after a parent changes.
+    """
+    rows = list(Reseller.objects.only("pk", "parent_id", "path"))
+    try:
+        paths = tree_paths({r.pk: r.parent_id for r in rows})
+    except ValueError as exc:
+        raise DomainError(f"the reseller tree is broken: {exc}") from exc
+    changed = [r for r in rows if r.path != paths[r.pk]]
+    for row in changed:
+        row.path = paths[row.pk]
+    Reseller.objects.bulk_update(changed, ["path"])
+    return len(changed)
+
+
+@transaction.atomic
+def reseller_create(
+    *,
+    actor: Actor,
+    ref: str,
+    name: str,
+    email: str = "",
+    parent: Reseller | None = None,
+    allow_auto_renew: bool = True,
+    invoice_prefix: str = "",
+) -> Reseller:
+    reseller = Reseller.objects.create(
+        ref=ref,
+        name=name,
+        email=email,
+        parent=parent,
+        allow_auto_renew=allow_auto_renew,
+        invoice_prefix=invoice_prefix or invoice_prefix_for(name, ref),
+    )
+    reseller.path = f"{parent.path if parent else '/'}{reseller.pk}/"
+    reseller.save(update_fields=["path"])
+    audit_record(actor=actor, action="reseller.create", target=reseller, after={"name": name})
+    return reseller
+
+
+@transaction.atomic
+def customer_create(
+    *, actor: Actor, ref: str, name: str, reseller: Reseller, email: str = "", allow_auto_renew: bool = True
+) -> Customer:
+    from balances.services import account_open
+
+    customer = Customer.objects.create(
+        ref=ref, name=name, email=email, reseller=reseller, allow_auto_renew=allow_auto_renew
+    )
+    account_open(customer=customer)
+    audit_record(actor=actor, action="customer.create", target=customer, after={"reseller": reseller.ref})
+    return customer
+
+
+def membership_link(*, user, customer: Customer | None = None, reseller: Reseller | None = None) -> Membership:
+    """Give a login its tenant (exactly one of customer or reseller)."""
+    if (customer is None) == (reseller is None):
+        raise DomainError("a login belongs to exactly one customer or one reseller")
+    membership, _ = Membership.objects.update_or_create(
+        user=user, defaults={"customer": customer, "reseller": reseller}
+    )
+    return membership
