@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "renewals",
     "notifications",
     "interchange",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -148,6 +148,7 @@ class Known:
     define (and for checks against existing state)."""
 
     reseller_parents: dict[str, str | None] = field(default_factory=dict)
+    invoice_prefixes: dict[str, str] = field(default_factory=dict)  # prefix -> reseller ref
     categories: set[str] = field(default_factory=set)
     plans: dict[str, KnownPlan] = field(default_factory=dict)
     customer_currencies: dict[str, str] = field(default_factory=dict)
@@ -366,6 +367,15 @@ def _resellers(doc: Document, errors: list[str], objects, known: Known) -> None:
             doc.resellers.append(row)
             parents[row.ref] = row.parent
             paths[row.ref] = path
+    holders = dict(known.invoice_prefixes)
+    for row in doc.resellers:
+        if row.invoice_prefix is None:
+            continue
+        holder = holders.setdefault(row.invoice_prefix, row.ref)
+        if holder != row.ref:
+            errors.append(
+                f'{paths[row.ref]}.invoice_prefix: "{row.invoice_prefix}" already belongs to reseller "{holder}"'
+            )
     for row in doc.resellers:
         if row.parent is not None and row.parent not in parents:
             errors.append(f'{paths[row.ref]}.parent: unknown reseller "{row.parent}"')

@@ -78,6 +78,7 @@ def _by_ref(model, refs: Iterable[str], related: tuple[str, ...] = ()) -> dict:
 def load_known(data: object) -> Known:
     """What the database holds for the refs a (parsed, unvalidated) file uses."""
     known = Known()
+    known.invoice_prefixes = dict(Reseller.objects.values_list("invoice_prefix", "ref"))
     known.reseller_parents = {
         r.ref: (r.parent.ref if r.parent else None) for r in Reseller.objects.select_related("parent")
     }
@@ -153,17 +154,19 @@ class _Writer:
     def resellers(self) -> dict[str, Reseller]:
         rows = self.doc.resellers
         existing = _by_ref(Reseller, [r.ref for r in rows])
-        new = [
-            Reseller(
-                ref=r.ref,
-                name=r.name,
-                email=r.email,
-                allow_auto_renew=r.allow_auto_renew,
-                invoice_prefix=r.invoice_prefix or invoice_prefix_for(r.name, r.ref),
+        taken = set(Reseller.objects.values_list("invoice_prefix", flat=True))
+        taken |= {r.invoice_prefix for r in rows if r.invoice_prefix}
+        new = []
+        for r in rows:
+            if r.ref in existing:
+                continue
+            prefix = r.invoice_prefix or invoice_prefix_for(r.ref, taken)
+            taken.add(prefix)
+            new.append(
+                Reseller(
+                    ref=r.ref, name=r.name, email=r.email, allow_auto_renew=r.allow_auto_renew, invoice_prefix=prefix
+                )
             )
-            for r in rows
-            if r.ref not in existing
-        ]
         for reseller in new:
             reseller.save()
         self._created("resellers", new)

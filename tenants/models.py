@@ -23,7 +23,7 @@ class Reseller(models.Model):
     # Off: no customer below this reseller (sub-resellers' included) auto-renews.
     allow_auto_renew = models.BooleanField(default=True)
     # Invoice numbers read PREFIX-YYYY-NNNNNN.
-    invoice_prefix = models.CharField(max_length=12)
+    invoice_prefix = models.CharField(max_length=12, unique=True)
     # Materialised path of primary keys from the root, e.g. "/1/7/": a subtree
     # is one indexed prefix match instead of a recursive query.
     path = models.CharField(max_length=500, db_index=True, editable=False, default="")

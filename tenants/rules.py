@@ -42,12 +42,14 @@ def auto_renew_forbidden(paths: Mapping[int, str], forbidding: Iterable[int]) ->
     return {pk for pk, path in paths.items() if forbidding.intersection(path_ids(path))}
 
 
-def invoice_prefix_for(name: str, ref: str) -> str:
-    """A readable default invoice prefix: the first word of the name, upper
-    case letters and digits only ("Acme Hosting" -> "ACME")."""
-    for source in (name, ref):
-        words = ["".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in source.split()]
-        words = [w for w in words if w]
-        if words:
-            return words[0].upper()[:12]
-    return "INV"
+def invoice_prefix_for(ref: str, taken: Iterable[str] = ()) -> str:
+    """A default invoice prefix, unique among ``taken``: the reseller's ref in
+    upper-case letters and digits ("acme-west" -> "ACMEWEST"), with a number
+    added if another reseller has it already."""
+    base = "".join(ch for ch in ref.upper() if ch.isascii() and ch.isalnum())[:10] or "INV"
+    taken = set(taken)
+    prefix, n = base, 1
+    while prefix in taken:
+        n += 1
+        prefix = f"{base}{n}"
+    return prefix

@@ -44,7 +44,8 @@ def reseller_create(
         email=email,
         parent=parent,
         allow_auto_renew=allow_auto_renew,
-        invoice_prefix=invoice_prefix or invoice_prefix_for(name, ref),
+        invoice_prefix=invoice_prefix
+        or invoice_prefix_for(ref, Reseller.objects.values_list("invoice_prefix", flat=True)),
     )
     reseller.path = f"{parent.path if parent else '/'}{reseller.pk}/"
     reseller.save(update_fields=["path"])

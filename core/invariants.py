@@ -1,0 +1,46 @@
+"""The money invariants, checked over the whole database. Tests run them after
+every scenario; operators can run ``manage.py check_invariants``."""
+
+from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from balances.models import Account, LedgerEntry
+from core.money import MoneyField, format_amount
+from invoices.models import Invoice, InvoiceLine
+
+
+def _sum_of(model, link: str, outer: str = "pk"):
+    rows = (
+        model.objects.filter(**{link: OuterRef(outer)})
+        .order_by()
+        .values(link)
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=MoneyField()), Value(0), output_field=MoneyField())
+
+
+def invariant_violations(limit: int = 20) -> list[str]:
+    """Every broken invariant, in words (empty: all hold)."""
+    problems = []
+    accounts = (
+        Account.objects.annotate(ledger_total=_sum_of(LedgerEntry, "account_id"))
+        .exclude(balance=F("ledger_total"))
+        .select_related("customer")[:limit]
+    )
+    problems += [
+        f"account {a.customer.ref}: balance {format_amount(a.balance)} != ledger total {format_amount(a.ledger_total)}"
+        for a in accounts
+    ]
+    problems += [
+        f"account {a.customer.ref}: balance {format_amount(a.balance)} is below -{format_amount(a.credit_limit)}"
+        for a in Account.objects.filter(balance__lt=-F("credit_limit")).select_related("customer")[:limit]
+    ]
+    invoices = Invoice.objects.annotate(lines_total=_sum_of(InvoiceLine, "invoice_id")).exclude(total=F("lines_total"))[
+        :limit
+    ]
+    problems += [
+        f"invoice {i.number}: total {format_amount(i.total)} != sum of lines {format_amount(i.lines_total)}"
+        for i in invoices
+    ]
+    return problems

@@ -1,0 +1,134 @@
+"""A believable demo portal, written as a renewal-portal/v1 document and loaded
+through the importer: the demo exercises the same path an operator's
+migration does.
+
+Dates are relative to the business date, so the demo always has orders due
+tonight, orders in grace and orders already terminated.
+"""
+
+import datetime
+import random
+
+from orders.periods import add_months
+
+RESELLERS = [
+    {"ref": "acme", "name": "Acme Hosting", "email": "billing@acme.test", "parent": None},
+    {"ref": "acme-west", "name": "Acme West", "email": "billing@west.acme.test", "parent": "acme"},
+    {"ref": "nimbus", "name": "Nimbus Cloud", "email": "accounts@nimbus.test", "parent": None},
+]
+
+CATEGORIES = [
+    {"ref": "hosting", "name": "Web hosting", "grace_days": 15, "auto_renew_supported": True},
+    {"ref": "domain", "name": "Domains", "grace_days": 30, "auto_renew_supported": True},
+    {"ref": "vps", "name": "VPS", "grace_days": 7, "auto_renew_supported": True},
+    {"ref": "ssl", "name": "SSL certificates", "grace_days": 7, "auto_renew_supported": False},
+]
+
+PLANS = [
+    {"ref": "hosting-starter", "name": "Hosting Starter", "category": "hosting",
+     "prices": {"1": "4.99", "3": "13.99", "6": "26.99", "12": "49.99", "24": "94.99"}},
+    {"ref": "hosting-business", "name": "Hosting Business", "category": "hosting",
+     "prices": {"1": "12.00", "3": "34.00", "12": "129.00", "36": "349.00"}},
+    {"ref": "domain-com", "name": ".com domain", "category": "domain",
+     "prices": {"12": "12.99", "24": "25.49", "60": "62.00"}},
+    {"ref": "domain-io", "name": ".io domain", "category": "domain", "prices": {"12": "39.00", "24": "77.00"}},
+    {"ref": "vps-s", "name": "VPS S (2 vCPU, 4 GB)", "category": "vps",
+     "prices": {"1": "20.00", "3": "57.00", "6": "110.00", "12": "216.00"}},
+    {"ref": "vps-l", "name": "VPS L (8 vCPU, 16 GB)", "category": "vps",
+     "prices": {"1": "64.00", "3": "186.00", "12": "700.00"}, "lead_days": 10},
+    {"ref": "ssl-dv", "name": "SSL DV certificate", "category": "ssl",
+     "prices": {"12": "15.00", "24": "28.00"}, "auto_renew_allowed": False},
+    {"ref": "hosting-lifetime", "name": "Hosting Lifetime", "category": "hosting",
+     "prices": {"1": "0.00"}, "endless": True, "auto_renew_allowed": False},
+]  # fmt: skip
+
+FIRST = ["Jane", "Omar", "Lena", "Ravi", "Sofia", "Tom", "Aiko", "Marek", "Nia", "Pablo", "Greta", "Yusuf",
+         "Chloe", "Ivan", "Maya", "Hugo", "Zara", "Luca", "Amara", "Finn", "Elif", "Kofi", "Ines", "Jonas",
+         "Mei", "Rosa", "Sven", "Tariq", "Vera", "Wen"]  # fmt: skip
+LAST = ["Doe", "Haddad", "Novak", "Iyer", "Rossi", "Becker", "Tanaka", "Kowalski", "Okafor", "Garcia", "Lind",
+        "Demir", "Martin", "Petrov", "Cohen", "Dubois", "Khan", "Bianchi", "Mensah", "Larsen", "Aydin", "Boateng",
+        "Silva", "Weber", "Chen", "Moreno", "Berg", "Aziz", "Horvat", "Liu"]  # fmt: skip
+SITES = ["studio", "bakery", "garage", "atelier", "clinic", "books", "coffee", "travel", "photo", "law",
+         "yoga", "garden", "print", "music", "tech"]  # fmt: skip
+
+
+def build_demo_document(today: datetime.date, seed: int = 2026) -> dict:
+    """The demo portal as of ``today``: 3 resellers, 30 customers, ~300 orders."""
+    rng = random.Random(seed)
+    customers = []
+    orders = []
+    owners = ["acme"] * 14 + ["acme-west"] * 6 + ["nimbus"] * 10
+    for index, reseller in enumerate(owners, start=1):
+        ref = f"c{index:03d}"
+        name = f"{FIRST[index - 1]} {LAST[index - 1]}"
+        credit = rng.choice(["0.00", "0.00", "0.00", "50.00", "100.00"])
+        customers.append(
+            {
+                "ref": ref,
+                "name": name,
+                "email": f"{FIRST[index - 1].lower()}.{LAST[index - 1].lower()}@example.test",
+                "reseller": reseller,
+                "balance": f"{rng.choice([0, 10, 25, 40, 80, 150, 300, 600])}.{rng.choice(['00', '50', '99'])}",
+                "credit_limit": credit,
+                "auto_renew": index == 1 or rng.random() > 0.15,
+                "allow_auto_renew": rng.random() > 0.05,
+            }
+        )
+        count = 12 if index == 1 else rng.randint(6, 13)
+        for number in range(1, count + 1):
+            orders.append(_order(rng, today, f"{ref}-o{number:02d}", ref, number))
+    return {
+        "format": "renewal-portal/v1",
+        "currency": "USD",
+        "resellers": [{**r, "allow_auto_renew": True} for r in RESELLERS],
+        "categories": CATEGORIES,
+        "plans": PLANS,
+        "customers": customers,
+        "orders": orders,
+    }
+
+
+def _order(rng: random.Random, today: datetime.date, ref: str, customer: str, number: int) -> dict:
+    plan = rng.choices(PLANS, weights=[24, 10, 22, 6, 14, 5, 8, 2])[0]
+    tenures = [int(m) for m in plan["prices"]]
+    tenure = rng.choice(tenures)
+    grace = next(c["grace_days"] for c in CATEGORIES if c["ref"] == plan["category"])
+    order = {
+        "ref": ref,
+        "customer": customer,
+        "plan": plan["ref"],
+        "tenure_months": tenure,
+        "auto_renew": rng.random() > 0.3,
+        "payment_source": "card" if rng.random() < 0.1 else "balance",
+    }
+    if plan.get("endless"):
+        return {**order, "expires_on": None, "auto_renew": False}
+    window = 7 if tenure <= 3 else 30
+    roll = rng.random()
+    status = "active"
+    if roll < 0.27:  # due within the attempt window: tonight's sweep has work
+        expires = today + datetime.timedelta(days=rng.randint(0, window))
+    elif roll < 0.37:  # expiring soon, not yet due
+        expires = today + datetime.timedelta(days=rng.randint(window + 1, window + 30))
+    elif roll < 0.47:  # in grace: suspended, waiting for a renewal
+        expires = today - datetime.timedelta(days=rng.randint(1, grace))
+        status = "suspended"
+    elif roll < 0.52:  # past grace: terminated
+        expires = today - datetime.timedelta(days=rng.randint(grace + 1, grace + 90))
+        status = "terminated"
+    else:  # comfortably paid
+        expires = add_months(today, rng.randint(1, 23)) + datetime.timedelta(days=rng.randint(0, 27))
+    flags = rng.random()
+    extra = {}
+    if flags < 0.03:
+        extra["locked"] = True
+    elif flags < 0.06:
+        extra["stopped"] = True
+    elif flags < 0.08:
+        extra["pending_action"] = True
+    elif flags < 0.13:
+        extra["do_not_renew"] = True
+        extra["auto_renew"] = False
+    elif flags < 0.18:
+        extra["auto_renew_locked"] = True
+    return {**order, "expires_on": expires.isoformat(), "status": status, **extra}
