@@ -1,10 +1,9 @@
 """Row locks and triggers, proven with real concurrent PostgreSQL connections."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEvent
 from balances.models import Account, EntryKind, LedgerEntry
@@ -12,31 +11,9 @@ from balances.services import ledger_post
 from core.errors import InsufficientFunds
 from tenants.scope import Actor
 from tests.factories import CustomerFactory
+from tests.helpers import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(jobs):
-    """Run each callable in its own thread (so its own database connection),
-    all released at once; return what each returned or raised."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def opened(balance, credit_limit):
