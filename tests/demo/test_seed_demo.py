@@ -1,0 +1,57 @@
+import datetime
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+
+from balances.models import Account
+from core.invariants import invariant_violations
+from demo.builder import build_demo_document
+from interchange.document import validate_document
+from orders.models import Order
+from tenants.models import Customer, Reseller
+from tenants.scope import ActorKind, actor_for_user
+
+TODAY = datetime.date(2026, 11, 25)
+
+
+def test_the_demo_document_is_a_valid_file():
+    document, errors = validate_document(build_demo_document(TODAY))
+    assert errors == []
+    assert len(document.customers) == 30
+    assert 250 <= len(document.orders) <= 350
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_a_believable_portal(client, capsys):
+    call_command("seed_demo", "--date", TODAY.isoformat())
+    out = capsys.readouterr().out
+    for login in ("admin / admin", "reseller / reseller", "customer / customer"):
+        assert login in out
+    assert Reseller.objects.filter(parent__isnull=False).count() == 1  # a sub-reseller
+    assert Customer.objects.count() == 30
+    statuses = Counter(Order.objects.values_list("status", flat=True))
+    assert statuses["suspended"] > 5
+    assert statuses["terminated"] > 3
+    categories = set(Order.objects.values_list("plan__category__ref", flat=True))
+    assert categories == {"hosting", "domain", "vps", "ssl"}
+    due_soon = Order.objects.filter(status="active", expires_on__range=(TODAY, TODAY + datetime.timedelta(days=7)))
+    assert due_soon.count() > 10
+    assert Account.objects.filter(credit_limit__gt=0).exists()
+    assert invariant_violations() == []
+    # The fixed logins work and land in the right tenant.
+    assert client.login(username="admin", password="admin")
+    for username, kind in (("reseller", ActorKind.RESELLER), ("customer", ActorKind.CUSTOMER)):
+        assert client.login(username=username, password=username)
+        from django.contrib.auth import get_user_model
+
+        assert actor_for_user(get_user_model().objects.get(username=username)).kind == kind
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_is_harmless():
+    call_command("seed_demo", "--date", TODAY.isoformat(), verbosity=0)
+    orders = Order.objects.count()
+    call_command("seed_demo", "--date", TODAY.isoformat(), verbosity=0)
+    assert Order.objects.count() == orders
+    assert invariant_violations() == []
