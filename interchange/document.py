@@ -25,6 +25,21 @@ SECTIONS = ("resellers", "categories", "plans", "customers", "orders")
 EXPORT_ONLY_SECTIONS = ("invoices", "messages")
 EXPORT_ONLY_KEYS = {"customers": {"ledger_total"}}
 
+# An order's own columns, named the same in the file and the model.
+ORDER_COLUMNS = (
+    "tenure_months",
+    "expires_on",
+    "anchor_day",
+    "status",
+    "auto_renew",
+    "payment_source",
+    "locked",
+    "stopped",
+    "pending_action",
+    "do_not_renew",
+    "auto_renew_locked",
+)
+
 KEYS = {
     "resellers": {"ref", "name", "email", "parent", "allow_auto_renew", "invoice_prefix"},
     "categories": {"ref", "name", "grace_days", "auto_renew_supported"},
@@ -42,22 +57,7 @@ KEYS = {
         "stripe_customer_id",
         "stripe_payment_method_id",
     },
-    "orders": {
-        "ref",
-        "customer",
-        "plan",
-        "tenure_months",
-        "expires_on",
-        "anchor_day",
-        "status",
-        "auto_renew",
-        "payment_source",
-        "locked",
-        "stopped",
-        "pending_action",
-        "do_not_renew",
-        "auto_renew_locked",
-    },
+    "orders": {"ref", "customer", "plan", *ORDER_COLUMNS},
 }
 
 

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from balances.models import LedgerEntry
 from catalog.models import Category, Plan, PlanPrice
 from core.money import format_amount
-from interchange.document import FORMAT
+from interchange.document import FORMAT, ORDER_COLUMNS
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order
@@ -91,39 +91,12 @@ def customers() -> Iterator[dict]:
 
 
 def orders() -> Iterator[dict]:
-    rows = Order.objects.order_by("ref").values(
-        "ref",
-        "customer__ref",
-        "plan__ref",
-        "tenure_months",
-        "expires_on",
-        "anchor_day",
-        "status",
-        "auto_renew",
-        "payment_source",
-        "locked",
-        "stopped",
-        "pending_action",
-        "do_not_renew",
-        "auto_renew_locked",
-    )
+    rows = Order.objects.order_by("ref").values("ref", "customer__ref", "plan__ref", *ORDER_COLUMNS)
     for o in rows.iterator(chunk_size=CHUNK):
-        yield {
-            "ref": o["ref"],
-            "customer": o["customer__ref"],
-            "plan": o["plan__ref"],
-            "tenure_months": o["tenure_months"],
-            "expires_on": _date(o["expires_on"]),
-            "anchor_day": o["anchor_day"],
-            "status": o["status"],
-            "auto_renew": o["auto_renew"],
-            "payment_source": o["payment_source"],
-            "locked": o["locked"],
-            "stopped": o["stopped"],
-            "pending_action": o["pending_action"],
-            "do_not_renew": o["do_not_renew"],
-            "auto_renew_locked": o["auto_renew_locked"],
-        }
+        row = {"ref": o["ref"], "customer": o["customer__ref"], "plan": o["plan__ref"]}
+        row.update({name: o[name] for name in ORDER_COLUMNS})
+        row["expires_on"] = _date(row["expires_on"])
+        yield row
 
 
 def invoices() -> Iterator[dict]:

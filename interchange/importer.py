@@ -23,7 +23,7 @@ from catalog.models import Category, Plan, PlanPrice
 from core.dates import business_today
 from core.errors import DomainError
 from core.locks import lock_account
-from interchange.document import Document, Known, KnownPlan, validate_document
+from interchange.document import ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
 from orders.models import Order
 from tenants.models import Customer, Reseller
 from tenants.rules import invoice_prefix_for
@@ -367,17 +367,7 @@ class _Writer:
             fields = {
                 "customer_id": customers[row.customer].pk,
                 "plan_id": plans[row.plan].pk,
-                "tenure_months": row.tenure_months,
-                "expires_on": row.expires_on,
-                "anchor_day": row.anchor_day,
-                "status": row.status,
-                "auto_renew": row.auto_renew,
-                "payment_source": row.payment_source,
-                "locked": row.locked,
-                "stopped": row.stopped,
-                "pending_action": row.pending_action,
-                "do_not_renew": row.do_not_renew,
-                "auto_renew_locked": row.auto_renew_locked,
+                **{name: getattr(row, name) for name in ORDER_COLUMNS},
             }
             if row.ref in existing:
                 self._update("orders", existing[row.ref], fields)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin, ReadOnlyInline
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import Invoice, InvoiceLine, InvoiceSequence
 
 
 class InvoiceLineInline(ReadOnlyInline):
@@ -18,3 +18,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_select_related = ("reseller", "customer")
     date_hierarchy = "business_date"
     inlines = [InvoiceLineInline]
+
+
+@admin.register(InvoiceSequence)
+class InvoiceSequenceAdmin(ReadOnlyAdmin):
+    list_display = ("reseller", "last_number")
+    list_select_related = ("reseller",)
