@@ -130,18 +130,15 @@ def invoices() -> Iterator[dict]:
 
 
 def messages() -> Iterator[dict]:
-    refs = defaultdict(list)
-    for notice_id, ref in Notice.orders.through.objects.order_by("order__ref").values_list("notice_id", "order__ref"):
-        refs[notice_id].append(ref)
     rows = Notice.objects.order_by("business_date", "pk").values(
-        "pk", "kind", "recipient", "customer__ref", "business_date"
+        "kind", "recipient", "customer__ref", "order_refs", "business_date"
     )
     for n in rows.iterator(chunk_size=CHUNK):
         yield {
             "kind": n["kind"],
             "recipient": n["recipient"],
             "customer": n["customer__ref"],
-            "orders": refs.pop(n["pk"], []),
+            "orders": n["order_refs"],
             "created_on": _date(n["business_date"]),
         }
 

@@ -1,6 +1,5 @@
 from django.db import models
 
-from orders.models import Order
 from tenants.models import Customer, Reseller
 from tenants.scope import TenantQuerySet
 
@@ -39,7 +38,8 @@ class Notice(models.Model):
     subject_key = models.CharField(max_length=100)
     # The cycle (paid-thru date renewed) as YYYY-MM-DD, or "" for none.
     cycle = models.CharField(max_length=10, blank=True, default="")
-    orders = models.ManyToManyField(Order, related_name="notices", blank=True)
+    # The orders it is about, by ref (the export lists them; the body shows them).
+    order_refs = models.JSONField(default=list, blank=True)
     business_date = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     subject = models.CharField(max_length=300)

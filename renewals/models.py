@@ -1,2 +1,209 @@
-# The renewal engine (quotes, renewals unique per order and cycle, attempts,
-# sweep runs) lands with its own issue; this app is where it lives.
+"""Records of the renewal engine.
+
+- ``Renewal``: at most one per order and cycle (the paid-thru date renewed),
+  whoever made it: the database refuses a second.
+- ``SweepRun``: one run of the nightly work for a business date.
+- ``BatchAttempt``: one per account and business date, with its outcome.
+- ``OrderOutcome``: what happened to each due order on a business date.
+- ``LifecycleEvent``: suspension, unsuspension and termination, once per order
+  and cycle, with the state of its provisioning hook.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from core.money import MoneyField
+from invoices.models import Invoice, InvoiceLine
+from orders.models import Order
+from renewals.rules import Reason
+from tenants.models import Customer
+from tenants.scope import TenantQuerySet
+
+
+class RunOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class SweepRun(models.Model):
+    business_date = models.DateField(db_index=True)
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=RunOutcome.choices, default=RunOutcome.RUNNING)
+    triggered_by = models.CharField(max_length=150, default="system")
+    accounts = models.PositiveIntegerField(default=0)
+    batches_renewed = models.PositiveIntegerField(default=0)
+    batches_failed = models.PositiveIntegerField(default=0)
+    batches_pending = models.PositiveIntegerField(default=0)
+    orders_renewed = models.PositiveIntegerField(default=0)
+    orders_skipped = models.PositiveIntegerField(default=0)
+    suspended = models.PositiveIntegerField(default=0)
+    terminated = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-business_date", "-pk"]
+        indexes = [models.Index(fields=["dry_run", "outcome", "business_date"], name="sweeprun_last_completed_idx")]
+
+    def __str__(self) -> str:
+        return f"{'dry-run ' if self.dry_run else ''}{self.business_date} {self.outcome}"
+
+
+class SweepBatch(models.Model):
+    """A batch of accounts a run handed to a Celery worker; done when
+    ``finished_at`` is set. Lets the run wait on the database, not the broker."""
+
+    run = models.ForeignKey(SweepRun, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    customer_ids = models.JSONField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="sweep_batch_unique")]
+
+
+class BatchOutcome(models.TextChoices):
+    RENEWED = "renewed", "Renewed"
+    FAILED = "failed", "Failed"
+    PENDING = "pending", "Pending"
+    # No batch: every due order of the account was skipped. Recorded so that
+    # the account counts as attempted on that date.
+    SKIPPED = "skipped", "Nothing to renew (all skipped)"
+
+
+class BatchAttempt(models.Model):
+    """One account's batch on one business date: all its due orders, one total,
+    one payment, all or nothing."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="batch_attempts")
+    business_date = models.DateField()
+    run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts")
+    outcome = models.CharField(max_length=16, choices=BatchOutcome.choices)
+    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
+    total = MoneyField()
+    currency = models.CharField(max_length=3)
+    invoice = models.OneToOneField(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="attempt")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_customer_lookup = "customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-business_date", "customer_id"]
+        constraints = [
+            # One attempt per account and business date: a re-run, a second
+            # worker or a redelivered task finds it and does nothing.
+            models.UniqueConstraint(fields=["customer", "business_date"], name="attempt_once_per_account_and_date"),
+        ]
+        indexes = [models.Index(fields=["business_date", "outcome"], name="attempt_date_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.business_date} {self.outcome}"
+
+
+class OrderOutcome(models.Model):
+    """A due order on a business date: renewed, failed with its batch, pending,
+    or skipped with its reason."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="outcomes")
+    business_date = models.DateField()
+    cycle = models.DateField(null=True, blank=True)
+    attempt = models.ForeignKey(BatchAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="lines")
+    run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_outcomes")
+    outcome = models.CharField(max_length=16)
+    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
+    amount = MoneyField(null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True, help_text="Paid-thru date after the run.")
+
+    class Meta:
+        ordering = ["business_date", "order_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "business_date"], name="outcome_once_per_order_and_date")
+        ]
+        indexes = [models.Index(fields=["order", "cycle", "outcome"], name="outcome_order_cycle_idx")]
+
+
+class RenewalSource(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic (nightly sweep)"
+    MANUAL = "manual", "Manual"
+
+
+class Renewal(models.Model):
+    """An extension of an order, paid: exactly one per order and cycle."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="renewals")
+    # The paid-thru date that was renewed.
+    cycle = models.DateField()
+    period_end = models.DateField()
+    months = models.PositiveIntegerField()
+    amount = MoneyField()
+    source = models.CharField(max_length=16, choices=RenewalSource.choices)
+    invoice_line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="renewal")
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150)
+
+    tenant_customer_lookup = "order__customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-business_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "cycle"], name="renewal_once_per_order_and_cycle"),
+            models.CheckConstraint(condition=Q(period_end__gt=models.F("cycle")), name="renewal_extends"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.cycle} -> {self.period_end}"
+
+
+class Transition(models.TextChoices):
+    SUSPEND = "suspend", "Suspended"
+    UNSUSPEND = "unsuspend", "Unsuspended (renewed during grace)"
+    TERMINATE = "terminate", "Terminated"
+
+
+class HookState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed (will retry)"
+
+
+class LifecycleEvent(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lifecycle_events")
+    transition = models.CharField(max_length=16, choices=Transition.choices)
+    # The paid-thru date of the cycle the transition belongs to.
+    cycle = models.DateField()
+    business_date = models.DateField()
+    run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="transitions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    hook_state = models.CharField(max_length=16, choices=HookState.choices, default=HookState.PENDING)
+    hook_attempts = models.PositiveIntegerField(default=0)
+    hook_error = models.TextField(blank=True)
+    hook_done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-business_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "transition", "cycle"], name="lifecycle_once_per_cycle"),
+        ]
+        indexes = [models.Index(fields=["hook_state"], name="lifecycle_hook_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.transition} ({self.cycle})"
+
+
+class Lease(models.Model):
+    """A named lease (the nightly run): taken by a conditional UPDATE, so a
+    second beat or a redelivered task finds it held and stands down."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'free'}"

@@ -1,0 +1,155 @@
+"""Loading what the rules need, in few queries, as plain values.
+
+``Catalog`` is read once per run (plans, categories, the reseller tree);
+accounts and orders are read per batch of accounts.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from balances.models import Account
+from catalog.models import Plan, PlanPrice
+from orders.models import Order
+from renewals.rules import LONG_LEAD_DAYS, OrderFacts
+from tenants.models import Reseller
+from tenants.rules import auto_renew_forbidden
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    name: str
+    endless: bool
+    auto_renew_allowed: bool
+    lead_days: int | None
+    category_supported: bool
+    currency: str
+    prices: dict[int, Decimal]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    plans: dict[int, PlanInfo]
+    forbidden_resellers: frozenset[int]
+
+    @property
+    def max_lead_days(self) -> int:
+        overrides = [p.lead_days for p in self.plans.values() if p.lead_days is not None]
+        return max([LONG_LEAD_DAYS, *overrides])
+
+
+def load_catalog() -> Catalog:
+    prices: dict[int, dict[int, Decimal]] = {}
+    for plan_id, months, amount in PlanPrice.objects.values_list("plan_id", "months", "amount"):
+        prices.setdefault(plan_id, {})[months] = amount
+    plans = {
+        p.pk: PlanInfo(
+            name=p.name,
+            endless=p.endless,
+            auto_renew_allowed=p.auto_renew_allowed,
+            lead_days=p.lead_days,
+            category_supported=p.category.auto_renew_supported,
+            currency=p.currency,
+            prices=prices.get(p.pk, {}),
+        )
+        for p in Plan.objects.select_related("category")
+    }
+    resellers = list(Reseller.objects.values_list("pk", "path", "allow_auto_renew"))
+    forbidden = auto_renew_forbidden({pk: path for pk, path, _ in resellers}, [pk for pk, _, ok in resellers if not ok])
+    return Catalog(plans=plans, forbidden_resellers=frozenset(forbidden))
+
+
+@dataclass
+class AccountRow:
+    customer_id: int
+    ref: str
+    name: str
+    email: str
+    reseller_id: int
+    allow_auto_renew: bool
+    balance: Decimal
+    credit_limit: Decimal
+    currency: str
+    auto_renew: bool
+    card_usable: bool = False
+
+
+ACCOUNT_COLUMNS = (
+    "customer_id",
+    "customer__ref",
+    "customer__name",
+    "customer__email",
+    "customer__reseller_id",
+    "customer__allow_auto_renew",
+    "balance",
+    "credit_limit",
+    "currency",
+    "auto_renew",
+)
+
+
+def account_rows(queryset) -> dict[int, AccountRow]:
+    return {row[0]: AccountRow(*row) for row in queryset.values_list(*ACCOUNT_COLUMNS)}
+
+
+def load_accounts(customer_ids, *, lock: bool) -> dict[int, AccountRow]:
+    """Accounts by customer id; with ``lock``, under row locks taken in id order."""
+    queryset = Account.objects.filter(pk__in=list(customer_ids)).order_by("pk")
+    if lock:
+        # Lock only the account rows, not the joined customer rows.
+        queryset = queryset.select_for_update(of=("self",))
+    return account_rows(queryset)
+
+
+@dataclass
+class OrderRow:
+    id: int
+    ref: str
+    customer_id: int
+    plan_id: int
+    tenure_months: int
+    expires_on: datetime.date | None
+    anchor_day: int | None
+    status: str
+    auto_renew: bool
+    do_not_renew: bool
+    locked: bool
+    stopped: bool
+    pending_action: bool
+    payment_source: str
+
+
+ORDER_COLUMNS = tuple(OrderRow.__dataclass_fields__)
+
+
+def order_rows(queryset) -> list[OrderRow]:
+    return [OrderRow(*row) for row in queryset.values_list(*ORDER_COLUMNS)]
+
+
+def window_orders(customer_ids, on: datetime.date, catalog: Catalog) -> list[OrderRow]:
+    """Orders of these customers whose window may contain ``on`` (the exact
+    window is the rules' business: this is the indexed pre-filter)."""
+    last = on + datetime.timedelta(days=catalog.max_lead_days)
+    queryset = Order.objects.filter(customer_id__in=list(customer_ids), expires_on__gte=on, expires_on__lte=last)
+    return order_rows(queryset.order_by("customer_id", "expires_on", "pk"))
+
+
+def facts_for(order: OrderRow, account: AccountRow, catalog: Catalog) -> OrderFacts:
+    plan = catalog.plans[order.plan_id]
+    return OrderFacts(
+        expires_on=order.expires_on,
+        tenure_months=order.tenure_months,
+        status=order.status,
+        auto_renew=order.auto_renew,
+        do_not_renew=order.do_not_renew,
+        locked=order.locked,
+        stopped=order.stopped,
+        pending_action=order.pending_action,
+        plan_endless=plan.endless,
+        plan_auto_renew_allowed=plan.auto_renew_allowed,
+        plan_lead_days=plan.lead_days,
+        category_auto_renew_supported=plan.category_supported,
+        reseller_allows=account.allow_auto_renew and account.reseller_id not in catalog.forbidden_resellers,
+        account_auto_renew=account.auto_renew,
+        priced=order.tenure_months in plan.prices and plan.currency == account.currency,
+    )

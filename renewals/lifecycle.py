@@ -1,0 +1,199 @@
+"""The order lifecycle of the nightly run (SPEC "Orders"): suspended the day
+after the paid-thru date, terminated the day after the category's grace ends,
+each transition recorded once (unique per order, transition and cycle) with
+its notice, the provisioning hook run after commit.
+
+``lifecycle_plan`` says what a run for a date would do; the real run applies
+exactly that plan, the dry-run reports it.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from catalog.models import Category
+from notifications.services import NoticeSpec, notices_create
+from orders.models import Order
+from orders.states import OrderStatus, check_transition
+from renewals.models import HookState, LifecycleEvent, Transition
+from renewals.provisioning import provisioning_hook
+from tenants.scope import Actor
+
+log = logging.getLogger("renewals.lifecycle")
+CHUNK = 2000
+MAX_HOOK_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Move:
+    order_id: int
+    order_ref: str
+    customer_id: int
+    reseller_id: int
+    email: str
+    cycle: datetime.date
+    frm: str
+    to: str
+
+    @property
+    def transition(self) -> str:
+        return Transition.SUSPEND if self.to == OrderStatus.SUSPENDED else Transition.TERMINATE
+
+
+_COLUMNS = ("pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "status")
+
+
+def lifecycle_plan(on: datetime.date) -> list[Move]:
+    """Suspensions (active, paid-thru date passed) and terminations (grace over),
+    in the order they apply; an order that is both past expiry and past grace
+    is suspended and terminated in the same run."""
+    graces = dict(Category.objects.values_list("pk", "grace_days"))
+    moves = []
+    expired = Order.objects.filter(status=OrderStatus.ACTIVE, expires_on__lt=on)
+    suspended = Order.objects.filter(status=OrderStatus.SUSPENDED, expires_on__lt=on)
+    past_grace = Q()
+    for category_id, grace in graces.items():
+        past_grace |= Q(plan__category_id=category_id, expires_on__lt=on - datetime.timedelta(days=grace))
+    for pk, ref, customer_id, reseller_id, email, expires_on, _status in expired.order_by("pk").values_list(*_COLUMNS):
+        moves.append(
+            Move(pk, ref, customer_id, reseller_id, email, expires_on, OrderStatus.ACTIVE, OrderStatus.SUSPENDED)
+        )
+    if graces:
+        rows = Order.objects.filter(past_grace).filter(
+            Q(pk__in=expired.values("pk")) | Q(pk__in=suspended.values("pk"))
+        )
+        for pk, ref, customer_id, reseller_id, email, expires_on, _status in rows.order_by("pk").values_list(*_COLUMNS):
+            moves.append(
+                Move(
+                    pk, ref, customer_id, reseller_id, email, expires_on, OrderStatus.SUSPENDED, OrderStatus.TERMINATED
+                )
+            )
+    return moves
+
+
+def lifecycle_apply(moves: list[Move], *, on: datetime.date, actor: Actor, run=None) -> list[Move]:
+    """Apply planned moves, each once: a move whose order is no longer in its
+    ``frm`` state (another run did it) is left out. Returns the moves made."""
+    made: list[Move] = []
+    for to in (OrderStatus.SUSPENDED, OrderStatus.TERMINATED):
+        step = [m for m in moves if m.to == to]
+        for start in range(0, len(step), CHUNK):
+            made += _apply_chunk(step[start : start + CHUNK], on=on, actor=actor, run=run)
+    if made:
+        schedule_hooks()
+    return made
+
+
+def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
+    for move in moves[:1]:
+        check_transition(move.frm, move.to)
+    with transaction.atomic():
+        frm, to = moves[0].frm, moves[0].to
+        ids = [m.order_id for m in moves]
+        # Claim: only orders still in the expected state move (a second run,
+        # or a renewal that restored one meanwhile, leaves them alone).
+        claimed = set(
+            Order.objects.select_for_update()
+            .filter(pk__in=ids, status=frm, expires_on__lt=on)
+            .values_list("pk", flat=True)
+        )
+        moves = [m for m in moves if m.order_id in claimed]
+        if not moves:
+            return []
+        Order.objects.filter(pk__in=[m.order_id for m in moves], status=frm).update(
+            status=to, updated_at=timezone.now()
+        )
+        LifecycleEvent.objects.bulk_create(
+            [
+                LifecycleEvent(order_id=m.order_id, transition=m.transition, cycle=m.cycle, business_date=on, run=run)
+                for m in moves
+            ],
+            ignore_conflicts=True,
+        )
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    business_date=on,
+                    actor_label=actor.label,
+                    action="order.status",
+                    target_type="orders.order",
+                    target_id=m.order_id,
+                    target_ref=m.order_ref,
+                    before=m.frm,
+                    after=m.to,
+                    reason="lifecycle",
+                )
+                for m in moves
+            ]
+        )
+        notices_create([_notice(m, on) for m in moves])
+    return moves
+
+
+def _notice(move: Move, on: datetime.date) -> NoticeSpec:
+    if move.to == OrderStatus.SUSPENDED:
+        subject = f"Suspended: {move.order_ref} was not renewed"
+        body = (
+            f"Order {move.order_ref} was paid thru {move.cycle} and has been suspended. "
+            "Renew it during the grace period to restore it."
+        )
+    else:
+        subject = f"Terminated: {move.order_ref}"
+        body = f"Order {move.order_ref} was not renewed during its grace period and has been terminated."
+    return NoticeSpec(
+        kind="suspended" if move.to == OrderStatus.SUSPENDED else "terminated",
+        customer_id=move.customer_id,
+        reseller_id=move.reseller_id,
+        recipient=move.email,
+        subject_key=f"order:{move.order_id}",
+        cycle=move.cycle.isoformat(),
+        business_date=on,
+        subject=subject,
+        body_text=body,
+        order_refs=[move.order_ref],
+    )
+
+
+def schedule_hooks() -> None:
+    """Run the provisioning hooks once the current transaction commits."""
+    from renewals.tasks import run_provisioning_hooks
+
+    transaction.on_commit(run_provisioning_hooks.delay)
+
+
+def provisioning_run(limit: int = 500) -> dict[str, int]:
+    """Call the hook for pending (and failed, to retry) events, each claimed by a
+    conditional UPDATE so that two workers never run the same one."""
+    hook = provisioning_hook()
+    counts = {"done": 0, "failed": 0}
+    candidates = (
+        LifecycleEvent.objects.filter(
+            hook_state__in=[HookState.PENDING, HookState.FAILED], hook_attempts__lt=MAX_HOOK_ATTEMPTS
+        )
+        .order_by("pk")
+        .values_list("pk", "hook_state", "hook_attempts")[:limit]
+    )
+    for pk, state, attempts in candidates:
+        claimed = LifecycleEvent.objects.filter(pk=pk, hook_state=state, hook_attempts=attempts).update(
+            hook_attempts=attempts + 1
+        )
+        if not claimed:
+            continue
+        event = LifecycleEvent.objects.select_related("order").get(pk=pk)
+        try:
+            hook(event)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+            log.warning("provisioning hook failed for event %s: %s", pk, exc)
+            LifecycleEvent.objects.filter(pk=pk).update(hook_state=HookState.FAILED, hook_error=str(exc)[:2000])
+            counts["failed"] += 1
+        else:
+            LifecycleEvent.objects.filter(pk=pk).update(
+                hook_state=HookState.DONE, hook_error="", hook_done_at=timezone.now()
+            )
+            counts["done"] += 1
+    return counts

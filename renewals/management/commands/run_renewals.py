@@ -1,0 +1,34 @@
+import datetime
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from core.dates import business_today
+from renewals.sweep.run import sweep_run
+from tenants.scope import Actor
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the nightly work (auto-renew sweep, lifecycle, notices) for one business date "
+        "(default: today in the platform time zone). --dry-run writes nothing and predicts the real run."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="business date YYYY-MM-DD (default: today in TIME_ZONE)")
+        parser.add_argument("--dry-run", action="store_true", help="predict, write nothing")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args, **options):
+        if options["date"]:
+            try:
+                on = datetime.date.fromisoformat(options["date"])
+            except ValueError as exc:
+                raise CommandError(f'--date: not a date ("{options["date"]}"; expected YYYY-MM-DD)') from exc
+        else:
+            on = business_today()
+        report = sweep_run(on=on, dry_run=options["dry_run"], actor=Actor.system("run_renewals"))
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        else:
+            self.stdout.write(report.summary())

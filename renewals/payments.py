@@ -1,0 +1,18 @@
+"""Payment sources of a renewal: the balance (with credit limit), or a saved
+card. The card path (Stripe) is its own issue; until it is configured no card
+is usable, so card-sourced orders fail with ``no_usable_card`` and a balance
+shortfall with ``insufficient_funds``, as SPEC.md says for an account without
+a usable card."""
+
+from django.conf import settings
+
+
+def cards_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def mark_usable_cards(accounts: dict) -> None:
+    """Set ``card_usable`` on each AccountRow that has a card the card path can
+    charge. Without Stripe configured there is none."""
+    for account in accounts.values():
+        account.card_usable = False

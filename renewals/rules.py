@@ -1,0 +1,218 @@
+"""The pure rules of renewal (SPEC "Auto-renewal", "Failure reasons", "Manual
+renewal"): plain functions over plain values, no database.
+
+The sweep, its dry-run, the reseller's preview and the panels' "why won't this
+renew?" all ask ``eligibility``; they cannot disagree.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import models
+
+from core.money import round_cents
+from orders.periods import add_months, days_in_month
+
+SHORT_LEAD_DAYS = 7
+LONG_LEAD_DAYS = 30
+
+
+class Reason(models.TextChoices):
+    """Why a due order is not renewed, in SPEC's order of precedence."""
+
+    DO_NOT_RENEW = "do_not_renew", "You chose not to renew this order."
+    ORDER_AUTO_RENEW_OFF = "order_auto_renew_off", "Auto-renew is switched off for this order."
+    ENDLESS_PLAN = "endless_plan", "This plan never expires, so there is nothing to renew."
+    CATEGORY_NOT_SUPPORTED = (
+        "category_not_supported",
+        "This kind of service cannot renew automatically (an SSL certificate needs a new CSR).",
+    )
+    NOT_ALLOWED_BY_PLAN = "not_allowed_by_plan", "The plan does not allow automatic renewal."
+    NOT_ALLOWED_BY_RESELLER = "not_allowed_by_reseller", "Your provider does not allow automatic renewal."
+    ACCOUNT_AUTO_RENEW_OFF = "account_auto_renew_off", "Auto-renew is switched off for your whole account."
+    ORDER_SUSPENDED = "order_suspended", "The order is suspended (or terminated)."
+    ORDER_LOCKED = "order_locked", "The order is locked by the provider."
+    ORDER_STOPPED = "order_stopped", "The order is stopped."
+    PENDING_ACTION = "pending_action", "An action on the order is pending (for example an unpaid checkout)."
+    INSUFFICIENT_FUNDS = (
+        "insufficient_funds",
+        "Your balance and credit limit do not cover the whole renewal, and there is no usable card.",
+    )
+    NO_USABLE_CARD = "no_usable_card", "The order is paid by card, but the account has no usable card."
+    CARD_DECLINED = "card_declined", "The card charge failed or needs your authentication."
+    PAYMENT_UNKNOWN = "payment_unknown", "The card charge's outcome is not known yet; it will be settled."
+
+
+WHAT_TO_DO = {
+    Reason.DO_NOT_RENEW: "Clear 'do not renew' on the order, or renew it by hand.",
+    Reason.ORDER_AUTO_RENEW_OFF: "Switch auto-renew on for the order, or renew it by hand.",
+    Reason.ENDLESS_PLAN: "Nothing to do.",
+    Reason.CATEGORY_NOT_SUPPORTED: "Renew it by hand before it expires.",
+    Reason.NOT_ALLOWED_BY_PLAN: "Renew it by hand before it expires.",
+    Reason.NOT_ALLOWED_BY_RESELLER: "Renew it by hand, or ask your provider to allow auto-renew.",
+    Reason.ACCOUNT_AUTO_RENEW_OFF: "Switch auto-renew on in your account settings, or renew by hand.",
+    Reason.ORDER_SUSPENDED: "Renew it by hand to restore it (a terminated order cannot come back).",
+    Reason.ORDER_LOCKED: "Contact support to have the lock lifted.",
+    Reason.ORDER_STOPPED: "Start the order again, or renew it by hand.",
+    Reason.PENDING_ACTION: "Finish the pending action (for example pay the open checkout).",
+    Reason.INSUFFICIENT_FUNDS: "Top up your balance or save a card before the expiry date.",
+    Reason.NO_USABLE_CARD: "Save a card, or switch the order to pay from your balance.",
+    Reason.CARD_DECLINED: "Renew in the browser to confirm the payment, or use another card.",
+    Reason.PAYMENT_UNKNOWN: "Nothing yet: the charge will be settled; you will not be charged twice.",
+}
+
+# The reasons that make an order "skipped" (not part of its account's batch).
+SKIP_REASONS = frozenset(list(Reason)[:11])
+
+
+def lead_days(tenure_months: int, plan_override: int | None) -> int:
+    """Days before expiry the attempt window opens: 7 for tenures up to and
+    including 3 months, 30 above; a plan may override it."""
+    if plan_override is not None:
+        return plan_override
+    return SHORT_LEAD_DAYS if tenure_months <= 3 else LONG_LEAD_DAYS
+
+
+def is_due(expires_on: datetime.date | None, lead: int, on: datetime.date) -> bool:
+    """Due on ``on`` when expires_on - lead <= on <= expires_on (retried each
+    night up to and including the expiry date)."""
+    return expires_on is not None and expires_on - datetime.timedelta(days=lead) <= on <= expires_on
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """Everything eligibility looks at, as plain values."""
+
+    expires_on: datetime.date | None
+    tenure_months: int
+    status: str
+    auto_renew: bool
+    do_not_renew: bool
+    locked: bool
+    stopped: bool
+    pending_action: bool
+    plan_endless: bool
+    plan_auto_renew_allowed: bool
+    plan_lead_days: int | None
+    category_auto_renew_supported: bool
+    reseller_allows: bool  # the reseller chain and the per-customer permission
+    account_auto_renew: bool
+    priced: bool = True  # the plan still sells this tenure, in the account's currency
+
+
+def skip_reason(facts: OrderFacts) -> Reason | None:
+    """The first reason (SPEC precedence) that keeps the order out of the
+    automatic renewal, or None when it will be attempted."""
+    checks = (
+        (facts.do_not_renew, Reason.DO_NOT_RENEW),
+        (not facts.auto_renew, Reason.ORDER_AUTO_RENEW_OFF),
+        (facts.plan_endless or facts.expires_on is None, Reason.ENDLESS_PLAN),
+        (not facts.category_auto_renew_supported, Reason.CATEGORY_NOT_SUPPORTED),
+        (not facts.plan_auto_renew_allowed or not facts.priced, Reason.NOT_ALLOWED_BY_PLAN),
+        (not facts.reseller_allows, Reason.NOT_ALLOWED_BY_RESELLER),
+        (not facts.account_auto_renew, Reason.ACCOUNT_AUTO_RENEW_OFF),
+        (facts.status != "active", Reason.ORDER_SUSPENDED),
+        (facts.locked, Reason.ORDER_LOCKED),
+        (facts.stopped, Reason.ORDER_STOPPED),
+        (facts.pending_action, Reason.PENDING_ACTION),
+    )
+    return next((reason for failed, reason in checks if failed), None)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    due: bool
+    reason: Reason | None  # None: it will be attempted (when due)
+    window_opens: datetime.date | None
+
+    @property
+    def will_attempt(self) -> bool:
+        return self.due and self.reason is None
+
+
+def eligibility(facts: OrderFacts, on: datetime.date) -> Eligibility:
+    """Whether the order is due on ``on`` and, if it will not be attempted, why."""
+    lead = lead_days(facts.tenure_months, facts.plan_lead_days)
+    opens = facts.expires_on - datetime.timedelta(days=lead) if facts.expires_on else None
+    return Eligibility(due=is_due(facts.expires_on, lead, on), reason=skip_reason(facts), window_opens=opens)
+
+
+def batch_failure(
+    *, balance_part: Decimal, card_part: Decimal, balance: Decimal, credit_limit: Decimal, card_usable: bool
+) -> Reason | None:
+    """Why an account's batch cannot be paid without a card charge, or None.
+
+    Without a usable card the credit limit may cover the balance part; a
+    card-sourced order then fails the batch. With a usable card the shortfall
+    goes to the card (the card path decides the rest).
+    """
+    if card_usable:
+        return None
+    if balance_part + card_part > balance + credit_limit:
+        return Reason.INSUFFICIENT_FUNDS
+    if card_part > 0:
+        return Reason.NO_USABLE_CARD
+    return None
+
+
+def card_charge(*, balance_part: Decimal, card_part: Decimal, balance: Decimal) -> Decimal:
+    """What a batch charges to a usable card: the card-sourced part plus the
+    balance part's shortfall, the balance used down to zero (not the credit
+    limit)."""
+    shortfall = max(Decimal("0.00"), balance_part - max(balance, Decimal("0.00")))
+    return card_part + shortfall
+
+
+def aligned_end(base_end: datetime.date, align_day: int) -> datetime.date:
+    """The first date on or after ``base_end`` that falls on ``align_day`` (or
+    on the last day of a month too short for it)."""
+    candidate = base_end.replace(day=min(align_day, days_in_month(base_end.year, base_end.month)))
+    if candidate < base_end:
+        candidate = add_months(candidate, 1, align_day)
+    return candidate
+
+
+def prorate(monthly: Decimal, start: datetime.date, end: datetime.date) -> Decimal:
+    """The price of the days after ``start`` up to ``end`` at ``monthly`` a month:
+    each day costs monthly / the days of its calendar month (unrounded)."""
+    total = Decimal("0")
+    day = start + datetime.timedelta(days=1)
+    while day <= end:
+        month_days = days_in_month(day.year, day.month)
+        last = min(end, datetime.date(day.year, day.month, month_days))
+        count = (last - day).days + 1
+        total += monthly * count / month_days
+        day = last + datetime.timedelta(days=1)
+    return total
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime.date  # the paid-thru date renewed (the cycle)
+    end: datetime.date  # the new paid-thru date
+    months: int
+    base_amount: Decimal
+    extra_days: int
+    extra_amount: Decimal
+    anchor_day: int
+
+    @property
+    def amount(self) -> Decimal:
+        """The line's price, rounded half up to cents once."""
+        return round_cents(self.base_amount + self.extra_amount)
+
+
+def renewal_period(
+    *, expires_on: datetime.date, anchor_day: int | None, months: int, price: Decimal, align_day: int | None = None
+) -> Period:
+    """The period a renewal buys: whole months from the paid-thru date keeping
+    the anchor day, optionally extended to a standard renewal day with the
+    extra days priced pro rata (monthly = price / months)."""
+    anchor = anchor_day or expires_on.day
+    base_end = add_months(expires_on, months, anchor)
+    if align_day is None:
+        return Period(expires_on, base_end, months, price, 0, Decimal("0"), anchor)
+    end = aligned_end(base_end, align_day)
+    extra = prorate(price / months, base_end, end)
+    return Period(expires_on, end, months, price, (end - base_end).days, extra, align_day)

@@ -1,0 +1,96 @@
+"""The planning function of the nightly sweep: for one account on one date,
+which due orders form its batch, what each costs, which are skipped and why,
+and how the batch will end. It reads only the values it is given.
+
+The real run calls it after locking the account; the dry-run and the
+reseller's preview call it on the same data without locking. Being the same
+code, the prediction cannot drift from the real thing.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from orders.models import PaymentSource
+from renewals.facts import AccountRow, Catalog, OrderRow, facts_for
+from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility, renewal_period
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class PlannedOrder:
+    order: OrderRow
+    reason: Reason | None  # None: in the batch
+    period: Period | None = None
+
+    @property
+    def amount(self) -> Decimal | None:
+        return self.period.amount if self.period else None
+
+
+@dataclass
+class AccountPlan:
+    account: AccountRow
+    batch: list[PlannedOrder] = field(default_factory=list)
+    skipped: list[PlannedOrder] = field(default_factory=list)
+    outcome: str = ""  # renewed | failed | pending ("" when there is no batch)
+    reason: Reason | None = None
+    balance_part: Decimal = ZERO
+    card_part: Decimal = ZERO
+    card_amount: Decimal = ZERO  # what the card path would charge
+
+    @property
+    def total(self) -> Decimal:
+        return self.balance_part + self.card_part
+
+    @property
+    def needs_card(self) -> bool:
+        return self.card_amount > 0
+
+    @property
+    def due(self) -> list[PlannedOrder]:
+        return self.batch + self.skipped
+
+
+def plan_account(account: AccountRow, orders: list[OrderRow], catalog: Catalog, on: datetime.date) -> AccountPlan:
+    """Plan one account's night. ``orders`` may hold orders that are not due:
+    only the due ones are planned."""
+    plan = AccountPlan(account=account)
+    for order in orders:
+        verdict = eligibility(facts_for(order, account, catalog), on)
+        if not verdict.due:
+            continue
+        if verdict.reason is not None:
+            plan.skipped.append(PlannedOrder(order, verdict.reason))
+            continue
+        price = catalog.plans[order.plan_id].prices[order.tenure_months]
+        period = renewal_period(
+            expires_on=order.expires_on, anchor_day=order.anchor_day, months=order.tenure_months, price=price
+        )
+        plan.batch.append(PlannedOrder(order, None, period))
+        if order.payment_source == PaymentSource.CARD:
+            plan.card_part += period.amount
+        else:
+            plan.balance_part += period.amount
+    if not plan.batch:
+        return plan
+    plan.reason = batch_failure(
+        balance_part=plan.balance_part,
+        card_part=plan.card_part,
+        balance=account.balance,
+        credit_limit=account.credit_limit,
+        card_usable=account.card_usable,
+    )
+    if plan.reason is not None:
+        plan.outcome = "failed"
+        return plan
+    plan.card_amount = (
+        card_charge(balance_part=plan.balance_part, card_part=plan.card_part, balance=account.balance)
+        if account.card_usable
+        else ZERO
+    )
+    # Predicted from the card on file when a card charge is needed: the card
+    # path makes it (one account at a time, no lock across the network).
+    plan.outcome = "renewed"
+    return plan

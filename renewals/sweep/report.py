@@ -1,0 +1,140 @@
+"""The run_renewals report (SPEC "Operator interface"): built from the records
+a real run wrote, or from the plans of a dry-run, in the same shape and order,
+so the two can be compared field by field."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from core.money import format_amount
+from renewals.lifecycle import Move
+from renewals.models import BatchAttempt, BatchOutcome, LifecycleEvent, OrderOutcome, Transition
+from renewals.sweep.plan import AccountPlan
+
+_TRANSITION_STATES = {
+    Transition.SUSPEND: ("active", "suspended"),
+    Transition.TERMINATE: ("suspended", "terminated"),
+}
+
+
+@dataclass
+class Report:
+    date: str
+    dry_run: bool
+    batches: list[dict] = field(default_factory=list)
+    orders: list[dict] = field(default_factory=list)
+    lifecycle: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "date": self.date,
+            "dry_run": self.dry_run,
+            "batches": self.batches,
+            "orders": self.orders,
+            "lifecycle": self.lifecycle,
+        }
+
+    def sort(self) -> "Report":
+        self.batches.sort(key=lambda b: b["customer"])
+        self.orders.sort(key=lambda o: o["order"])
+        self.lifecycle.sort(key=lambda m: (m["order"], m["from"] != "active"))
+        return self
+
+    def counts(self) -> dict[str, int]:
+        outcomes = [b["outcome"] for b in self.batches]
+        return {
+            "accounts": len({b["customer"] for b in self.batches}),
+            "batches_renewed": outcomes.count(BatchOutcome.RENEWED),
+            "batches_failed": outcomes.count(BatchOutcome.FAILED),
+            "batches_pending": outcomes.count(BatchOutcome.PENDING),
+            "orders_renewed": sum(1 for o in self.orders if o["outcome"] == BatchOutcome.RENEWED),
+            "orders_skipped": sum(1 for o in self.orders if o["outcome"] == "skipped"),
+            "suspended": sum(1 for m in self.lifecycle if m["to"] == "suspended"),
+            "terminated": sum(1 for m in self.lifecycle if m["to"] == "terminated"),
+        }
+
+    def summary(self) -> str:
+        c = self.counts()
+        return (
+            f"{self.date}{' (dry run)' if self.dry_run else ''}: "
+            f"{c['batches_renewed']} batch(es) renewed ({c['orders_renewed']} orders), "
+            f"{c['batches_failed']} failed, {c['batches_pending']} pending, {c['orders_skipped']} order(s) skipped; "
+            f"{c['suspended']} suspended, {c['terminated']} terminated"
+        )
+
+
+def _amount(value) -> str | None:
+    return None if value is None else format_amount(value)
+
+
+def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[Move]) -> Report:
+    report = Report(date=on.isoformat(), dry_run=True)
+    for plan in plans:
+        renewed = plan.outcome == BatchOutcome.RENEWED
+        if plan.batch:
+            report.batches.append(
+                {
+                    "customer": plan.account.ref,
+                    "outcome": plan.outcome,
+                    "reason": plan.reason.value if plan.reason else None,
+                    "total": _amount(plan.total),
+                    "orders": sorted(p.order.ref for p in plan.batch),
+                }
+            )
+        for p in plan.batch:
+            report.orders.append(
+                {
+                    "order": p.order.ref,
+                    "outcome": plan.outcome,
+                    "reason": plan.reason.value if plan.reason else None,
+                    "amount": _amount(p.amount),
+                    "expires_on": (p.period.end if renewed else p.order.expires_on).isoformat(),
+                }
+            )
+        for p in plan.skipped:
+            report.orders.append(
+                {
+                    "order": p.order.ref,
+                    "outcome": "skipped",
+                    "reason": p.reason.value,
+                    "amount": None,
+                    "expires_on": p.order.expires_on.isoformat(),
+                }
+            )
+    report.lifecycle = [{"order": m.order_ref, "from": m.frm, "to": m.to} for m in moves]
+    return report.sort()
+
+
+def report_from_records(run) -> Report:
+    report = Report(date=run.business_date.isoformat(), dry_run=False)
+    attempts = BatchAttempt.objects.filter(run=run).exclude(outcome=BatchOutcome.SKIPPED)
+    batch_orders: dict[int, list[str]] = {}
+    outcomes = OrderOutcome.objects.filter(run=run).values_list(
+        "order__ref", "outcome", "reason", "amount", "expires_on", "attempt_id"
+    )
+    for ref, outcome, reason, amount, expires_on, attempt_id in outcomes.iterator(chunk_size=5000):
+        report.orders.append(
+            {
+                "order": ref,
+                "outcome": outcome,
+                "reason": reason or None,
+                "amount": _amount(amount),
+                "expires_on": expires_on.isoformat() if expires_on else None,
+            }
+        )
+        if outcome != "skipped":
+            batch_orders.setdefault(attempt_id, []).append(ref)
+    for pk, ref, outcome, reason, total in attempts.values_list("pk", "customer__ref", "outcome", "reason", "total"):
+        report.batches.append(
+            {
+                "customer": ref,
+                "outcome": outcome,
+                "reason": reason or None,
+                "total": _amount(total),
+                "orders": sorted(batch_orders.get(pk, [])),
+            }
+        )
+    transitions = LifecycleEvent.objects.filter(run=run).values_list("order__ref", "transition")
+    report.lifecycle = [
+        {"order": ref, "from": _TRANSITION_STATES[t][0], "to": _TRANSITION_STATES[t][1]} for ref, t in transitions
+    ]
+    return report.sort()

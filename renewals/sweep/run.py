@@ -1,0 +1,177 @@
+"""The nightly work for one business date, and the catch-up over missed dates.
+
+A real run: lifecycle, then the accounts with due orders in batches of
+BATCH_SIZE (each batch one transaction; with a broker, one Celery task each),
+then the report built from the records the run wrote. A dry-run: the same
+planning functions, nothing written, locked, charged or sent.
+"""
+
+import datetime
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.dates import business_today
+from orders.models import Order
+from renewals.facts import load_catalog
+from renewals.lifecycle import lifecycle_apply, lifecycle_plan
+from renewals.models import BatchAttempt, Lease, RunOutcome, SweepBatch, SweepRun
+from renewals.sweep.execute import plan_accounts, sweep_accounts
+from renewals.sweep.report import Report, report_from_plans, report_from_records
+from tenants.scope import Actor
+
+log = logging.getLogger("renewals.sweep")
+BATCH_SIZE = 500
+
+
+def due_account_ids(on: datetime.date, catalog) -> list[int]:
+    """Accounts with an order whose window may hold ``on``, not yet attempted
+    on ``on``: one indexed query (orders by expiry) less the attempts."""
+    last = on + datetime.timedelta(days=catalog.max_lead_days)
+    candidates = set(
+        Order.objects.filter(expires_on__gte=on, expires_on__lte=last).values_list("customer_id", flat=True).distinct()
+    )
+    done = set(BatchAttempt.objects.filter(business_date=on).values_list("customer_id", flat=True))
+    return sorted(candidates - done)
+
+
+def chunks(ids: list[int], size: int = BATCH_SIZE) -> list[list[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def sweep_run(*, on: datetime.date, dry_run: bool = False, actor: Actor | None = None) -> Report:
+    """Run (or dry-run) the nightly work for business date ``on``."""
+    actor = actor or Actor.system()
+    if dry_run:
+        return _dry_run(on)
+    started = time.monotonic()
+    run = SweepRun.objects.create(business_date=on, triggered_by=actor.label)
+    try:
+        lifecycle_apply(lifecycle_plan(on), on=on, actor=actor, run=run)
+        catalog = load_catalog()
+        batches = chunks(due_account_ids(on, catalog))
+        if fan_out_enabled() and len(batches) > 1:
+            _fan_out(run, on, batches)
+        else:
+            for ids in batches:
+                sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
+    except Exception as exc:
+        SweepRun.objects.filter(pk=run.pk).update(
+            outcome=RunOutcome.FAILED, error=repr(exc)[:4000], finished_at=timezone.now()
+        )
+        raise
+    report = report_from_records(run)
+    _finish(run, report, started)
+    return report
+
+
+def _dry_run(on: datetime.date) -> Report:
+    lifecycle = lifecycle_plan(on)
+    catalog = load_catalog()
+    plans = []
+    # Read-only: no transaction is needed for correctness, but one keeps the
+    # reads of a batch consistent on PostgreSQL.
+    for ids in chunks(due_account_ids(on, catalog)):
+        with transaction.atomic():
+            plans += plan_accounts(ids, on, catalog, lock=False)
+    return report_from_plans(on, plans, lifecycle)
+
+
+def _finish(run: SweepRun, report: Report, started: float) -> None:
+    counts = report.counts()
+    SweepRun.objects.filter(pk=run.pk).update(
+        outcome=RunOutcome.COMPLETED,
+        finished_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        **counts,
+    )
+    for key, value in counts.items():
+        setattr(run, key, value)
+    run.outcome = RunOutcome.COMPLETED
+
+
+def fan_out_enabled() -> bool:
+    return not settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SWEEP_FAN_OUT", True)
+
+
+def _fan_out(run: SweepRun, on: datetime.date, batches: list[list[int]]) -> None:
+    """One Celery task per batch of accounts; wait until each batch row says done.
+
+    A batch whose task is lost, late or redelivered is harmless: whichever
+    worker locks an account first records its attempt, and the others find it
+    and do nothing. After the wait, whatever is still not done is swept here.
+    """
+    from renewals.tasks import sweep_batch
+
+    rows = SweepBatch.objects.bulk_create(
+        [SweepBatch(run=run, number=n, customer_ids=ids) for n, ids in enumerate(batches)]
+    )
+    for row in rows:
+        sweep_batch.delay(row.pk)
+    deadline = time.monotonic() + getattr(settings, "SWEEP_BATCH_WAIT_SECONDS", 600)
+    open_batches = SweepBatch.objects.filter(run=run, finished_at__isnull=True)
+    while open_batches.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)  # the workers' commits are the event; the database is where it shows
+    for row in open_batches:
+        log.warning("sweep %s: batch %s not done by the workers; sweeping it here", on, row.number)
+        sweep_batch_run(row.pk)
+
+
+def sweep_batch_run(batch_id: int) -> None:
+    """Sweep one fanned-out batch (a Celery task, or the orchestrator itself)."""
+    batch = SweepBatch.objects.select_related("run").get(pk=batch_id)
+    run = batch.run
+    sweep_accounts(batch.customer_ids, on=run.business_date, catalog=load_catalog(), actor=Actor.system(), run=run)
+    SweepBatch.objects.filter(pk=batch_id, finished_at__isnull=True).update(finished_at=timezone.now())
+
+
+def last_completed_date() -> datetime.date | None:
+    run = SweepRun.objects.filter(dry_run=False, outcome=RunOutcome.COMPLETED).order_by("-business_date").first()
+    return run.business_date if run else None
+
+
+def dates_to_run(today: datetime.date) -> list[datetime.date]:
+    """Every business date since the last completed run, in order, up to today
+    (just today when there has never been one; none when today is done)."""
+    last = last_completed_date()
+    if last is None:
+        return [today]
+    return [last + datetime.timedelta(days=n) for n in range(1, (today - last).days + 1)]
+
+
+def nightly(today: datetime.date | None = None, *, holder: str | None = None) -> list[Report] | None:
+    """The scheduled work: every missed date in order, up to today.
+
+    Guarded by a lease in the database: a second beat, or a redelivered task,
+    finds it held and returns None without doing anything.
+    """
+    holder = holder or f"nightly-{uuid.uuid4()}"
+    if not lease_acquire("nightly", holder):
+        log.info("nightly run skipped: another run holds the lease")
+        return None
+    try:
+        return [sweep_run(on=on) for on in dates_to_run(today or business_today())]
+    finally:
+        lease_release("nightly", holder)
+
+
+def lease_acquire(name: str, holder: str, seconds: int = 6 * 3600) -> bool:
+    """Take the named lease unless someone else holds an unexpired one: a
+    conditional UPDATE decides, so two callers cannot both win."""
+    now = timezone.now()
+    Lease.objects.get_or_create(name=name)
+    taken = (
+        Lease.objects.filter(name=name)
+        .filter(Q(holder="") | Q(expires_at__lt=now) | Q(expires_at__isnull=True) | Q(holder=holder))
+        .update(holder=holder, expires_at=now + datetime.timedelta(seconds=seconds))
+    )
+    return taken == 1
+
+
+def lease_release(name: str, holder: str) -> None:
+    Lease.objects.filter(name=name, holder=holder).update(holder="", expires_at=None)

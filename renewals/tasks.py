@@ -1,0 +1,29 @@
+"""Celery tasks: take ids or dates, call a service. Without a broker they run
+in-process (CELERY_TASK_ALWAYS_EAGER)."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def run_provisioning_hooks() -> dict:
+    from renewals.lifecycle import provisioning_run
+
+    return provisioning_run()
+
+
+@shared_task(acks_late=True)
+def sweep_batch(batch_id: int) -> None:
+    """One batch of accounts of a run. Safe to deliver twice: the database
+    decides (account locks and one attempt per account and date)."""
+    from renewals.sweep.run import sweep_batch_run
+
+    sweep_batch_run(batch_id)
+
+
+@shared_task(acks_late=True)
+def nightly_run() -> list:
+    """Beat's 02:00 task: every business date since the last completed run."""
+    from renewals.sweep.run import nightly
+
+    reports = nightly()
+    return [] if reports is None else [r.date for r in reports]
