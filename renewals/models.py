@@ -65,6 +65,9 @@ class SweepBatch(models.Model):
         ordering = ["run", "number"]
         constraints = [models.UniqueConstraint(fields=["run", "number"], name="sweep_batch_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.run} batch {self.number}"
+
 
 class BatchOutcome(models.TextChoices):
     RENEWED = "renewed", "Renewed"
@@ -125,6 +128,9 @@ class OrderOutcome(models.Model):
             models.UniqueConstraint(fields=["order", "business_date"], name="outcome_once_per_order_and_date")
         ]
         indexes = [models.Index(fields=["order", "cycle", "outcome"], name="outcome_order_cycle_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.business_date} {self.outcome}"
 
 
 class RenewalSource(models.TextChoices):

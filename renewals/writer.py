@@ -182,6 +182,22 @@ def _extend_orders(lines: list[Line], on: datetime.date) -> None:
     if updated != len(rows):
         raise RenewalConflict("an order was renewed meanwhile; nothing was charged. Review and try again.")
     restored = [line for line in lines if line.status == OrderStatus.SUSPENDED]
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                business_date=on,
+                actor_label="renewal",
+                action="order.status",
+                target_type="orders.order",
+                target_id=line.order_id,
+                target_ref=line.order_ref,
+                before=OrderStatus.SUSPENDED,
+                after=OrderStatus.ACTIVE,
+                reason="renewed during grace",
+            )
+            for line in restored
+        ]
+    )
     LifecycleEvent.objects.bulk_create(
         [
             LifecycleEvent(

@@ -30,5 +30,5 @@ class Command(BaseCommand):
         report = sweep_run(on=on, dry_run=options["dry_run"], actor=Actor.system("run_renewals"))
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
-        else:
+        elif options["verbosity"] > 0:
             self.stdout.write(report.summary())

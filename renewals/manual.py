@@ -1,0 +1,194 @@
+"""Manual renewal (SPEC "Manual renewal"): quote one order or a batch, each
+with its own period, optionally aligned to one renewal day; then pay the quote
+once: one payment, one invoice, all or nothing.
+
+The quote pins each order's paid-thru date. Paying re-checks the pins under
+the account's lock, so a quote whose orders were renewed meanwhile (by the
+sweep, another tab) is refused with nothing charged.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from balances.models import Account
+from catalog.models import PlanPrice
+from core.dates import business_today
+from core.errors import DomainError, InsufficientFunds, NotFound
+from core.money import format_amount
+from invoices.models import Invoice
+from orders.models import Order
+from orders.services import order_set_flags
+from orders.states import OrderStatus
+from renewals.models import RenewalSource
+from renewals.payments import cards_configured
+from renewals.rules import Period, renewal_period
+from renewals.writer import Charge, Line, RenewalConflict, write_renewals
+from tenants.scope import Actor
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    order_id: int
+    order_ref: str
+    description: str
+    status: str
+    period: Period
+
+    @property
+    def amount(self) -> Decimal:
+        return self.period.amount
+
+
+@dataclass(frozen=True)
+class Quote:
+    customer_id: int
+    currency: str
+    align_day: int | None
+    lines: tuple[QuoteLine, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+    @property
+    def pins(self) -> dict[int, datetime.date]:
+        """Each order's paid-thru date when quoted: post these back to pay."""
+        return {line.order_id: line.period.start for line in self.lines}
+
+
+def renewal_quote(
+    *,
+    actor: Actor,
+    items: list[tuple[int, int]],
+    align_day: int | None = None,
+    pins: dict[int, datetime.date] | None = None,
+) -> Quote:
+    """Price renewing ``items`` (order id, months) for the acting user.
+
+    Refuses the whole batch, with a sentence naming the order, when an order is
+    not the actor's (as if it did not exist), terminated, endless, locked, has
+    a pending action, is listed twice, or lacks a price for the period; and
+    when a pinned paid-thru date no longer holds.
+    """
+    if not items:
+        raise DomainError("choose at least one order to renew", code="empty")
+    if align_day is not None and not (isinstance(align_day, int) and 1 <= align_day <= 31):
+        raise DomainError(f"the renewal day must be a day of the month (1-31), not {align_day!r}")
+    ids = [order_id for order_id, _ in items]
+    if len(set(ids)) != len(ids):
+        raise DomainError("an order is listed twice in the batch", code="duplicate")
+    orders = {
+        o.pk: o for o in Order.objects.visible_to(actor).filter(pk__in=ids).select_related("plan", "customer__account")
+    }
+    missing = [str(order_id) for order_id in ids if order_id not in orders]
+    if missing:
+        raise NotFound(f"order {', '.join(missing)} not found", code="not_found")
+    customers = {o.customer_id for o in orders.values()}
+    if len(customers) != 1:
+        raise DomainError("a batch renews the orders of one account; renew each account's orders separately")
+    prices = {
+        (p.plan_id, p.months): p.amount
+        for p in PlanPrice.objects.filter(plan_id__in={o.plan_id for o in orders.values()})
+    }
+    account = next(iter(orders.values())).customer.account
+    lines = []
+    for order_id, months in items:
+        order = orders[order_id]
+        _check_renewable(order, account, pins)
+        price = prices.get((order.plan_id, months))
+        if price is None:
+            offered = sorted(m for plan_id, m in prices if plan_id == order.plan_id)
+            raise DomainError(
+                f"order {order.ref}: {order.plan.name} has no {months}-month period "
+                f"(choose {', '.join(str(m) for m in offered)})",
+                code="invalid_period",
+            )
+        period = renewal_period(
+            expires_on=order.expires_on, anchor_day=order.anchor_day, months=months, price=price, align_day=align_day
+        )
+        lines.append(QuoteLine(order.pk, order.ref, f"{order.plan.name}, {months} month(s)", order.status, period))
+    return Quote(customer_id=account.pk, currency=account.currency, align_day=align_day, lines=tuple(lines))
+
+
+def _check_renewable(order: Order, account: Account, pins: dict | None) -> None:
+    if order.status == OrderStatus.TERMINATED:
+        raise DomainError(f"order {order.ref} is terminated and cannot be renewed", code="terminated")
+    if order.plan.endless or order.expires_on is None:
+        raise DomainError(f"order {order.ref} never expires: there is nothing to renew", code="endless")
+    if order.locked:
+        raise DomainError(f"order {order.ref} is locked by the provider; contact support", code="locked")
+    if order.pending_action:
+        raise DomainError(
+            f"order {order.ref} has a pending action (for example an unpaid checkout); finish it first",
+            code="pending_action",
+        )
+    if order.plan.currency != account.currency:
+        raise DomainError(
+            f"order {order.ref} is priced in {order.plan.currency} but the account pays in {account.currency}"
+        )
+    if pins is not None and pins.get(order.pk) != order.expires_on:
+        raise RenewalConflict(
+            f"order {order.ref} was renewed meanwhile (now paid thru {order.expires_on}); "
+            "nothing was charged. Review the new quote."
+        )
+
+
+def renewal_pay(
+    *,
+    actor: Actor,
+    quote: Quote,
+    payment: str = "balance",
+    auto_renew_next: frozenset[int] | set[int] = frozenset(),
+    on: datetime.date | None = None,
+) -> Invoice:
+    """Pay a quote in one transaction: the account locked first (as the sweep
+    does), the pins and prices checked again, then one debit, one invoice, the
+    extensions and the notices. Nothing happens unless everything does."""
+    on = on or business_today()
+    if payment == "card":
+        if not cards_configured():
+            raise DomainError("card payments are not configured on this portal; pay from the balance")
+        raise DomainError("card payments are not available yet; pay from the balance")
+    if payment != "balance":
+        raise DomainError(f"unknown payment method {payment!r} (balance or card)")
+    unknown = set(auto_renew_next) - {line.order_id for line in quote.lines}
+    if unknown:
+        raise DomainError("auto-renew can be switched on only for orders in this renewal")
+    with transaction.atomic():
+        account = Account.objects.select_for_update().select_related("customer").get(pk=quote.customer_id)
+        fresh = renewal_quote(
+            actor=actor,
+            items=[(line.order_id, line.period.months) for line in quote.lines],
+            align_day=quote.align_day,
+            pins=quote.pins,
+        )
+        if fresh.total != quote.total:
+            raise DomainError(
+                f"the price changed since the quote ({format_amount(quote.total)} -> "
+                f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
+                code="price_changed",
+            )
+        if fresh.total > account.balance + account.credit_limit:
+            raise InsufficientFunds(
+                f"the renewal costs {format_amount(fresh.total)} {account.currency} but only "
+                f"{format_amount(account.balance + account.credit_limit)} is available; top up and try again"
+            )
+        charge = Charge(
+            customer_id=account.pk,
+            customer_ref=account.customer.ref,
+            customer_email=account.customer.email,
+            reseller_id=account.customer.reseller_id,
+            currency=account.currency,
+            balance_before=account.balance,
+            lines=[Line(q.order_id, q.order_ref, q.description, q.status, q.period) for q in fresh.lines],
+        )
+        invoice = write_renewals(
+            [charge], on=on, source=RenewalSource.MANUAL, actor=actor, payment_memo="Manual renewal"
+        )[account.pk]
+        for order_id in sorted(auto_renew_next):
+            # From the next cycle on: this cycle is the manual renewal just paid.
+            order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
+    return invoice
