@@ -25,10 +25,3 @@ def lock_order(order_id: int):
     from orders.models import Order
 
     return Order.objects.select_for_update().get(pk=order_id)
-
-
-def lock_invoice_sequence(reseller_id: int):
-    from invoices.models import InvoiceSequence
-
-    InvoiceSequence.objects.get_or_create(reseller_id=reseller_id)
-    return InvoiceSequence.objects.select_for_update().get(reseller_id=reseller_id)

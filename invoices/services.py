@@ -1,72 +1,34 @@
-"""Issuing invoices with gapless numbers per reseller."""
+"""Gapless invoice numbers per reseller.
+
+Invoices themselves are written by the renewal writer (renewals/writer.py), in
+the payment's transaction: an invoice exists only for a paid renewal.
+"""
 
 import datetime
-from dataclasses import dataclass
-from decimal import Decimal
 
-from django.db import transaction
-
-from core.errors import DomainError
-from core.locks import lock_invoice_sequence
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import InvoiceSequence
 from invoices.rules import invoice_number
-from orders.models import Order
-from tenants.models import Customer
+from tenants.models import Reseller
 
 
-@dataclass(frozen=True)
-class LineSpec:
-    order: Order
-    period_start: datetime.date
-    period_end: datetime.date
-    months: int
-    amount: Decimal
-    description: str = ""
-
-
-@transaction.atomic
-def invoice_issue(
-    *,
-    customer: Customer,
-    currency: str,
-    lines: list[LineSpec],
-    business_date: datetime.date,
-    payment_reference: str = "",
-) -> Invoice:
-    """Issue a paid invoice: the next number of the customer's reseller, one
-    line per order, total = sum of lines. Call it inside the payment's
-    transaction: a rollback returns the number."""
-    if not lines:
-        raise DomainError("an invoice needs at least one line")
-    foreign = [line.order.ref for line in lines if line.order.customer_id != customer.pk]
-    if foreign:
-        raise DomainError(f"orders {', '.join(foreign)} do not belong to {customer.ref}")
-    sequence = lock_invoice_sequence(customer.reseller_id)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    reseller = customer.reseller
-    invoice = Invoice.objects.create(
-        number=invoice_number(reseller.invoice_prefix, business_date, sequence.last_number),
-        reseller=reseller,
-        sequence=sequence.last_number,
-        customer=customer,
-        currency=currency,
-        total=sum((line.amount for line in lines), Decimal("0.00")),
-        business_date=business_date,
-        payment_reference=payment_reference,
+def invoice_numbers_take(*, counts: dict[int, int], on: datetime.date) -> dict[int, list[tuple[int, str]]]:
+    """Take the next ``counts[reseller]`` numbers of each reseller, under the
+    sequence rows' locks (taken in id order). Call inside the transaction that
+    writes the invoices: a rollback gives the numbers back, so none is burnt.
+    Returns {reseller_id: [(sequence, number), ...]} in order."""
+    resellers = sorted(counts)
+    InvoiceSequence.objects.bulk_create([InvoiceSequence(reseller_id=r) for r in resellers], ignore_conflicts=True)
+    last = dict(
+        InvoiceSequence.objects.select_for_update()
+        .filter(reseller_id__in=resellers)
+        .order_by("pk")
+        .values_list("reseller_id", "last_number")
     )
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                order=line.order,
-                description=line.description or f"{line.order.plan.name}, {line.months} month(s)",
-                period_start=line.period_start,
-                period_end=line.period_end,
-                months=line.months,
-                amount=line.amount,
-            )
-            for line in lines
-        ]
-    )
-    return invoice
+    prefixes = dict(Reseller.objects.filter(pk__in=resellers).values_list("pk", "invoice_prefix"))
+    taken = {}
+    for reseller_id in resellers:
+        first = last[reseller_id] + 1
+        sequences = range(first, first + counts[reseller_id])
+        taken[reseller_id] = [(seq, invoice_number(prefixes[reseller_id], on, seq)) for seq in sequences]
+        InvoiceSequence.objects.filter(reseller_id=reseller_id).update(last_number=first + counts[reseller_id] - 1)
+    return taken

@@ -8,6 +8,7 @@ the number of accounts and orders.
 """
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,13 +17,12 @@ from balances.models import EntryKind, LedgerEntry
 from core.errors import DomainError
 from core.money import format_amount
 from core.sql import update_from_values
-from invoices.models import Invoice, InvoiceLine, InvoiceSequence
-from invoices.rules import invoice_number
+from invoices.models import Invoice, InvoiceLine
+from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
 from orders.states import OrderStatus, check_transition
 from renewals.models import LifecycleEvent, Renewal, Transition
 from renewals.rules import Period
-from tenants.models import Reseller
 from tenants.scope import Actor
 
 
@@ -57,25 +57,10 @@ class Charge:
 
 
 def _allocate_numbers(charges: list[Charge], on: datetime.date) -> dict[int, tuple[int, str]]:
-    """Gapless invoice numbers per reseller, under the sequence rows' locks
-    (taken in id order); returns {customer_id: (sequence, number)}."""
-    resellers = sorted({c.reseller_id for c in charges})
-    InvoiceSequence.objects.bulk_create([InvoiceSequence(reseller_id=r) for r in resellers], ignore_conflicts=True)
-    last = dict(
-        InvoiceSequence.objects.select_for_update()
-        .filter(reseller_id__in=resellers)
-        .order_by("pk")
-        .values_list("reseller_id", "last_number")
-    )
-    prefixes = dict(Reseller.objects.filter(pk__in=resellers).values_list("pk", "invoice_prefix"))
-    numbers = {}
-    for charge in sorted(charges, key=lambda c: c.customer_id):
-        last[charge.reseller_id] += 1
-        seq = last[charge.reseller_id]
-        numbers[charge.customer_id] = (seq, invoice_number(prefixes[charge.reseller_id], on, seq))
-    for reseller_id in resellers:
-        InvoiceSequence.objects.filter(reseller_id=reseller_id).update(last_number=last[reseller_id])
-    return numbers
+    """{customer_id: (sequence, number)}, numbered in customer order per reseller."""
+    counts = Counter(c.reseller_id for c in charges)
+    taken = {r: iter(numbers) for r, numbers in invoice_numbers_take(counts=counts, on=on).items()}
+    return {c.customer_id: next(taken[c.reseller_id]) for c in sorted(charges, key=lambda c: c.customer_id)}
 
 
 def write_renewals(
