@@ -40,8 +40,8 @@ def due_account_ids(on: datetime.date, catalog) -> list[int]:
     return sorted(candidates - done)
 
 
-def chunks(ids: list[int], size: int = BATCH_SIZE) -> list[list[int]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
+def chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
 
 
 def sweep_run(*, on: datetime.date, dry_run: bool = False, actor: Actor | None = None) -> Report:
