@@ -6,9 +6,11 @@ issue; the rows, their keys and a plain-text body are written from here on.
 """
 
 import datetime
+import json
 from dataclasses import dataclass, field
 
-from notifications.models import Notice
+from core.sql import db_now, insert_rows
+from notifications.models import DeliveryState, Notice
 
 
 @dataclass
@@ -27,23 +29,16 @@ class NoticeSpec:
 
 def notices_create(specs: list[NoticeSpec]) -> int:
     """Insert the notices that do not exist yet; returns how many were offered."""
-    Notice.objects.bulk_create(
+    now = db_now()
+    insert_rows(
+        Notice,
+        ("kind", "customer_id", "reseller_id", "recipient", "subject_key", "cycle", "business_date", "created_at",
+         "subject", "body_text", "body_html", "order_refs", "state", "attempts", "last_error"),
         [
-            Notice(
-                kind=s.kind,
-                customer_id=s.customer_id,
-                reseller_id=s.reseller_id,
-                recipient=s.recipient,
-                subject_key=s.subject_key,
-                cycle=s.cycle,
-                business_date=s.business_date,
-                subject=s.subject,
-                body_text=s.body_text,
-                order_refs=s.order_refs,
-            )
+            (s.kind, s.customer_id, s.reseller_id, s.recipient, s.subject_key, s.cycle, s.business_date, now,
+             s.subject, s.body_text, "", json.dumps(s.order_refs), DeliveryState.PENDING, 0, "")
             for s in specs
         ],
         ignore_conflicts=True,
-        batch_size=500,
-    )
+    )  # fmt: skip
     return len(specs)

@@ -185,10 +185,10 @@ def renewal_pay(
             balance_before=account.balance,
             lines=[Line(q.order_id, q.order_ref, q.description, q.status, q.period) for q in fresh.lines],
         )
-        invoice = write_renewals(
+        invoice_id = write_renewals(
             [charge], on=on, source=RenewalSource.MANUAL, actor=actor, payment_memo="Manual renewal"
         )[account.pk]
         for order_id in sorted(auto_renew_next):
             # From the next cycle on: this cycle is the manual renewal just paid.
             order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
-    return invoice
+    return Invoice.objects.get(pk=invoice_id)

@@ -23,7 +23,9 @@ def sweep_batch(batch_id: int) -> None:
 @shared_task(acks_late=True)
 def nightly_run() -> list:
     """Beat's 02:00 task: every business date since the last completed run."""
+    from renewals.lifecycle import provisioning_run
     from renewals.sweep.run import nightly
 
     reports = nightly()
+    provisioning_run()  # retry hooks that failed earlier
     return [] if reports is None else [r.date for r in reports]

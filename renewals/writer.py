@@ -8,6 +8,7 @@ the number of accounts and orders.
 """
 
 import datetime
+import json
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from audit.models import AuditEvent
 from balances.models import EntryKind, LedgerEntry
 from core.errors import DomainError
 from core.money import format_amount
-from core.sql import update_from_values
+from core.sql import db_now, insert_rows, update_from_values
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
@@ -65,79 +66,65 @@ def _allocate_numbers(charges: list[Charge], on: datetime.date) -> dict[int, tup
 
 def write_renewals(
     charges: list[Charge], *, on: datetime.date, source: str, actor: Actor, payment_memo: str = "Renewal"
-) -> dict[int, Invoice]:
+) -> dict[int, int]:
     """Invoice, debit and extend, for accounts the caller has locked and found
-    able to pay. Raises RenewalConflict (the caller's transaction rolls back)
-    if an order's paid-thru date is no longer the one priced."""
+    able to pay. Returns {customer_id: invoice id}. Raises RenewalConflict (the
+    caller's transaction rolls back) if an order's paid-thru date is no longer
+    the one priced."""
     if not charges:
         return {}
+    now = db_now()
     numbers = _allocate_numbers(charges, on)
-    invoices = Invoice.objects.bulk_create(
-        [
-            Invoice(
-                number=numbers[c.customer_id][1],
-                reseller_id=c.reseller_id,
-                sequence=numbers[c.customer_id][0],
-                customer_id=c.customer_id,
-                currency=c.currency,
-                total=c.total,
-                business_date=on,
-                payment_reference="balance",
-            )
-            for c in charges
-        ]
-    )
-    by_customer = {inv.customer_id: inv for inv in invoices}
-    line_rows = [
-        InvoiceLine(
-            invoice=by_customer[c.customer_id],
-            order_id=line.order_id,
-            description=line.description,
-            period_start=line.period.start,
-            period_end=line.period.end,
-            months=line.period.months,
-            amount=line.period.amount,
+    invoice_ids = dict(
+        (customer_id, pk)
+        for pk, customer_id in insert_rows(
+            Invoice,
+            ("number", "reseller_id", "sequence", "customer_id", "currency", "total", "business_date", "issued_at",
+             "payment_reference"),
+            [
+                (numbers[c.customer_id][1], c.reseller_id, numbers[c.customer_id][0], c.customer_id, c.currency,
+                 c.total, on, now, "balance")
+                for c in charges
+            ],
+            returning=("id", "customer_id"),
         )
-        for c in charges
-        for line in c.lines
-    ]
-    InvoiceLine.objects.bulk_create(line_rows, batch_size=500)
-    lines = [line for c in charges for line in c.lines]
-    Renewal.objects.bulk_create(
+    )  # fmt: skip
+    lines = [(c, line) for c in charges for line in c.lines]
+    line_ids = dict(
+        (order_id, pk)
+        for pk, order_id in insert_rows(
+            InvoiceLine,
+            ("invoice_id", "order_id", "description", "period_start", "period_end", "months", "amount"),
+            [
+                (invoice_ids[c.customer_id], line.order_id, line.description, line.period.start, line.period.end,
+                 line.period.months, line.period.amount)
+                for c, line in lines
+            ],
+            returning=("id", "order_id"),
+        )
+    )  # fmt: skip
+    insert_rows(
+        Renewal,
+        ("order_id", "cycle", "period_end", "months", "amount", "source", "invoice_line_id", "business_date",
+         "created_at", "created_by"),
         [
-            Renewal(
-                order_id=line.order_id,
-                cycle=line.period.start,
-                period_end=line.period.end,
-                months=line.period.months,
-                amount=line.period.amount,
-                source=source,
-                invoice_line=row,
-                business_date=on,
-                created_by=actor.label,
-            )
-            for line, row in zip(lines, line_rows, strict=True)
+            (line.order_id, line.period.start, line.period.end, line.period.months, line.period.amount, source,
+             line_ids[line.order_id], on, now, actor.label)
+            for _c, line in lines
         ],
-        batch_size=500,
-    )
-    LedgerEntry.objects.bulk_create(
+    )  # fmt: skip
+    user_id = actor.user.pk if actor.user else None
+    insert_rows(
+        LedgerEntry,
+        ("account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
+         "created_by_id", "actor_label"),
         [
-            LedgerEntry(
-                account_id=c.customer_id,
-                kind=EntryKind.RENEWAL,
-                amount=-c.total,
-                balance_after=c.balance_before - c.total,
-                business_date=on,
-                reference=by_customer[c.customer_id].number,
-                memo=f"{payment_memo}: {len(c.lines)} order(s)",
-                actor_label=actor.label,
-                created_by_id=actor.user.pk if actor.user else None,
-            )
+            (c.customer_id, EntryKind.RENEWAL, -c.total, c.balance_before - c.total, on, now,
+             numbers[c.customer_id][1], f"{payment_memo}: {len(c.lines)} order(s)", user_id, actor.label)
             for c in charges
             if c.total
         ],
-        batch_size=500,
-    )
+    )  # fmt: skip
     update_from_values(
         "balances_account",
         ("id", "delta"),
@@ -145,9 +132,9 @@ def write_renewals(
         set_sql="balance = balances_account.balance + v.delta",
         where_sql="balances_account.customer_id = v.id",
     )
-    _extend_orders(lines, on)
-    _records(charges, by_customer, on, actor)
-    return by_customer
+    _extend_orders([line for _c, line in lines], on)
+    _records(charges, numbers, on, actor)
+    return invoice_ids
 
 
 def _extend_orders(lines: list[Line], on: datetime.date) -> None:
@@ -197,29 +184,22 @@ def _extend_orders(lines: list[Line], on: datetime.date) -> None:
         schedule_hooks()
 
 
-def _records(charges: list[Charge], invoices: dict[int, Invoice], on: datetime.date, actor: Actor) -> None:
-    user_id = actor.user.pk if actor.user else None
-    AuditEvent.objects.bulk_create(
+def _records(charges: list[Charge], numbers: dict, on: datetime.date, actor: Actor) -> None:
+    now = db_now()
+    insert_rows(
+        AuditEvent,
+        ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
+         "target_ref", "before", "after", "reason"),
         [
-            AuditEvent(
-                business_date=on,
-                actor_id=user_id,
-                actor_label=actor.label,
-                action="ledger.renewal",
-                target_type="tenants.customer",
-                target_id=c.customer_id,
-                target_ref=c.customer_ref,
-                before=format_amount(c.balance_before),
-                after=format_amount(c.balance_before - c.total),
-                reason=invoices[c.customer_id].number,
-            )
+            (now, on, actor.user.pk if actor.user else None, actor.label, "ledger.renewal", "tenants.customer",
+             c.customer_id, c.customer_ref, json.dumps(format_amount(c.balance_before)),
+             json.dumps(format_amount(c.balance_before - c.total)), numbers[c.customer_id][1])
             for c in charges
         ],
-        batch_size=500,
-    )
+    )  # fmt: skip
     specs = []
     for c in charges:
-        invoice = invoices[c.customer_id]
+        number = numbers[c.customer_id][1]
         refs = [line.order_ref for line in c.lines]
         table = "\n".join(
             f"  {line.order_ref}  {line.description}  {line.period.start} -> {line.period.end}  "
@@ -229,7 +209,7 @@ def _records(charges: list[Charge], invoices: dict[int, Invoice], on: datetime.d
         for kind, subject, body in (
             (
                 "renewal_succeeded",
-                f"Renewal paid: invoice {invoice.number}",
+                f"Renewal paid: invoice {number}",
                 f"We charged {format_amount(c.total)} {c.currency} to your balance for:\n{table}\n",
             ),
             (
@@ -244,7 +224,7 @@ def _records(charges: list[Charge], invoices: dict[int, Invoice], on: datetime.d
                     customer_id=c.customer_id,
                     reseller_id=c.reseller_id,
                     recipient=c.customer_email,
-                    subject_key=f"invoice:{invoice.number}",
+                    subject_key=f"invoice:{number}",
                     cycle=on.isoformat(),
                     business_date=on,
                     subject=subject,

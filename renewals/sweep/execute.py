@@ -8,6 +8,7 @@ from collections import defaultdict
 from django.db import transaction
 
 from core.money import format_amount
+from core.sql import db_now, insert_rows
 from notifications.services import NoticeSpec, notices_create
 from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome, RenewalSource
@@ -74,54 +75,41 @@ def _charge(plan: AccountPlan, catalog: Catalog) -> Charge:
     )
 
 
-def _record(plans: list[AccountPlan], invoices: dict, on: datetime.date, run) -> None:
-    attempts = BatchAttempt.objects.bulk_create(
-        [
-            BatchAttempt(
-                customer_id=p.account.customer_id,
-                business_date=on,
-                run=run,
-                outcome=p.outcome or BatchOutcome.SKIPPED,
-                reason=p.reason or "",
-                total=p.total,
-                currency=p.account.currency,
-                invoice=invoices.get(p.account.customer_id),
-            )
-            for p in plans
-        ],
-        batch_size=500,
-    )
+def _record(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.date, run) -> None:
+    now = db_now()
+    run_id = run.pk if run else None
+    attempt_ids = dict(
+        (customer_id, pk)
+        for pk, customer_id in insert_rows(
+            BatchAttempt,
+            ("customer_id", "business_date", "run_id", "outcome", "reason", "total", "currency", "invoice_id",
+             "created_at"),
+            [
+                (p.account.customer_id, on, run_id, p.outcome or BatchOutcome.SKIPPED, p.reason or "", p.total,
+                 p.account.currency, invoices.get(p.account.customer_id), now)
+                for p in plans
+            ],
+            returning=("id", "customer_id"),
+        )
+    )  # fmt: skip
     rows = []
-    for plan, attempt in zip(plans, attempts, strict=True):
+    for plan in plans:
+        attempt = attempt_ids[plan.account.customer_id]
         renewed = plan.outcome == BatchOutcome.RENEWED
-        for planned in plan.batch:
+        for p in plan.batch:
+            end = p.period.end if renewed else p.order.expires_on
             rows.append(
-                OrderOutcome(
-                    order_id=planned.order.id,
-                    business_date=on,
-                    cycle=planned.order.expires_on,
-                    attempt=attempt,
-                    run=run,
-                    outcome=plan.outcome,
-                    reason=plan.reason or "",
-                    amount=planned.amount,
-                    expires_on=planned.period.end if renewed else planned.order.expires_on,
-                )
+                (p.order.id, on, p.order.expires_on, attempt, run_id, plan.outcome, plan.reason or "", p.amount, end)
             )
-        rows += [
-            OrderOutcome(
-                order_id=p.order.id,
-                business_date=on,
-                cycle=p.order.expires_on,
-                attempt=attempt,
-                run=run,
-                outcome="skipped",
-                reason=p.reason,
-                expires_on=p.order.expires_on,
+        for p in plan.skipped:
+            rows.append(
+                (p.order.id, on, p.order.expires_on, attempt, run_id, "skipped", p.reason, None, p.order.expires_on)
             )
-            for p in plan.skipped
-        ]
-    OrderOutcome.objects.bulk_create(rows, batch_size=500)
+    insert_rows(
+        OrderOutcome,
+        ("order_id", "business_date", "cycle", "attempt_id", "run_id", "outcome", "reason", "amount", "expires_on"),
+        rows,
+    )
 
 
 def _failure_notices(plans: list[AccountPlan], on: datetime.date) -> None:

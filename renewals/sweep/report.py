@@ -42,7 +42,6 @@ class Report:
     def counts(self) -> dict[str, int]:
         outcomes = [b["outcome"] for b in self.batches]
         return {
-            "accounts": len({b["customer"] for b in self.batches}),
             "batches_renewed": outcomes.count(BatchOutcome.RENEWED),
             "batches_failed": outcomes.count(BatchOutcome.FAILED),
             "batches_pending": outcomes.count(BatchOutcome.PENDING),

@@ -1,0 +1,71 @@
+import datetime
+import json
+import resource
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from core.dates import business_today
+from core.invariants import invariant_violations
+from renewals.bench import build_portal
+from renewals.models import SweepRun
+from renewals.sweep.run import sweep_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a synthetic portal (3 orders per account, balance-paid) in the configured database, run the real "
+        "sweep, check the invariants and print the figures. Use a scratch database: the rows stay."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--orders", type=int, required=True)
+        parser.add_argument("--due-fraction", type=float, default=1.0)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--date", help="business date to sweep (default: today)")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        if options["orders"] < 1:
+            raise CommandError("--orders must be at least 1")
+        if not 0 <= options["due_fraction"] <= 1:
+            raise CommandError("--due-fraction must be between 0 and 1")
+        on = datetime.date.fromisoformat(options["date"]) if options["date"] else business_today()
+        if SweepRun.objects.filter(business_date=on, dry_run=False).exists():
+            raise CommandError(f"{on} was already swept in this database; use another --date or a fresh database")
+        built_at = time.perf_counter()
+        built = build_portal(
+            orders=options["orders"], due_fraction=options["due_fraction"], seed=options["seed"], on=on
+        )
+        build_seconds = time.perf_counter() - built_at
+        queries = {"n": 0}
+
+        def count(execute, sql, params, many, context):
+            queries["n"] += 1
+            return execute(sql, params, many, context)
+
+        started = time.perf_counter()
+        with connection.execute_wrapper(count):
+            sweep_run(on=on, build_report=False)
+        seconds = time.perf_counter() - started
+        run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
+        problems = invariant_violations()
+        figures = {
+            "orders": built["orders"],
+            "accounts": built["accounts"],
+            "renewed": run.orders_renewed,
+            "seconds": round(seconds, 3),
+            "orders_per_s": round(run.orders_renewed / seconds, 1) if seconds else None,
+            "queries": queries["n"],
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "invariants_ok": not problems,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(figures))
+        else:
+            self.stdout.write(f"built in {build_seconds:.1f} s; " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+        for problem in problems:
+            self.stderr.write(problem)
+        if problems:
+            raise CommandError("invariants broken", returncode=1)
