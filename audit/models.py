@@ -20,7 +20,7 @@ class AuditEvent(models.Model):
     )
     # "system" for the nightly run, "import" for import_portal, else a username.
     actor_label = models.CharField(max_length=150)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)
     target_id = models.BigIntegerField(null=True, blank=True)
     target_ref = models.CharField(max_length=200, blank=True)

@@ -59,7 +59,8 @@ class LedgerEntry(models.Model):
     """One movement of an account's money. Append-only: corrections are new
     entries (on PostgreSQL a trigger refuses UPDATE and DELETE)."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by (account, business_date) below.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     # Signed: credits positive, debits negative.
     amount = MoneyField()

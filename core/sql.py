@@ -109,10 +109,11 @@ def insert_rows(
         if connection.vendor == "postgresql":
             # Values rendered by psycopg2 itself (C speed, proper quoting), sent
             # through Django's cursor so the statement is counted and logged.
-            template = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            row_template = "(" + ", ".join(["%s"] * len(columns)) + ")"
             raw = cursor.cursor
             for start in range(0, len(rows), 1000):
-                values = b", ".join(raw.mogrify(template, row) for row in rows[start : start + 1000])
+                part = rows[start : start + 1000]
+                values = raw.mogrify(", ".join([row_template] * len(part)), [v for row in part for v in row])
                 cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values.decode()}{tail}")
                 if returning:
                     found += [tuple(row) for row in cursor.fetchall()]

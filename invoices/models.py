@@ -21,9 +21,11 @@ class InvoiceSequence(models.Model):
 class Invoice(models.Model):
     number = models.CharField(max_length=40, unique=True)
     # The seller: numbering is gapless per reseller.
-    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="invoices")
+    # Indexed by the unique (reseller, sequence) below.
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     sequence = models.PositiveBigIntegerField()
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    # Indexed by (customer, business_date) below.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     currency = models.CharField(max_length=3)
     total = MoneyField()
     business_date = models.DateField()
@@ -48,7 +50,8 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoice_lines")
+    # Indexed by (order, period_start) below.
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoice_lines", db_index=False)
     description = models.CharField(max_length=300)
     period_start = models.DateField()
     period_end = models.DateField()

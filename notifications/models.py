@@ -31,7 +31,7 @@ class Notice(models.Model):
     kind = models.CharField(max_length=32, choices=NoticeKind.choices)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notices")
     # The sender whose name the mail carries (white label).
-    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="notices")
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="notices", db_index=False)
     recipient = models.EmailField()
     # What the notice is about, e.g. "order:17" or "batch:42": with kind, cycle
     # and recipient it makes a second notice impossible.

@@ -8,10 +8,12 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Q
+
 from balances.models import Account
 from catalog.models import Plan, PlanPrice
 from orders.models import Order
-from renewals.rules import LONG_LEAD_DAYS, OrderFacts
+from renewals.rules import LONG_LEAD_DAYS, SHORT_LEAD_DAYS, SHORT_TENURE_MONTHS, OrderFacts
 from tenants.models import Reseller
 from tenants.rules import auto_renew_forbidden
 
@@ -32,10 +34,20 @@ class Catalog:
     plans: dict[int, PlanInfo]
     forbidden_resellers: frozenset[int]
 
-    @property
-    def max_lead_days(self) -> int:
-        overrides = [p.lead_days for p in self.plans.values() if p.lead_days is not None]
-        return max([LONG_LEAD_DAYS, *overrides])
+    def window_q(self, on: datetime.date) -> Q:
+        """Orders whose attempt window holds ``on``: the rules' window
+        (renewals.rules.lead_days) as one indexed condition on expires_on."""
+        overrides: dict[int, list[int]] = {}
+        for pk, plan in self.plans.items():
+            if plan.lead_days is not None:
+                overrides.setdefault(plan.lead_days, []).append(pk)
+        plain = Q(
+            tenure_months__lte=SHORT_TENURE_MONTHS, expires_on__lte=on + datetime.timedelta(days=SHORT_LEAD_DAYS)
+        ) | Q(tenure_months__gt=SHORT_TENURE_MONTHS, expires_on__lte=on + datetime.timedelta(days=LONG_LEAD_DAYS))
+        window = ~Q(plan_id__in=[pk for pks in overrides.values() for pk in pks]) & plain
+        for lead, pks in overrides.items():
+            window |= Q(plan_id__in=pks, expires_on__lte=on + datetime.timedelta(days=lead))
+        return Q(expires_on__gte=on) & window
 
 
 def load_catalog() -> Catalog:
@@ -127,10 +139,8 @@ def order_rows(queryset) -> list[OrderRow]:
 
 
 def window_orders(customer_ids, on: datetime.date, catalog: Catalog) -> list[OrderRow]:
-    """Orders of these customers whose window may contain ``on`` (the exact
-    window is the rules' business: this is the indexed pre-filter)."""
-    last = on + datetime.timedelta(days=catalog.max_lead_days)
-    queryset = Order.objects.filter(customer_id__in=list(customer_ids), expires_on__gte=on, expires_on__lte=last)
+    """Orders of these customers whose attempt window holds ``on``."""
+    queryset = Order.objects.filter(catalog.window_q(on), customer_id__in=list(customer_ids))
     return order_rows(queryset.order_by("customer_id", "expires_on", "pk"))
 
 

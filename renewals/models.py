@@ -82,7 +82,8 @@ class BatchAttempt(models.Model):
     """One account's batch on one business date: all its due orders, one total,
     one payment, all or nothing."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="batch_attempts")
+    # Indexed by the unique (customer, business_date) below.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="batch_attempts", db_index=False)
     business_date = models.DateField()
     run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts")
     outcome = models.CharField(max_length=16, choices=BatchOutcome.choices)
@@ -112,10 +113,13 @@ class OrderOutcome(models.Model):
     """A due order on a business date: renewed, failed with its batch, pending,
     or skipped with its reason."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="outcomes")
+    # Indexed by the unique (order, business_date) below.
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="outcomes", db_index=False)
     business_date = models.DateField()
     cycle = models.DateField(null=True, blank=True)
-    attempt = models.ForeignKey(BatchAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="lines")
+    attempt = models.ForeignKey(
+        BatchAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_outcomes")
     outcome = models.CharField(max_length=16)
     reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
@@ -127,7 +131,6 @@ class OrderOutcome(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "business_date"], name="outcome_once_per_order_and_date")
         ]
-        indexes = [models.Index(fields=["order", "cycle", "outcome"], name="outcome_order_cycle_idx")]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.business_date} {self.outcome}"
@@ -141,7 +144,8 @@ class RenewalSource(models.TextChoices):
 class Renewal(models.Model):
     """An extension of an order, paid: exactly one per order and cycle."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="renewals")
+    # Indexed by the unique (order, cycle) below.
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="renewals", db_index=False)
     # The paid-thru date that was renewed.
     cycle = models.DateField()
     period_end = models.DateField()

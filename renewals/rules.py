@@ -16,6 +16,7 @@ from orders.periods import add_months, days_in_month
 
 SHORT_LEAD_DAYS = 7
 LONG_LEAD_DAYS = 30
+SHORT_TENURE_MONTHS = 3  # up to and including this tenure, the short window
 
 
 class Reason(models.TextChoices):
@@ -71,7 +72,7 @@ def lead_days(tenure_months: int, plan_override: int | None) -> int:
     including 3 months, 30 above; a plan may override it."""
     if plan_override is not None:
         return plan_override
-    return SHORT_LEAD_DAYS if tenure_months <= 3 else LONG_LEAD_DAYS
+    return SHORT_LEAD_DAYS if tenure_months <= SHORT_TENURE_MONTHS else LONG_LEAD_DAYS
 
 
 def is_due(expires_on: datetime.date | None, lead: int, on: datetime.date) -> bool:
@@ -196,11 +197,11 @@ class Period:
     extra_days: int
     extra_amount: Decimal
     anchor_day: int
+    # The line's price, rounded half up to cents once (set from the parts).
+    amount: Decimal = Decimal("0.00")
 
-    @property
-    def amount(self) -> Decimal:
-        """The line's price, rounded half up to cents once."""
-        return round_cents(self.base_amount + self.extra_amount)
+    def __post_init__(self):
+        object.__setattr__(self, "amount", round_cents(self.base_amount + self.extra_amount))
 
 
 def renewal_period(

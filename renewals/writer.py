@@ -51,10 +51,10 @@ class Charge:
     currency: str
     balance_before: Decimal
     lines: list[Line]
+    total: Decimal = Decimal("0.00")
 
-    @property
-    def total(self) -> Decimal:
-        return sum((line.period.amount for line in self.lines), Decimal("0.00"))
+    def __post_init__(self):
+        self.total = sum((line.period.amount for line in self.lines), Decimal("0.00"))
 
 
 def _allocate_numbers(charges: list[Charge], on: datetime.date) -> dict[int, tuple[int, str]]:

@@ -40,12 +40,9 @@ BATCH_SIZE = 500
 
 
 def due_account_ids(on: datetime.date, catalog) -> list[int]:
-    """Accounts with an order whose window may hold ``on``, not yet attempted
-    on ``on``: one indexed query (orders by expiry) less the attempts."""
-    last = on + datetime.timedelta(days=catalog.max_lead_days)
-    candidates = set(
-        Order.objects.filter(expires_on__gte=on, expires_on__lte=last).values_list("customer_id", flat=True).distinct()
-    )
+    """Accounts with an order whose window holds ``on``, not yet attempted on
+    ``on``: one indexed query (orders by expiry) less the attempts."""
+    candidates = set(Order.objects.filter(catalog.window_q(on)).values_list("customer_id", flat=True).distinct())
     done = set(BatchAttempt.objects.filter(business_date=on).values_list("customer_id", flat=True))
     return sorted(candidates - done)
 
