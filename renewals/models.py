@@ -113,14 +113,27 @@ class OrderOutcome(models.Model):
     """A due order on a business date: renewed, failed with its batch, pending,
     or skipped with its reason."""
 
+    # A log row, one per due order and night: the heaviest table of the sweep,
+    # so its references are checked by the code that writes it (in the same
+    # transaction as the rows it names), not by per-row foreign-key triggers.
     # Indexed by the unique (order, business_date) below.
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="outcomes", db_index=False)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="outcomes", db_index=False, db_constraint=False
+    )
     business_date = models.DateField()
     cycle = models.DateField(null=True, blank=True)
     attempt = models.ForeignKey(
-        BatchAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="lines", db_index=False
+        BatchAttempt,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
     )
-    run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_outcomes")
+    run = models.ForeignKey(
+        SweepRun, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="order_outcomes", db_constraint=False
+    )
     outcome = models.CharField(max_length=16)
     reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     amount = MoneyField(null=True, blank=True)

@@ -8,6 +8,7 @@ from django.db import connection
 
 from core.dates import business_today
 from core.invariants import invariant_violations
+from core.sql import COPY_COUNT
 from renewals.bench import build_portal
 from renewals.models import SweepRun
 from renewals.sweep.run import sweep_run
@@ -45,10 +46,12 @@ class Command(BaseCommand):
             queries["n"] += 1
             return execute(sql, params, many, context)
 
+        copies_before = COPY_COUNT[0]
         started = time.perf_counter()
         with connection.execute_wrapper(count):
             sweep_run(on=on, build_report=False)
         seconds = time.perf_counter() - started
+        queries["n"] += COPY_COUNT[0] - copies_before
         run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
         problems = invariant_violations()
         figures = {
