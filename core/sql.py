@@ -84,17 +84,17 @@ def db_now():
 COPY_COUNT = [0]
 
 
-def _copy_text(value) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return str(value)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_FORMAT = {
+    type(None): lambda value: "\\N",
+    bool: lambda value: "t" if value else "f",
+    str: lambda value: value.translate(_COPY_ESCAPES),
+}
+
+
+def _copy_line(row: tuple) -> str:
+    """One row in PostgreSQL's COPY text format."""
+    return "\t".join([_COPY_FORMAT.get(type(value), str)(value) for value in row]) + "\n"
 
 
 def insert_rows(
@@ -168,7 +168,7 @@ def _copy_rows(connection, table, model, columns, rows, returning) -> list[tuple
             columns = ("id", *columns)
         names = ", ".join(model._meta.get_field(c).column for c in columns)
         buffer = io.StringIO()
-        buffer.writelines("\t".join([_copy_text(v) for v in row]) + "\n" for row in rows)
+        buffer.writelines(map(_copy_line, rows))
         buffer.seek(0)
         cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
         COPY_COUNT[0] += 1

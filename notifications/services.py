@@ -27,8 +27,12 @@ class NoticeSpec:
     order_refs: list[str] = field(default_factory=list)
 
 
-def notices_create(specs: list[NoticeSpec]) -> int:
-    """Insert the notices that do not exist yet; returns how many were offered."""
+def notices_create(specs: list[NoticeSpec], *, new: bool = False) -> int:
+    """Insert the notices that do not exist yet; returns how many were offered.
+
+    ``new=True`` is for callers whose own claim already makes every key new
+    (a batch attempt, a lifecycle move): the rows are then written in bulk and
+    a duplicate is an error, not silently dropped."""
     now = db_now()
     insert_rows(
         Notice,
@@ -39,6 +43,6 @@ def notices_create(specs: list[NoticeSpec]) -> int:
              s.subject, s.body_text, "", json.dumps(s.order_refs), DeliveryState.PENDING, 0, "")
             for s in specs
         ],
-        ignore_conflicts=True,
+        ignore_conflicts=not new,
     )  # fmt: skip
     return len(specs)

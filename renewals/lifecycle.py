@@ -131,7 +131,8 @@ def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
                 for m in moves
             ]
         )
-        notices_create([_notice(m, on) for m in moves])
+        # Keyed by order and cycle, which the status claim above just took.
+        notices_create([_notice(m, on) for m in moves], new=True)
     return moves
 
 

@@ -232,4 +232,5 @@ def _records(charges: list[Charge], numbers: dict, on: datetime.date, actor: Act
                     order_refs=refs,
                 )
             )
-    notices_create(specs)
+    # Keyed by the new invoice number: every key is new.
+    notices_create(specs, new=True)

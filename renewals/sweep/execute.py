@@ -165,4 +165,5 @@ def _failure_notices(plans: list[AccountPlan], on: datetime.date) -> None:
                     **common,
                 )
             )
-    notices_create(specs)
+    # Keyed by account and date, which the batch attempt just claimed.
+    notices_create(specs, new=True)
