@@ -56,7 +56,8 @@ def reconfigure(**conf):
     """Point the app at another broker or backend, dropping the connections
     and the backend it cached from earlier (in-process) use."""
     celery_app.conf.update(**conf)
-    celery_app._backend = None
+    celery_app._backend_cache = None
+    celery_app._local.__dict__.pop("backend", None)
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
