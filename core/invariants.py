@@ -44,15 +44,13 @@ def invariant_violations(limit: int = 20) -> list[str]:
         for i in invoices
     ]
     from orders.models import Order
-    from renewals.models import Renewal
 
-    unrenewed_lines = InvoiceLine.objects.filter(renewal__isnull=True)[:limit]
-    problems += [f"invoice line {line.pk} pays for no renewal" for line in unrenewed_lines]
-    # Every extension is a renewal: an order renewed at least once is paid
-    # thru the end of its latest renewal.
-    latest = Renewal.objects.filter(order_id=OuterRef("pk")).order_by("-period_end").values("period_end")[:1]
+    # Every extension is a paid invoice line (the renewal record, unique per
+    # order and cycle): an order renewed at least once is paid thru the end of
+    # its latest line.
+    latest = InvoiceLine.objects.filter(order_id=OuterRef("pk")).order_by("-period_end").values("period_end")[:1]
     drifted = (
-        Order.objects.filter(renewals__isnull=False)
+        Order.objects.filter(invoice_lines__isnull=False)
         .annotate(latest_end=Subquery(latest))
         .exclude(expires_on=F("latest_end"))
         .distinct()[:limit]

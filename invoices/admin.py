@@ -12,8 +12,8 @@ class InvoiceLineInline(ReadOnlyInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ("number", "business_date", "reseller", "customer", "total", "currency", "payment_reference")
-    list_filter = ("reseller", "business_date")
+    list_display = ("number", "business_date", "reseller", "customer", "total", "currency", "source", "created_by")
+    list_filter = ("source", "reseller", "business_date")
     search_fields = ("number", "customer__ref", "customer__name", "payment_reference")
     list_select_related = ("reseller", "customer")
     date_hierarchy = "business_date"

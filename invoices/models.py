@@ -18,6 +18,11 @@ class InvoiceSequence(models.Model):
         return f"{self.reseller}: {self.last_number}"
 
 
+class RenewalSource(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic (nightly sweep)"
+    MANUAL = "manual", "Manual"
+
+
 class Invoice(models.Model):
     number = models.CharField(max_length=40, unique=True)
     # The seller: numbering is gapless per reseller.
@@ -32,6 +37,8 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField(auto_now_add=True)
     # The ledger entry (or card payment) that paid it.
     payment_reference = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, choices=RenewalSource.choices)
+    created_by = models.CharField(max_length=150)
 
     tenant_customer_lookup = "customer__"
     objects = TenantQuerySet.as_manager()
@@ -49,8 +56,15 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
+    """One order's renewal on a paid invoice: the record of the extension.
+
+    ``period_start`` is the cycle renewed (the paid-thru date it extends), so
+    the unique (order, period_start) makes a second renewal of one order and
+    cycle impossible, whoever attempts it: the sweep, a manual renewal, a
+    second worker."""
+
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
-    # Indexed by (order, period_start) below.
+    # Indexed by the unique (order, period_start) below.
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoice_lines", db_index=False)
     description = models.CharField(max_length=300)
     period_start = models.DateField()
@@ -63,8 +77,8 @@ class InvoiceLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_line_amount_not_negative"),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="invoice_line_period"),
+            models.UniqueConstraint(fields=["order", "period_start"], name="renewal_once_per_order_and_cycle"),
         ]
-        indexes = [models.Index(fields=["order", "period_start"], name="invoice_line_order_idx")]
 
     def __str__(self) -> str:
         return f"{self.invoice.number}: {self.order.ref} {self.period_start}..{self.period_end}"

@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from core.admin import ReadOnlyAdmin
 from core.dates import business_today
 from renewals.lifecycle import provisioning_run
-from renewals.models import BatchAttempt, HookState, LifecycleEvent, OrderOutcome, Renewal, SweepRun
+from renewals.models import BatchAttempt, HookState, LifecycleEvent, OrderOutcome, SweepRun
 from renewals.sweep.run import sweep_run
 from tenants.scope import actor_for_user
 
@@ -101,15 +101,6 @@ class OrderOutcomeAdmin(ReadOnlyAdmin):
     list_display = ("business_date", "order", "cycle", "outcome", "reason", "amount", "expires_on")
     list_filter = ("outcome", "reason", "business_date")
     search_fields = ("order__ref",)
-    list_select_related = ("order",)
-    date_hierarchy = "business_date"
-
-
-@admin.register(Renewal)
-class RenewalAdmin(ReadOnlyAdmin):
-    list_display = ("business_date", "order", "cycle", "period_end", "months", "amount", "source", "created_by")
-    list_filter = ("source", "business_date")
-    search_fields = ("order__ref", "order__customer__ref")
     list_select_related = ("order",)
     date_hierarchy = "business_date"
 

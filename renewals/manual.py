@@ -18,11 +18,10 @@ from catalog.models import PlanPrice
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.money import format_amount
-from invoices.models import Invoice
+from invoices.models import Invoice, RenewalSource
 from orders.models import Order
 from orders.services import order_set_flags
 from orders.states import OrderStatus
-from renewals.models import RenewalSource
 from renewals.payments import cards_configured
 from renewals.rules import Period, renewal_period
 from renewals.writer import Charge, Line, RenewalConflict, write_renewals

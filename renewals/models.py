@@ -1,7 +1,8 @@
 """Records of the renewal engine.
 
-- ``Renewal``: at most one per order and cycle (the paid-thru date renewed),
-  whoever made it: the database refuses a second.
+- The renewal record itself is the paid invoice line (invoices.InvoiceLine):
+  at most one per order and cycle (the paid-thru date renewed), whoever made
+  it; the database refuses a second.
 - ``SweepRun``: one run of the nightly work for a business date.
 - ``BatchAttempt``: one per account and business date, with its outcome.
 - ``OrderOutcome``: what happened to each due order on a business date.
@@ -10,10 +11,9 @@
 """
 
 from django.db import models
-from django.db.models import Q
 
 from core.money import MoneyField
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import Invoice
 from orders.models import Order
 from renewals.rules import Reason
 from tenants.models import Customer
@@ -110,8 +110,9 @@ class BatchAttempt(models.Model):
 
 
 class OrderOutcome(models.Model):
-    """A due order on a business date: renewed, failed with its batch, pending,
-    or skipped with its reason."""
+    """A due order on a business date that was not renewed: failed or pending
+    with its batch, or skipped with its reason. (A renewed order's record is
+    its invoice line.)"""
 
     # A log row, one per due order and night: the heaviest table of the sweep,
     # so its references are checked by the code that writes it (in the same
@@ -147,41 +148,6 @@ class OrderOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.business_date} {self.outcome}"
-
-
-class RenewalSource(models.TextChoices):
-    AUTOMATIC = "automatic", "Automatic (nightly sweep)"
-    MANUAL = "manual", "Manual"
-
-
-class Renewal(models.Model):
-    """An extension of an order, paid: exactly one per order and cycle."""
-
-    # Indexed by the unique (order, cycle) below.
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="renewals", db_index=False)
-    # The paid-thru date that was renewed.
-    cycle = models.DateField()
-    period_end = models.DateField()
-    months = models.PositiveIntegerField()
-    amount = MoneyField()
-    source = models.CharField(max_length=16, choices=RenewalSource.choices)
-    invoice_line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="renewal")
-    business_date = models.DateField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.CharField(max_length=150)
-
-    tenant_customer_lookup = "order__customer__"
-    objects = TenantQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-business_date", "-pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["order", "cycle"], name="renewal_once_per_order_and_cycle"),
-            models.CheckConstraint(condition=Q(period_end__gt=models.F("cycle")), name="renewal_extends"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.order_id} {self.cycle} -> {self.period_end}"
 
 
 class Transition(models.TextChoices):

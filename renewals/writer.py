@@ -22,7 +22,7 @@ from invoices.models import Invoice, InvoiceLine
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
 from orders.states import OrderStatus, check_transition
-from renewals.models import LifecycleEvent, Renewal, Transition
+from renewals.models import LifecycleEvent, Transition
 from renewals.rules import Period
 from tenants.scope import Actor
 
@@ -80,37 +80,24 @@ def write_renewals(
         for pk, customer_id in insert_rows(
             Invoice,
             ("number", "reseller_id", "sequence", "customer_id", "currency", "total", "business_date", "issued_at",
-             "payment_reference"),
+             "payment_reference", "source", "created_by"),
             [
                 (numbers[c.customer_id][1], c.reseller_id, numbers[c.customer_id][0], c.customer_id, c.currency,
-                 c.total, on, now, "balance")
+                 c.total, on, now, "balance", source, actor.label)
                 for c in charges
             ],
             returning=("id", "customer_id"),
         )
     )  # fmt: skip
     lines = [(c, line) for c in charges for line in c.lines]
-    line_ids = dict(
-        (order_id, pk)
-        for pk, order_id in insert_rows(
-            InvoiceLine,
-            ("invoice_id", "order_id", "description", "period_start", "period_end", "months", "amount"),
-            [
-                (invoice_ids[c.customer_id], line.order_id, line.description, line.period.start, line.period.end,
-                 line.period.months, line.period.amount)
-                for c, line in lines
-            ],
-            returning=("id", "order_id"),
-        )
-    )  # fmt: skip
+    # The renewal records: unique per order and cycle (period_start).
     insert_rows(
-        Renewal,
-        ("order_id", "cycle", "period_end", "months", "amount", "source", "invoice_line_id", "business_date",
-         "created_at", "created_by"),
+        InvoiceLine,
+        ("invoice_id", "order_id", "description", "period_start", "period_end", "months", "amount"),
         [
-            (line.order_id, line.period.start, line.period.end, line.period.months, line.period.amount, source,
-             line_ids[line.order_id], on, now, actor.label)
-            for _c, line in lines
+            (invoice_ids[c.customer_id], line.order_id, line.description, line.period.start, line.period.end,
+             line.period.months, line.period.amount)
+            for c, line in lines
         ],
     )  # fmt: skip
     user_id = actor.user.pk if actor.user else None

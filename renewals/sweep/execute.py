@@ -9,9 +9,10 @@ from django.db import transaction
 
 from core.money import format_amount
 from core.sql import db_now, insert_rows
+from invoices.models import RenewalSource
 from notifications.services import NoticeSpec, notices_create
 from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
-from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome, RenewalSource
+from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.payments import mark_usable_cards
 from renewals.rules import WHAT_TO_DO, Reason
 from renewals.sweep.plan import AccountPlan, plan_account
@@ -92,15 +93,17 @@ def _record(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.dat
             returning=("id", "customer_id"),
         )
     )  # fmt: skip
+    # A renewed order's outcome is its invoice line (the renewal record); the
+    # orders that were not renewed get a row of their own.
     rows = []
     for plan in plans:
         attempt = attempt_ids[plan.account.customer_id]
-        renewed = plan.outcome == BatchOutcome.RENEWED
-        for p in plan.batch:
-            end = p.period.end if renewed else p.order.expires_on
-            rows.append(
-                (p.order.id, on, p.order.expires_on, attempt, run_id, plan.outcome, plan.reason or "", p.amount, end)
-            )
+        if plan.outcome != BatchOutcome.RENEWED:
+            for p in plan.batch:
+                rows.append(
+                    (p.order.id, on, p.order.expires_on, attempt, run_id, plan.outcome, plan.reason or "", p.amount,
+                     p.order.expires_on)
+                )  # fmt: skip
         for p in plan.skipped:
             rows.append(
                 (p.order.id, on, p.order.expires_on, attempt, run_id, "skipped", p.reason, None, p.order.expires_on)

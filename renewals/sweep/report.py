@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from core.money import format_amount
+from invoices.models import InvoiceLine
 from renewals.lifecycle import Move
 from renewals.models import BatchAttempt, BatchOutcome, LifecycleEvent, OrderOutcome, Transition
 from renewals.sweep.plan import AccountPlan
@@ -122,6 +123,20 @@ def report_from_records(run) -> Report:
         )
         if outcome != "skipped":
             batch_orders.setdefault(attempt_id, []).append(ref)
+    renewed = InvoiceLine.objects.filter(invoice__attempt__run=run).values_list(
+        "order__ref", "amount", "period_end", "invoice__attempt__pk"
+    )
+    for ref, amount, period_end, attempt_id in renewed.iterator(chunk_size=5000):
+        report.orders.append(
+            {
+                "order": ref,
+                "outcome": BatchOutcome.RENEWED.value,
+                "reason": None,
+                "amount": _amount(amount),
+                "expires_on": period_end.isoformat(),
+            }
+        )
+        batch_orders.setdefault(attempt_id, []).append(ref)
     for pk, ref, outcome, reason, total in attempts.values_list("pk", "customer__ref", "outcome", "reason", "total"):
         report.batches.append(
             {

@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.dates import business_today
+from invoices.models import InvoiceLine
 from orders.models import Order
 from renewals.facts import load_catalog
 from renewals.lifecycle import lifecycle_apply, lifecycle_plan
@@ -109,6 +110,7 @@ def run_counts(run: SweepRun) -> dict[str, int]:
     """The run's counts, by aggregate queries over what it recorded."""
     attempts = dict(BatchAttempt.objects.filter(run=run).values_list("outcome").annotate(n=Count("pk")).order_by())
     orders = dict(OrderOutcome.objects.filter(run=run).values_list("outcome").annotate(n=Count("pk")).order_by())
+    orders[BatchOutcome.RENEWED] = InvoiceLine.objects.filter(invoice__attempt__run=run).count()
     moves = dict(LifecycleEvent.objects.filter(run=run).values_list("transition").annotate(n=Count("pk")).order_by())
     return {
         "accounts": sum(attempts.values()),

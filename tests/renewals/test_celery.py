@@ -13,8 +13,9 @@ from django.db import connection
 
 from billing_portal.celery import app as celery_app
 from core.invariants import invariant_violations
+from invoices.models import InvoiceLine
 from orders.models import Order
-from renewals.models import Renewal, SweepBatch, SweepRun
+from renewals.models import SweepBatch, SweepRun
 from renewals.sweep import run as sweep_module
 from tests.renewals.conftest import order
 
@@ -40,7 +41,7 @@ def test_the_nightly_task_runs_in_process_without_a_broker(portal):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("renewals.sweep.run.business_today", lambda: D(2026, 12, 5))
         assert nightly_run.delay().get() == ["2026-12-05"]
-    assert Renewal.objects.count() == 1
+    assert InvoiceLine.objects.count() == 1
 
 
 def redis_available() -> bool:
@@ -121,6 +122,6 @@ def test_a_real_worker_sweeps_the_fanned_out_batches_and_a_redelivery_changes_no
     # second beat): the database finds the work done.
     for batch in SweepBatch.objects.filter(run=run):
         sweep_batch.delay(batch.pk).get(timeout=60)
-    assert Renewal.objects.count() == 20
+    assert InvoiceLine.objects.count() == 20
     assert set(Order.objects.values_list("expires_on", flat=True)) == {D(2027, 1, 10)}
     assert invariant_violations() == []

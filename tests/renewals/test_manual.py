@@ -6,11 +6,11 @@ import pytest
 from audit.models import AuditEvent
 from balances.models import Account, LedgerEntry
 from core.errors import DomainError, InsufficientFunds, NotFound
-from invoices.models import Invoice
+from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order
 from renewals.manual import renewal_pay, renewal_quote
-from renewals.models import LifecycleEvent, Renewal
+from renewals.models import LifecycleEvent
 from renewals.writer import RenewalConflict
 from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
@@ -52,7 +52,7 @@ def test_batch_with_three_periods_one_payment_one_invoice(three, assert_invarian
     assert Account.objects.get(customer__ref="c1").balance == Decimal("63.00")
     assert LedgerEntry.objects.filter(kind="renewal").count() == 1
     assert Order.objects.get(ref="o2").expires_on == D(2027, 3, 20)
-    assert set(Renewal.objects.values_list("source", flat=True)) == {"manual"}
+    assert set(Invoice.objects.values_list("source", flat=True)) == {"manual"}
     kinds = set(Notice.objects.values_list("kind", flat=True))
     assert kinds == {"renewal_succeeded", "renewal_completed"}  # the same notices as automatic ones
     assert_invariants()
@@ -122,7 +122,7 @@ def test_a_quote_renewed_meanwhile_is_refused_with_nothing_charged(three, run, a
     with pytest.raises(RenewalConflict, match="order o1 was renewed meanwhile"):
         renewal_pay(actor=jane(), quote=quote, on=ON)
     assert Account.objects.get(customer__ref="c1").balance == before
-    assert Renewal.objects.count() == 1
+    assert InvoiceLine.objects.count() == 1
     assert_invariants()
 
 

@@ -6,10 +6,10 @@ from django.core.management import call_command
 
 from balances.models import Account, EntryKind, LedgerEntry
 from balances.services import ledger_post
-from invoices.models import Invoice
+from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order
-from renewals.models import BatchAttempt, OrderOutcome, Renewal, SweepRun
+from renewals.models import BatchAttempt, OrderOutcome, SweepRun
 from tenants.scope import Actor
 from tests.renewals.conftest import order
 
@@ -224,7 +224,7 @@ def test_running_a_date_twice_renews_nothing_twice(portal, run, assert_invariant
     second = run(D(2026, 12, 3))
     assert first["batches"][0]["outcome"] == "renewed"
     assert second == {"date": "2026-12-03", "dry_run": False, "batches": [], "orders": [], "lifecycle": []}
-    assert Renewal.objects.count() == 1
+    assert InvoiceLine.objects.count() == 1
     assert balance() == Decimal("90.00")
     assert_invariants()
 
@@ -307,7 +307,7 @@ def test_a_year_of_one_order(portal, run, assert_invariants):
     for _ in range(400):
         call_command("run_renewals", "--date", day.isoformat(), verbosity=0)
         day += DAY
-    renewals = list(Renewal.objects.order_by("cycle").values_list("cycle", "period_end"))
+    renewals = list(InvoiceLine.objects.order_by("period_start").values_list("period_start", "period_end"))
     assert renewals == [
         (D(2026, 12, 10), D(2027, 1, 10)),
         (D(2027, 1, 10), D(2027, 2, 10)),
