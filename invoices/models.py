@@ -24,7 +24,7 @@ class RenewalSource(models.TextChoices):
 
 
 class Invoice(models.Model):
-    number = models.CharField(max_length=40, unique=True)
+    number = models.CharField(max_length=40)
     # The seller: numbering is gapless per reseller.
     # Indexed by the unique (reseller, sequence) below.
     reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="invoices", db_index=False)
@@ -46,6 +46,7 @@ class Invoice(models.Model):
     class Meta:
         ordering = ["-business_date", "-pk"]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="invoice_number_unique"),
             models.UniqueConstraint(fields=["reseller", "sequence"], name="invoice_sequence_unique_per_reseller"),
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
         ]

@@ -15,9 +15,14 @@ class PaymentSource(models.TextChoices):
 class Order(models.Model):
     """A service a customer bought: a plan, a tenure and a paid-thru date."""
 
-    ref = models.CharField(max_length=100, unique=True)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="orders")
+    # Unique by a constraint (not unique=True, whose extra LIKE index every
+    # renewal's UPDATE would also have to maintain).
+    ref = models.CharField(max_length=100)
+    # Indexed by (customer, status) below.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    # Not indexed: every extension updates this table, and an index costs each
+    # UPDATE; nothing hot looks orders up by plan.
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="orders", db_index=False)
     # The period last bought or renewed: auto-renewal buys it again.
     tenure_months = models.PositiveIntegerField()
     # Paid-thru date; null only for an endless plan.
@@ -42,6 +47,7 @@ class Order(models.Model):
     class Meta:
         ordering = ["expires_on", "pk"]
         constraints = [
+            models.UniqueConstraint(fields=["ref"], name="order_ref_unique"),
             models.CheckConstraint(condition=~Q(ref=""), name="order_ref_not_empty"),
             models.CheckConstraint(condition=Q(tenure_months__gte=1), name="order_tenure_positive"),
             models.CheckConstraint(
