@@ -28,7 +28,8 @@ class Invoice(models.Model):
     # The seller: numbering is gapless per reseller.
     # Indexed by the unique (reseller, sequence) below.
     reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="invoices", db_index=False)
-    sequence = models.PositiveBigIntegerField()
+    # Set with the number, at the end of the paying transaction.
+    sequence = models.PositiveBigIntegerField(null=True)
     # Indexed by (customer, business_date) below.
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     currency = models.CharField(max_length=3)

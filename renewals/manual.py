@@ -24,7 +24,7 @@ from orders.services import order_set_flags
 from orders.states import OrderStatus
 from renewals.payments import cards_configured
 from renewals.rules import Period, renewal_period
-from renewals.writer import Charge, Line, RenewalConflict, write_renewals
+from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor
 
 
@@ -184,10 +184,11 @@ def renewal_pay(
             balance_before=account.balance,
             lines=[Line(q.order_id, q.order_ref, q.description, q.status, q.period) for q in fresh.lines],
         )
-        invoice_id = write_renewals(
+        written = write_renewals(
             [charge], on=on, source=RenewalSource.MANUAL, actor=actor, payment_memo="Manual renewal"
-        )[account.pk]
+        )
         for order_id in sorted(auto_renew_next):
             # From the next cycle on: this cycle is the manual renewal just paid.
             order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
+        invoice_id = finish(written)[account.pk]
     return Invoice.objects.get(pk=invoice_id)

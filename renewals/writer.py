@@ -9,6 +9,7 @@ the number of accounts and orders.
 
 import datetime
 import json
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -57,33 +58,40 @@ class Charge:
         self.total = sum((line.period.amount for line in self.lines), Decimal("0.00"))
 
 
-def _allocate_numbers(charges: list[Charge], on: datetime.date) -> dict[int, tuple[int, str]]:
-    """{customer_id: (sequence, number)}, numbered in customer order per reseller."""
-    counts = Counter(c.reseller_id for c in charges)
-    taken = {r: iter(numbers) for r, numbers in invoice_numbers_take(counts=counts, on=on).items()}
-    return {c.customer_id: next(taken[c.reseller_id]) for c in sorted(charges, key=lambda c: c.customer_id)}
+@dataclass
+class Written:
+    """Renewals written but not yet numbered and posted: see ``finish``."""
+
+    charges: list[Charge]
+    invoice_ids: dict[int, int]  # customer_id -> invoice id
+    on: datetime.date
+    actor: Actor
+    payment_memo: str
 
 
 def write_renewals(
     charges: list[Charge], *, on: datetime.date, source: str, actor: Actor, payment_memo: str = "Renewal"
-) -> dict[int, int]:
-    """Invoice, debit and extend, for accounts the caller has locked and found
-    able to pay. Returns {customer_id: invoice id}. Raises RenewalConflict (the
-    caller's transaction rolls back) if an order's paid-thru date is no longer
-    the one priced."""
+) -> Written:
+    """Invoice (unnumbered yet), extend and notify, for accounts the caller
+    has locked and found able to pay. Raises RenewalConflict (the caller's
+    transaction rolls back) if an order's paid-thru date is no longer the one
+    priced. The caller must call ``finish`` last, in the same transaction."""
+    written = Written(charges, {}, on, actor, payment_memo)
     if not charges:
-        return {}
+        return written
     now = db_now()
-    numbers = _allocate_numbers(charges, on)
-    invoice_ids = dict(
+    # A placeholder number until ``finish`` takes the real ones: the
+    # reseller's sequence is then locked only for the end of the transaction.
+    token = uuid.uuid4().hex
+    written.invoice_ids = dict(
         (customer_id, pk)
         for pk, customer_id in insert_rows(
             Invoice,
             ("number", "reseller_id", "sequence", "customer_id", "currency", "total", "business_date", "issued_at",
              "payment_reference", "source", "created_by"),
             [
-                (numbers[c.customer_id][1], c.reseller_id, numbers[c.customer_id][0], c.customer_id, c.currency,
-                 c.total, on, now, "balance", source, actor.label)
+                (f"~{token}-{c.customer_id}", c.reseller_id, None, c.customer_id, c.currency, c.total, on, now,
+                 "balance", source, actor.label)
                 for c in charges
             ],
             returning=("id", "customer_id"),
@@ -95,21 +103,9 @@ def write_renewals(
         InvoiceLine,
         ("invoice_id", "order_id", "description", "period_start", "period_end", "months", "amount"),
         [
-            (invoice_ids[c.customer_id], line.order_id, line.description, line.period.start, line.period.end,
-             line.period.months, line.period.amount)
+            (written.invoice_ids[c.customer_id], line.order_id, line.description, line.period.start,
+             line.period.end, line.period.months, line.period.amount)
             for c, line in lines
-        ],
-    )  # fmt: skip
-    user_id = actor.user.pk if actor.user else None
-    insert_rows(
-        LedgerEntry,
-        ("account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
-         "created_by_id", "actor_label"),
-        [
-            (c.customer_id, EntryKind.RENEWAL, -c.total, c.balance_before - c.total, on, now,
-             numbers[c.customer_id][1], f"{payment_memo}: {len(c.lines)} order(s)", user_id, actor.label)
-            for c in charges
-            if c.total
         ],
     )  # fmt: skip
     update_from_values(
@@ -120,8 +116,52 @@ def write_renewals(
         where_sql="balances_account.customer_id = v.id",
     )
     _extend_orders([line for _c, line in lines], on)
-    _records(charges, numbers, on, actor)
-    return invoice_ids
+    _notices(charges, written.invoice_ids, on)
+    return written
+
+
+def finish(written: Written) -> dict[int, int]:
+    """Number the invoices (gapless per reseller, under the sequence rows'
+    locks) and post their ledger debits and audit records. Call it last in
+    the transaction: the locks are held only from here to the commit."""
+    charges, on, actor = written.charges, written.on, written.actor
+    if not charges:
+        return {}
+    counts = Counter(c.reseller_id for c in charges)
+    taken = {r: iter(numbers) for r, numbers in invoice_numbers_take(counts=counts, on=on).items()}
+    numbers = {c.customer_id: next(taken[c.reseller_id]) for c in sorted(charges, key=lambda c: c.customer_id)}
+    update_from_values(
+        "invoices_invoice",
+        ("id", "seq", "num"),
+        [(written.invoice_ids[customer_id], seq, number) for customer_id, (seq, number) in numbers.items()],
+        set_sql="sequence = v.seq, number = v.num",
+        where_sql="invoices_invoice.id = v.id",
+    )
+    now = db_now()
+    user_id = actor.user.pk if actor.user else None
+    insert_rows(
+        LedgerEntry,
+        ("account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
+         "created_by_id", "actor_label"),
+        [
+            (c.customer_id, EntryKind.RENEWAL, -c.total, c.balance_before - c.total, on, now,
+             numbers[c.customer_id][1], f"{written.payment_memo}: {len(c.lines)} order(s)", user_id, actor.label)
+            for c in charges
+            if c.total
+        ],
+    )  # fmt: skip
+    insert_rows(
+        AuditEvent,
+        ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
+         "target_ref", "before", "after", "reason"),
+        [
+            (now, on, user_id, actor.label, "ledger.renewal", "tenants.customer", c.customer_id, c.customer_ref,
+             json.dumps(format_amount(c.balance_before)), json.dumps(format_amount(c.balance_before - c.total)),
+             numbers[c.customer_id][1])
+            for c in charges
+        ],
+    )  # fmt: skip
+    return written.invoice_ids
 
 
 def _extend_orders(lines: list[Line], on: datetime.date) -> None:
@@ -171,22 +211,9 @@ def _extend_orders(lines: list[Line], on: datetime.date) -> None:
         schedule_hooks()
 
 
-def _records(charges: list[Charge], numbers: dict, on: datetime.date, actor: Actor) -> None:
-    now = db_now()
-    insert_rows(
-        AuditEvent,
-        ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
-         "target_ref", "before", "after", "reason"),
-        [
-            (now, on, actor.user.pk if actor.user else None, actor.label, "ledger.renewal", "tenants.customer",
-             c.customer_id, c.customer_ref, json.dumps(format_amount(c.balance_before)),
-             json.dumps(format_amount(c.balance_before - c.total)), numbers[c.customer_id][1])
-            for c in charges
-        ],
-    )  # fmt: skip
+def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.date) -> None:
     specs = []
     for c in charges:
-        number = numbers[c.customer_id][1]
         refs = [line.order_ref for line in c.lines]
         table = "\n".join(
             f"  {line.order_ref}  {line.description}  {line.period.start} -> {line.period.end}  "
@@ -196,7 +223,7 @@ def _records(charges: list[Charge], numbers: dict, on: datetime.date, actor: Act
         for kind, subject, body in (
             (
                 "renewal_succeeded",
-                f"Renewal paid: invoice {number}",
+                f"Renewal paid: {format_amount(c.total)} {c.currency} for {len(refs)} order(s)",
                 f"We charged {format_amount(c.total)} {c.currency} to your balance for:\n{table}\n",
             ),
             (
@@ -211,7 +238,7 @@ def _records(charges: list[Charge], numbers: dict, on: datetime.date, actor: Act
                     customer_id=c.customer_id,
                     reseller_id=c.reseller_id,
                     recipient=c.customer_email,
-                    subject_key=f"invoice:{number}",
+                    subject_key=f"invoice:{invoice_ids[c.customer_id]}",
                     cycle=on.isoformat(),
                     business_date=on,
                     subject=subject,
@@ -219,5 +246,5 @@ def _records(charges: list[Charge], numbers: dict, on: datetime.date, actor: Act
                     order_refs=refs,
                 )
             )
-    # Keyed by the new invoice number: every key is new.
+    # Keyed by the new invoice: every key is new.
     notices_create(specs, new=True)

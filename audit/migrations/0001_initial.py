@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,24 +14,34 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('business_date', models.DateField(blank=True, null=True)),
-                ('actor_label', models.CharField(max_length=150)),
-                ('action', models.CharField(max_length=64)),
-                ('target_type', models.CharField(max_length=64)),
-                ('target_id', models.BigIntegerField(blank=True, null=True)),
-                ('target_ref', models.CharField(blank=True, max_length=200)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("occurred_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("business_date", models.DateField(blank=True, null=True)),
+                ("actor_label", models.CharField(max_length=150)),
+                ("action", models.CharField(max_length=64)),
+                ("target_type", models.CharField(max_length=64)),
+                ("target_id", models.BigIntegerField(blank=True, null=True)),
+                ("target_ref", models.CharField(blank=True, max_length=200)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['target_type', 'target_id'], name='audit_target_idx')],
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")],
             },
         ),
     ]

@@ -7,52 +7,119 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='account', serialize=False, to='tenants.customer')),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('credit_limit', models.DecimalField(decimal_places=2, default=0, max_digits=20)),
-                ('balance', models.DecimalField(decimal_places=2, default=0, editable=False, max_digits=20)),
-                ('auto_renew', models.BooleanField(default=True)),
-                ('stripe_customer_id', models.CharField(blank=True, max_length=100)),
-                ('stripe_payment_method_id', models.CharField(blank=True, max_length=100)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="account",
+                        serialize=False,
+                        to="tenants.customer",
+                    ),
+                ),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("credit_limit", models.DecimalField(decimal_places=2, default=0, max_digits=20)),
+                ("balance", models.DecimalField(decimal_places=2, default=0, editable=False, max_digits=20)),
+                ("auto_renew", models.BooleanField(default=True)),
+                ("stripe_customer_id", models.CharField(blank=True, max_length=100)),
+                ("stripe_payment_method_id", models.CharField(blank=True, max_length=100)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['customer_id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('credit_limit__gte', 0)), name='account_credit_limit_not_negative'), models.CheckConstraint(condition=models.Q(('balance__gte', django.db.models.expressions.CombinedExpression(models.F('credit_limit'), '*', models.Value(-1)))), name='account_balance_within_credit_limit'), models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='account_currency_iso')],
+                "ordering": ["customer_id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("credit_limit__gte", 0)), name="account_credit_limit_not_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "balance__gte",
+                                django.db.models.expressions.CombinedExpression(
+                                    models.F("credit_limit"), "*", models.Value(-1)
+                                ),
+                            )
+                        ),
+                        name="account_balance_within_credit_limit",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("currency__regex", "^[A-Z]{3}$")), name="account_currency_iso"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opening', 'Opening balance'), ('adjustment', 'Adjustment'), ('top_up', 'Top-up'), ('card_top_up', 'Card top-up'), ('renewal', 'Renewal charge'), ('refund', 'Refund')], max_length=16)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('balance_after', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('business_date', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reference', models.CharField(blank=True, help_text='Invoice number, payment id...', max_length=100)),
-                ('memo', models.CharField(blank=True, max_length=500)),
-                ('actor_label', models.CharField(max_length=150)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='balances.account')),
-                ('created_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("opening", "Opening balance"),
+                            ("adjustment", "Adjustment"),
+                            ("top_up", "Top-up"),
+                            ("card_top_up", "Card top-up"),
+                            ("renewal", "Renewal charge"),
+                            ("refund", "Refund"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=20)),
+                ("balance_after", models.DecimalField(decimal_places=2, max_digits=20)),
+                ("business_date", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("reference", models.CharField(blank=True, help_text="Invoice number, payment id...", max_length=100)),
+                ("memo", models.CharField(blank=True, max_length=500)),
+                ("actor_label", models.CharField(max_length=150)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="balances.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['account', 'pk'],
-                'indexes': [models.Index(fields=['account', 'business_date'], name='ledger_account_date_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledger_amount_not_zero'), models.CheckConstraint(condition=models.Q(('kind__in', ['opening', 'adjustment', 'top_up', 'card_top_up', 'renewal', 'refund'])), name='ledger_kind_valid')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["account", "pk"],
+                "indexes": [models.Index(fields=["account", "business_date"], name="ledger_account_date_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount", 0), _negated=True), name="ledger_amount_not_zero"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind__in", ["opening", "adjustment", "top_up", "card_top_up", "renewal", "refund"])
+                        ),
+                        name="ledger_kind_valid",
+                    ),
+                ],
             },
         ),
     ]

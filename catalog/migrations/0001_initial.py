@@ -5,70 +5,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('grace_days', models.PositiveIntegerField()),
-                ('auto_renew_supported', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("grace_days", models.PositiveIntegerField()),
+                ("auto_renew_supported", models.BooleanField(default=True)),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ref', ''), _negated=True), name='category_ref_not_empty')],
+                "verbose_name_plural": "categories",
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ref", ""), _negated=True), name="category_ref_not_empty"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('endless', models.BooleanField(default=False)),
-                ('auto_renew_allowed', models.BooleanField(default=True)),
-                ('lead_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='catalog.category')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("endless", models.BooleanField(default=False)),
+                ("auto_renew_allowed", models.BooleanField(default=True)),
+                ("lead_days", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="plans", to="catalog.category"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PlanPrice',
+            name="PlanPrice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('months', models.PositiveIntegerField()),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prices', to='catalog.plan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("months", models.PositiveIntegerField()),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=20)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="prices", to="catalog.plan"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'months'],
+                "ordering": ["plan", "months"],
             },
         ),
         migrations.AddConstraint(
-            model_name='plan',
-            constraint=models.CheckConstraint(condition=models.Q(('ref', ''), _negated=True), name='plan_ref_not_empty'),
+            model_name="plan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ref", ""), _negated=True), name="plan_ref_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planprice',
-            constraint=models.UniqueConstraint(fields=('plan', 'months'), name='plan_price_unique_tenure'),
+            model_name="planprice",
+            constraint=models.UniqueConstraint(fields=("plan", "months"), name="plan_price_unique_tenure"),
         ),
         migrations.AddConstraint(
-            model_name='planprice',
-            constraint=models.CheckConstraint(condition=models.Q(('months__gte', 1)), name='plan_price_months_positive'),
+            model_name="planprice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("months__gte", 1)), name="plan_price_months_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planprice',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='plan_price_not_negative'),
+            model_name="planprice",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gte", 0)), name="plan_price_not_negative"),
         ),
     ]

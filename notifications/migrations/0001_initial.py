@@ -5,41 +5,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notice',
+            name="Notice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('advance_notice', 'Advance notice'), ('renewal_succeeded', 'Renewal succeeded'), ('renewal_completed', 'Renewal completed'), ('renewal_failed', 'Renewal failed'), ('renewal_last_chance', 'Renewal failed: last chance'), ('renewal_reminder', 'Renewal reminder'), ('suspended', 'Suspended'), ('termination_warning', 'Termination warning'), ('terminated', 'Terminated'), ('reseller_failure', 'Customer renewal failed (to reseller)')], max_length=32)),
-                ('recipient', models.EmailField(max_length=254)),
-                ('subject_key', models.CharField(max_length=100)),
-                ('cycle', models.CharField(blank=True, default='', max_length=10)),
-                ('order_refs', models.JSONField(blank=True, default=list)),
-                ('business_date', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('subject', models.CharField(max_length=300)),
-                ('body_text', models.TextField()),
-                ('body_html', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notices', to='tenants.customer')),
-                ('reseller', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='notices', to='tenants.reseller')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("advance_notice", "Advance notice"),
+                            ("renewal_succeeded", "Renewal succeeded"),
+                            ("renewal_completed", "Renewal completed"),
+                            ("renewal_failed", "Renewal failed"),
+                            ("renewal_last_chance", "Renewal failed: last chance"),
+                            ("renewal_reminder", "Renewal reminder"),
+                            ("suspended", "Suspended"),
+                            ("termination_warning", "Termination warning"),
+                            ("terminated", "Terminated"),
+                            ("reseller_failure", "Customer renewal failed (to reseller)"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("recipient", models.EmailField(max_length=254)),
+                ("subject_key", models.CharField(max_length=100)),
+                ("cycle", models.CharField(blank=True, default="", max_length=10)),
+                ("order_refs", models.JSONField(blank=True, default=list)),
+                ("business_date", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("subject", models.CharField(max_length=300)),
+                ("body_text", models.TextField()),
+                ("body_html", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="notices", to="tenants.customer"
+                    ),
+                ),
+                (
+                    "reseller",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="notices",
+                        to="tenants.reseller",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-business_date', '-pk'],
-                'indexes': [models.Index(fields=['state', 'next_attempt_at'], name='notice_outbox_idx')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'subject_key', 'cycle', 'recipient'), name='notice_once_per_kind_subject_cycle'), models.CheckConstraint(condition=models.Q(('kind__in', ['advance_notice', 'renewal_succeeded', 'renewal_completed', 'renewal_failed', 'renewal_last_chance', 'renewal_reminder', 'suspended', 'termination_warning', 'terminated', 'reseller_failure'])), name='notice_kind_valid')],
+                "ordering": ["-business_date", "-pk"],
+                "indexes": [models.Index(fields=["state", "next_attempt_at"], name="notice_outbox_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "subject_key", "cycle", "recipient"), name="notice_once_per_kind_subject_cycle"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "kind__in",
+                                [
+                                    "advance_notice",
+                                    "renewal_succeeded",
+                                    "renewal_completed",
+                                    "renewal_failed",
+                                    "renewal_last_chance",
+                                    "renewal_reminder",
+                                    "suspended",
+                                    "termination_warning",
+                                    "terminated",
+                                    "reseller_failure",
+                                ],
+                            )
+                        ),
+                        name="notice_kind_valid",
+                    ),
+                ],
             },
         ),
     ]

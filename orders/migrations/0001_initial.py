@@ -5,40 +5,99 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=100)),
-                ('tenure_months', models.PositiveIntegerField()),
-                ('expires_on', models.DateField(blank=True, null=True)),
-                ('anchor_day', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended'), ('terminated', 'Terminated')], default='active', max_length=16)),
-                ('auto_renew', models.BooleanField(default=False)),
-                ('auto_renew_locked', models.BooleanField(default=False)),
-                ('payment_source', models.CharField(choices=[('balance', 'Account balance'), ('card', 'Saved card')], default='balance', max_length=16)),
-                ('locked', models.BooleanField(default=False, help_text='Locked by the provider.')),
-                ('stopped', models.BooleanField(default=False, help_text='Stopped by the customer.')),
-                ('pending_action', models.BooleanField(default=False, help_text='E.g. an unpaid checkout or a transfer.')),
-                ('do_not_renew', models.BooleanField(default=False, help_text='Cancel at period end.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='tenants.customer')),
-                ('plan', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='catalog.plan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=100)),
+                ("tenure_months", models.PositiveIntegerField()),
+                ("expires_on", models.DateField(blank=True, null=True)),
+                ("anchor_day", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("suspended", "Suspended"), ("terminated", "Terminated")],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("auto_renew", models.BooleanField(default=False)),
+                ("auto_renew_locked", models.BooleanField(default=False)),
+                (
+                    "payment_source",
+                    models.CharField(
+                        choices=[("balance", "Account balance"), ("card", "Saved card")],
+                        default="balance",
+                        max_length=16,
+                    ),
+                ),
+                ("locked", models.BooleanField(default=False, help_text="Locked by the provider.")),
+                ("stopped", models.BooleanField(default=False, help_text="Stopped by the customer.")),
+                (
+                    "pending_action",
+                    models.BooleanField(default=False, help_text="E.g. an unpaid checkout or a transfer."),
+                ),
+                ("do_not_renew", models.BooleanField(default=False, help_text="Cancel at period end.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="tenants.customer",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="catalog.plan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['expires_on', 'pk'],
-                'indexes': [models.Index(fields=['status', 'expires_on'], name='order_status_expires_idx'), models.Index(fields=['customer', 'status'], name='order_customer_status_idx')],
-                'constraints': [models.UniqueConstraint(fields=('ref',), name='order_ref_unique'), models.CheckConstraint(condition=models.Q(('ref', ''), _negated=True), name='order_ref_not_empty'), models.CheckConstraint(condition=models.Q(('tenure_months__gte', 1)), name='order_tenure_positive'), models.CheckConstraint(condition=models.Q(('anchor_day__isnull', True), models.Q(('anchor_day__gte', 1), ('anchor_day__lte', 31)), _connector='OR'), name='order_anchor_day_1_31'), models.CheckConstraint(condition=models.Q(('status__in', ['active', 'suspended', 'terminated'])), name='order_status_valid'), models.CheckConstraint(condition=models.Q(('payment_source__in', ['balance', 'card'])), name='order_payment_source_valid'), models.CheckConstraint(condition=models.Q(('expires_on__isnull', False), ('status', 'active'), _connector='OR'), name='order_endless_stays_active')],
+                "ordering": ["expires_on", "pk"],
+                "indexes": [
+                    models.Index(fields=["status", "expires_on"], name="order_status_expires_idx"),
+                    models.Index(fields=["customer", "status"], name="order_customer_status_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("ref",), name="order_ref_unique"),
+                    models.CheckConstraint(condition=models.Q(("ref", ""), _negated=True), name="order_ref_not_empty"),
+                    models.CheckConstraint(condition=models.Q(("tenure_months__gte", 1)), name="order_tenure_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("anchor_day__isnull", True),
+                            models.Q(("anchor_day__gte", 1), ("anchor_day__lte", 31)),
+                            _connector="OR",
+                        ),
+                        name="order_anchor_day_1_31",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["active", "suspended", "terminated"])),
+                        name="order_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("payment_source__in", ["balance", "card"])),
+                        name="order_payment_source_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("expires_on__isnull", False), ("status", "active"), _connector="OR"),
+                        name="order_endless_stays_active",
+                    ),
+                ],
             },
         ),
     ]

@@ -16,7 +16,7 @@ from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.payments import mark_usable_cards
 from renewals.rules import WHAT_TO_DO, Reason
 from renewals.sweep.plan import AccountPlan, plan_account
-from renewals.writer import Charge, Line, write_renewals
+from renewals.writer import Charge, Line, finish, write_renewals
 from tenants.scope import Actor
 
 
@@ -43,14 +43,16 @@ def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: 
     with transaction.atomic():
         plans = plan_accounts(customer_ids, on, catalog, lock=True)
         balance_paid = [p for p in plans if p.outcome == BatchOutcome.RENEWED and not p.needs_card]
-        invoices = write_renewals(
+        written = write_renewals(
             [_charge(p, catalog) for p in balance_paid], on=on, source=RenewalSource.AUTOMATIC, actor=actor
         )
+        invoices = written.invoice_ids
         # Batches that need a card charge are left to the card path: nothing
         # of theirs is recorded here, so the card path attempts them.
         recorded = [p for p in plans if not (p.outcome == BatchOutcome.RENEWED and p.needs_card)]
         _record(recorded, invoices, on, run)
         _failure_notices([p for p in recorded if p.outcome == BatchOutcome.FAILED], on)
+        finish(written)  # last: it locks the resellers' invoice sequences until the commit
     return plans
 
 

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,59 +14,106 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('allow_auto_renew', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("allow_auto_renew", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name', 'pk'],
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Reseller',
+            name="Reseller",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('allow_auto_renew', models.BooleanField(default=True)),
-                ('invoice_prefix', models.CharField(max_length=12, unique=True)),
-                ('path', models.CharField(db_index=True, default='', editable=False, max_length=500)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='tenants.reseller')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("allow_auto_renew", models.BooleanField(default=True)),
+                ("invoice_prefix", models.CharField(max_length=12, unique=True)),
+                ("path", models.CharField(db_index=True, default="", editable=False, max_length=500)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="tenants.reseller",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path'],
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='members', to='tenants.customer')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='membership', to=settings.AUTH_USER_MODEL)),
-                ('reseller', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='staff', to='tenants.reseller')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="tenants.customer",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="membership",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reseller",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff",
+                        to="tenants.reseller",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='customer',
-            name='reseller',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='tenants.reseller'),
+            model_name="customer",
+            name="reseller",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="customers", to="tenants.reseller"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reseller',
-            constraint=models.CheckConstraint(condition=models.Q(('ref', ''), _negated=True), name='reseller_ref_not_empty'),
+            model_name="reseller",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ref", ""), _negated=True), name="reseller_ref_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('customer__isnull', False), ('reseller__isnull', True)), models.Q(('customer__isnull', True), ('reseller__isnull', False)), _connector='OR'), name='membership_exactly_one_tenant'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("customer__isnull", False), ("reseller__isnull", True)),
+                    models.Q(("customer__isnull", True), ("reseller__isnull", False)),
+                    _connector="OR",
+                ),
+                name="membership_exactly_one_tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('ref', ''), _negated=True), name='customer_ref_not_empty'),
+            model_name="customer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ref", ""), _negated=True), name="customer_ref_not_empty"
+            ),
         ),
     ]

@@ -65,10 +65,11 @@ def test_a_sweep_killed_between_batches_and_run_again(many, monkeypatch):
     with pytest.raises(SystemExit):
         sweep_run(on=ON)
     assert SweepRun.objects.get().outcome == "running"  # killed: it never got to say so
-    assert BatchAttempt.objects.count() == 12  # two batches of 6 committed
+    done = BatchAttempt.objects.count()
+    assert 0 < done < CUSTOMERS  # some batches committed, the killed one did not
     monkeypatch.setattr(sweep_module, "sweep_accounts", real)
     again = sweep_run(on=ON)
-    assert len(again.batches) == CUSTOMERS - 12
+    assert len(again.batches) == CUSTOMERS - done
     assert_each_order_renewed_once()
 
 

@@ -5,6 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.db.backends.signals import connection_created
 
 from core.dates import business_today
 from core.invariants import invariant_violations
@@ -46,11 +47,21 @@ class Command(BaseCommand):
             queries["n"] += 1
             return execute(sql, params, many, context)
 
+        # Count on every connection, the sweep's worker threads' included.
+        def wrap(sender, connection, **kwargs):
+            if count not in connection.execute_wrappers:  # a reconnect reuses the wrapper object
+                connection.execute_wrappers.append(count)
+
+        connection_created.connect(wrap)
+        connection.execute_wrappers.append(count)
         copies_before = COPY_COUNT[0]
         started = time.perf_counter()
-        with connection.execute_wrapper(count):
+        try:
             sweep_run(on=on, build_report=False)
-        seconds = time.perf_counter() - started
+        finally:
+            seconds = time.perf_counter() - started
+            connection_created.disconnect(wrap)
+            connection.execute_wrappers.remove(count)
         queries["n"] += COPY_COUNT[0] - copies_before
         run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
         problems = invariant_violations()
