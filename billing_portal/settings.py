@@ -179,3 +179,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+if os.environ.get("SWEEP_THREADS"):
+    SWEEP_THREADS = int(os.environ["SWEEP_THREADS"])

@@ -84,11 +84,17 @@ def db_now():
 COPY_COUNT = [0]
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _copy_escape(value: str) -> str:
+    # Most values have nothing to escape: four C-level scans beat translate().
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
 _COPY_FORMAT = {
     type(None): lambda value: "\\N",
     bool: lambda value: "t" if value else "f",
-    str: lambda value: value.translate(_COPY_ESCAPES),
+    str: _copy_escape,
 }
 
 

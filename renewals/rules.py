@@ -6,6 +6,7 @@ renew?" all ask ``eligibility``; they cannot disagree.
 """
 
 import datetime
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -103,22 +104,31 @@ class OrderFacts:
 
 
 def skip_reason(facts: OrderFacts) -> Reason | None:
-    """The first reason (SPEC precedence) that keeps the order out of the
-    automatic renewal, or None when it will be attempted."""
-    checks = (
-        (facts.do_not_renew, Reason.DO_NOT_RENEW),
-        (not facts.auto_renew, Reason.ORDER_AUTO_RENEW_OFF),
-        (facts.plan_endless or facts.expires_on is None, Reason.ENDLESS_PLAN),
-        (not facts.category_auto_renew_supported, Reason.CATEGORY_NOT_SUPPORTED),
-        (not facts.plan_auto_renew_allowed or not facts.priced, Reason.NOT_ALLOWED_BY_PLAN),
-        (not facts.reseller_allows, Reason.NOT_ALLOWED_BY_RESELLER),
-        (not facts.account_auto_renew, Reason.ACCOUNT_AUTO_RENEW_OFF),
-        (facts.status != "active", Reason.ORDER_SUSPENDED),
-        (facts.locked, Reason.ORDER_LOCKED),
-        (facts.stopped, Reason.ORDER_STOPPED),
-        (facts.pending_action, Reason.PENDING_ACTION),
-    )
-    return next((reason for failed, reason in checks if failed), None)
+    """The first reason (SPEC precedence, top to bottom) that keeps the order
+    out of the automatic renewal, or None when it will be attempted."""
+    if facts.do_not_renew:
+        return Reason.DO_NOT_RENEW
+    if not facts.auto_renew:
+        return Reason.ORDER_AUTO_RENEW_OFF
+    if facts.plan_endless or facts.expires_on is None:
+        return Reason.ENDLESS_PLAN
+    if not facts.category_auto_renew_supported:
+        return Reason.CATEGORY_NOT_SUPPORTED
+    if not facts.plan_auto_renew_allowed or not facts.priced:
+        return Reason.NOT_ALLOWED_BY_PLAN
+    if not facts.reseller_allows:
+        return Reason.NOT_ALLOWED_BY_RESELLER
+    if not facts.account_auto_renew:
+        return Reason.ACCOUNT_AUTO_RENEW_OFF
+    if facts.status != "active":
+        return Reason.ORDER_SUSPENDED
+    if facts.locked:
+        return Reason.ORDER_LOCKED
+    if facts.stopped:
+        return Reason.ORDER_STOPPED
+    if facts.pending_action:
+        return Reason.PENDING_ACTION
+    return None
 
 
 @dataclass(frozen=True)
@@ -204,12 +214,16 @@ class Period:
         object.__setattr__(self, "amount", round_cents(self.base_amount + self.extra_amount))
 
 
+@functools.lru_cache(maxsize=65536)
 def renewal_period(
     *, expires_on: datetime.date, anchor_day: int | None, months: int, price: Decimal, align_day: int | None = None
 ) -> Period:
     """The period a renewal buys: whole months from the paid-thru date keeping
     the anchor day, optionally extended to a standard renewal day with the
-    extra days priced pro rata (monthly = price / months)."""
+    extra days priced pro rata (monthly = price / months).
+
+    Pure, and its result immutable: cached, since a night's orders share few
+    distinct (date, anchor, months, price) combinations."""
     anchor = anchor_day or expires_on.day
     base_end = add_months(expires_on, months, anchor)
     if align_day is None:
