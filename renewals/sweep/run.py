@@ -11,6 +11,8 @@ import logging
 import os
 import time
 import uuid
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -42,16 +44,30 @@ log = logging.getLogger("renewals.sweep")
 BATCH_SIZE = 500
 
 
-def due_account_ids(on: datetime.date, catalog) -> list[int]:
-    """Accounts with an order whose window holds ``on``, not yet attempted on
-    ``on``: one indexed query (orders by expiry) less the attempts."""
-    candidates = set(Order.objects.filter(catalog.window_q(on)).values_list("customer_id", flat=True).distinct())
-    done = set(BatchAttempt.objects.filter(business_date=on).values_list("customer_id", flat=True))
-    return sorted(candidates - done)
-
-
-def chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
+def due_account_batches(on: datetime.date, catalog) -> Iterator[list[int]]:
+    """Accounts with an order whose window holds ``on`` and no attempt on
+    ``on`` yet, in id order, BATCH_SIZE at a time: one indexed query (orders by
+    expiry), streamed so memory stays flat however many accounts are due."""
+    attempted = BatchAttempt.objects.filter(business_date=on).values("customer_id")
+    ids = (
+        Order.objects.filter(catalog.window_q(on))
+        .exclude(customer_id__in=attempted)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    # PostgreSQL reads it through a server-side cursor (materialised when it
+    # opens, so the run's own writes cannot move it); SQLite, a small
+    # deployment's database, reads it whole first for the same reason.
+    rows = ids.iterator(chunk_size=5000) if connection.vendor == "postgresql" else iter(list(ids))
+    batch: list[int] = []
+    for customer_id in rows:
+        batch.append(customer_id)
+        if len(batch) == BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def sweep_run(
@@ -68,10 +84,10 @@ def sweep_run(
     try:
         lifecycle_apply(lifecycle_plan(on), on=on, actor=actor, run=run)
         catalog = load_catalog()
-        batches = chunks(due_account_ids(on, catalog))
-        if fan_out_enabled() and len(batches) > 1:
+        batches = due_account_batches(on, catalog)
+        if fan_out_enabled():
             _fan_out(run, on, batches)
-        elif sweep_threads() > 1 and len(batches) > 1:
+        elif sweep_threads() > 1:
             _in_threads(batches, on=on, catalog=catalog, actor=actor, run=run)
         else:
             for ids in batches:
@@ -91,7 +107,7 @@ def _dry_run(on: datetime.date) -> Report:
     plans = []
     # Read-only: no transaction is needed for correctness, but one keeps the
     # reads of a batch consistent on PostgreSQL.
-    for ids in chunks(due_account_ids(on, catalog)):
+    for ids in due_account_batches(on, catalog):
         with transaction.atomic():
             plans += plan_accounts(ids, on, catalog, lock=False)
     return report_from_plans(on, plans, lifecycle)
@@ -120,10 +136,12 @@ def sweep_threads() -> int:
     return getattr(settings, "SWEEP_THREADS", None) or os.cpu_count() or 1
 
 
-def _in_threads(batches: list[list[int]], **kwargs) -> None:
+def _in_threads(batches: Iterator[list[int]], **kwargs) -> None:
     """Sweep batches in worker threads, each with its own connection. Batches
     hold disjoint accounts; the only shared rows, the resellers' invoice
-    sequences, are locked last and briefly (writer.finish)."""
+    sequences, are locked last and briefly (writer.finish). A few batches are
+    in flight at a time, so memory does not grow with the night's size."""
+    threads = sweep_threads()
 
     def sweep(ids: list[int]) -> None:
         try:
@@ -131,10 +149,25 @@ def _in_threads(batches: list[list[int]], **kwargs) -> None:
         finally:
             connection.close()
 
-    with ThreadPoolExecutor(max_workers=sweep_threads()) as pool:
-        futures = [pool.submit(sweep, ids) for ids in batches]
-    for future in futures:
-        future.result()  # re-raise the first failure, after every batch has ended
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque = deque()
+
+        def settle_oldest() -> None:
+            error = pending.popleft().exception()  # waits for it to end
+            if error is not None:
+                failures.append(error)
+
+        for ids in batches:
+            pending.append(pool.submit(sweep, ids))
+            while len(pending) > 2 * threads or (pending and pending[0].done()):
+                settle_oldest()
+            if failures:
+                break  # no new batches after a failure; those in flight end
+        while pending:
+            settle_oldest()
+    if failures:
+        raise failures[0]
 
 
 def run_counts(run: SweepRun) -> dict[str, int]:
@@ -159,7 +192,7 @@ def fan_out_enabled() -> bool:
     return not settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SWEEP_FAN_OUT", True)
 
 
-def _fan_out(run: SweepRun, on: datetime.date, batches: list[list[int]]) -> None:
+def _fan_out(run: SweepRun, on: datetime.date, batches: Iterator[list[int]]) -> None:
     """One Celery task per batch of accounts; wait until each batch row says done.
 
     A batch whose task is lost, late or redelivered is harmless: whichever
@@ -168,10 +201,8 @@ def _fan_out(run: SweepRun, on: datetime.date, batches: list[list[int]]) -> None
     """
     from renewals.tasks import sweep_batch
 
-    rows = SweepBatch.objects.bulk_create(
-        [SweepBatch(run=run, number=n, customer_ids=ids) for n, ids in enumerate(batches)]
-    )
-    for row in rows:
+    for number, ids in enumerate(batches):
+        row = SweepBatch.objects.create(run=run, number=number, customer_ids=ids)
         sweep_batch.delay(row.pk)
     deadline = time.monotonic() + getattr(settings, "SWEEP_BATCH_WAIT_SECONDS", 600)
     open_batches = SweepBatch.objects.filter(run=run, finished_at__isnull=True)

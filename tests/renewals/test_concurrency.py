@@ -73,6 +73,26 @@ def test_a_sweep_killed_between_batches_and_run_again(many, monkeypatch):
     assert_each_order_renewed_once()
 
 
+def test_a_batch_that_fails_fails_the_run_and_a_re_run_finishes_it(many, monkeypatch):
+    real = sweep_module.sweep_accounts
+    calls = {"n": 0}
+
+    def breaks_on_the_second_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "sweep_accounts", breaks_on_the_second_batch)
+    with pytest.raises(RuntimeError, match="database went away"):
+        sweep_run(on=ON)
+    failed = SweepRun.objects.get()
+    assert (failed.outcome, failed.error) == ("failed", "RuntimeError('database went away')")
+    monkeypatch.setattr(sweep_module, "sweep_accounts", real)
+    sweep_run(on=ON)
+    assert_each_order_renewed_once()
+
+
 def test_a_manual_renewal_racing_the_sweep(many):
     customer = Customer.objects.get(ref="c0")
     actor = Actor(kind=ActorKind.CUSTOMER, label="c0", customer_id=customer.pk)
@@ -96,12 +116,14 @@ def test_a_manual_renewal_racing_the_sweep(many):
 
 def test_a_redelivered_batch_task_renews_nothing_twice(many):
     from renewals.facts import load_catalog
-    from renewals.sweep.run import chunks, due_account_ids, sweep_batch_run
+    from renewals.sweep.run import due_account_batches, sweep_batch_run
 
     run = SweepRun.objects.create(business_date=ON)
-    ids = due_account_ids(ON, load_catalog())
     batches = SweepBatch.objects.bulk_create(
-        [SweepBatch(run=run, number=n, customer_ids=part) for n, part in enumerate(chunks(ids))]
+        [
+            SweepBatch(run=run, number=n, customer_ids=ids)
+            for n, ids in enumerate(due_account_batches(ON, load_catalog()))
+        ]
     )
     # Every batch delivered twice, the copies racing each other.
     jobs = [lambda b=b: sweep_batch_run(b.pk) for b in batches for _ in range(2)]
