@@ -29,9 +29,14 @@ class Notice(models.Model):
     one per (kind, subject, cycle, recipient)."""
 
     kind = models.CharField(max_length=32, choices=NoticeKind.choices)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notices")
+    # An outbox row per event, written in bulk by the nightly run: its
+    # references are checked by the code that writes them (in the same
+    # transaction as what they name), not by per-row foreign-key triggers.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notices", db_constraint=False)
     # The sender whose name the mail carries (white label).
-    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="notices", db_index=False)
+    reseller = models.ForeignKey(
+        Reseller, on_delete=models.PROTECT, related_name="notices", db_index=False, db_constraint=False
+    )
     recipient = models.EmailField()
     # What the notice is about, e.g. "order:17" or "batch:42": with kind, cycle
     # and recipient it makes a second notice impossible.
@@ -44,12 +49,14 @@ class Notice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
-    body_html = models.TextField(blank=True)
-    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    body_html = models.TextField(blank=True, default="", db_default="")
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING, db_default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, default="", db_default="")
     read_at = models.DateTimeField(null=True, blank=True)
 
     tenant_customer_lookup = "customer__"

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from core.sql import db_now, insert_rows
-from notifications.models import DeliveryState, Notice
+from notifications.models import Notice
 
 
 @dataclass
@@ -37,10 +37,11 @@ def notices_create(specs: list[NoticeSpec], *, new: bool = False) -> int:
     insert_rows(
         Notice,
         ("kind", "customer_id", "reseller_id", "recipient", "subject_key", "cycle", "business_date", "created_at",
-         "subject", "body_text", "body_html", "order_refs", "state", "attempts", "last_error"),
+         "subject", "body_text", "order_refs"),
+        # state, attempts, last_error and body_html take their database defaults.
         [
             (s.kind, s.customer_id, s.reseller_id, s.recipient, s.subject_key, s.cycle, s.business_date, now,
-             s.subject, s.body_text, "", json.dumps(s.order_refs), DeliveryState.PENDING, 0, "")
+             s.subject, s.body_text, json.dumps(s.order_refs))
             for s in specs
         ],
         ignore_conflicts=not new,

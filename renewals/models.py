@@ -85,7 +85,9 @@ class BatchAttempt(models.Model):
     # Indexed by the unique (customer, business_date) below.
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="batch_attempts", db_index=False)
     business_date = models.DateField()
-    run = models.ForeignKey(SweepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts")
+    run = models.ForeignKey(
+        SweepRun, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="attempts", db_constraint=False
+    )
     outcome = models.CharField(max_length=16, choices=BatchOutcome.choices)
     reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     total = MoneyField()
