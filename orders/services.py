@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
 from core.errors import DomainError, IllegalTransition
 from core.locks import lock_order
@@ -78,3 +79,25 @@ def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes)
             f"payment source must be one of {', '.join(PaymentSource.values)}", code="invalid_payment_source"
         )
     return audited_update(actor=actor, instance=order, changes=changes, reason=reason)
+
+
+def order_status_audit_many(*, actor: Actor, business_date, moves: list[tuple[int, str, str, str]], reason: str):
+    """Audit records for status moves made set-based (the nightly lifecycle, a
+    renewal during grace): ``moves`` are (order id, ref, before, after)."""
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                business_date=business_date,
+                actor_label=actor.label,
+                action="order.status",
+                target_type=Order._meta.label_lower,
+                target_id=order_id,
+                target_ref=ref,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+            for order_id, ref, before, after in moves
+        ],
+        batch_size=1000,
+    )

@@ -15,10 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.models import AuditEvent
 from catalog.models import Category
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
+from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.models import HookState, LifecycleEvent, Transition
 from renewals.provisioning import provisioning_hook
@@ -115,21 +115,11 @@ def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
             ],
             ignore_conflicts=True,
         )
-        AuditEvent.objects.bulk_create(
-            [
-                AuditEvent(
-                    business_date=on,
-                    actor_label=actor.label,
-                    action="order.status",
-                    target_type="orders.order",
-                    target_id=m.order_id,
-                    target_ref=m.order_ref,
-                    before=m.frm,
-                    after=m.to,
-                    reason="lifecycle",
-                )
-                for m in moves
-            ]
+        order_status_audit_many(
+            actor=actor,
+            business_date=on,
+            moves=[(m.order_id, m.order_ref, m.frm, m.to) for m in moves],
+            reason="lifecycle",
         )
         # Keyed by order and cycle, which the status claim above just took.
         notices_create([_notice(m, on) for m in moves], new=True)

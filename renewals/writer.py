@@ -22,6 +22,7 @@ from core.sql import db_now, insert_rows, update_from_values
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
+from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.models import LifecycleEvent, Transition
 from renewals.rules import Period
@@ -115,7 +116,7 @@ def write_renewals(
         set_sql="balance = balances_account.balance + v.delta",
         where_sql="balances_account.customer_id = v.id",
     )
-    _extend_orders([line for _c, line in lines], on)
+    _extend_orders([line for _c, line in lines], on, actor)
     _notices(charges, written.invoice_ids, on)
     return written
 
@@ -164,7 +165,7 @@ def finish(written: Written) -> dict[int, int]:
     return written.invoice_ids
 
 
-def _extend_orders(lines: list[Line], on: datetime.date) -> None:
+def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor) -> None:
     for line in lines:
         if line.status != OrderStatus.ACTIVE:
             check_transition(line.status, OrderStatus.ACTIVE, label=f"order {line.order_ref}")
@@ -181,21 +182,11 @@ def _extend_orders(lines: list[Line], on: datetime.date) -> None:
     if updated != len(rows):
         raise RenewalConflict("an order was renewed meanwhile; nothing was charged. Review and try again.")
     restored = [line for line in lines if line.status == OrderStatus.SUSPENDED]
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                business_date=on,
-                actor_label="renewal",
-                action="order.status",
-                target_type="orders.order",
-                target_id=line.order_id,
-                target_ref=line.order_ref,
-                before=OrderStatus.SUSPENDED,
-                after=OrderStatus.ACTIVE,
-                reason="renewed during grace",
-            )
-            for line in restored
-        ]
+    order_status_audit_many(
+        actor=actor,
+        business_date=on,
+        moves=[(line.order_id, line.order_ref, OrderStatus.SUSPENDED, OrderStatus.ACTIVE) for line in restored],
+        reason="renewed during grace",
     )
     LifecycleEvent.objects.bulk_create(
         [
