@@ -293,6 +293,9 @@ def test_catch_up_after_missed_nights(portal, assert_invariants):
     assert Order.objects.get(ref="o2").status == "suspended"
     assert SweepRun.objects.get(business_date=D(2026, 12, 7)).suspended == 1
     assert nightly(today=D(2026, 12, 9)) == []  # nothing left to run
+    # An operator time-travelling to a later date does not stop the schedule.
+    call_command("run_renewals", "--date", "2026-12-20", verbosity=0)
+    assert [r.date for r in nightly(today=D(2026, 12, 11))] == ["2026-12-10", "2026-12-11"]
     assert_invariants()
 
 
