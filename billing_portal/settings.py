@@ -180,5 +180,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
-if os.environ.get("SWEEP_THREADS"):
-    SWEEP_THREADS = int(os.environ["SWEEP_THREADS"])
+# How the nightly sweep uses the cores without a broker (PostgreSQL only):
+# SWEEP_WORKERS batches at once (default: one per core), in "processes" or
+# "threads" (SWEEP_POOL).
+if os.environ.get("SWEEP_WORKERS"):
+    SWEEP_WORKERS = int(os.environ["SWEEP_WORKERS"])
+SWEEP_POOL = os.environ.get("SWEEP_POOL", "processes")

@@ -79,9 +79,9 @@ def db_now():
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
-# COPY statements issued (they bypass Django's execute wrappers): the sweep
-# benchmark adds them to its statement count.
-COPY_COUNT = [0]
+# Called on every COPY statement (COPY bypasses Django's execute wrappers):
+# the sweep benchmark counts statements with it.
+COPY_HOOKS: list = []
 
 
 def _copy_escape(value: str) -> str:
@@ -177,7 +177,8 @@ def _copy_rows(connection, table, model, columns, rows, returning) -> list[tuple
         buffer.writelines(map(_copy_line, rows))
         buffer.seek(0)
         cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
-        COPY_COUNT[0] += 1
+        for hook in COPY_HOOKS:
+            hook()
     if not returning:
         return []
     positions = [columns.index(c) for c in returning]

@@ -8,15 +8,16 @@ planning functions, nothing written, locked, charged or sent.
 
 import datetime
 import logging
+import multiprocessing
 import os
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -87,8 +88,8 @@ def sweep_run(
         batches = due_account_batches(on, catalog)
         if fan_out_enabled():
             _fan_out(run, on, batches)
-        elif sweep_threads() > 1:
-            _in_threads(batches, on=on, catalog=catalog, actor=actor, run=run)
+        elif sweep_workers() > 1:
+            _in_parallel(batches, on=on, catalog=catalog, actor=actor, run=run)
         else:
             for ids in batches:
                 sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
@@ -126,31 +127,34 @@ def _finish(run: SweepRun, started: float) -> None:
     run.outcome = RunOutcome.COMPLETED
 
 
-def sweep_threads() -> int:
-    """Batches swept at once in this process when there is no broker: on
-    PostgreSQL, one per core by default (settings.SWEEP_THREADS); one on
-    SQLite, which has a single writer anyway. Never inside a transaction the
-    other connections could not see into."""
+def sweep_workers() -> int:
+    """Batches swept at once when there is no broker: on PostgreSQL, one per
+    core by default (settings.SWEEP_WORKERS); one on SQLite, which has a
+    single writer anyway. Never inside a transaction the other connections
+    could not see into."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return 1
-    return getattr(settings, "SWEEP_THREADS", None) or os.cpu_count() or 1
+    return getattr(settings, "SWEEP_WORKERS", None) or os.cpu_count() or 1
 
 
-def _in_threads(batches: Iterator[list[int]], **kwargs) -> None:
-    """Sweep batches in worker threads, each with its own connection. Batches
-    hold disjoint accounts; the only shared rows, the resellers' invoice
-    sequences, are locked last and briefly (writer.finish). A few batches are
-    in flight at a time, so memory does not grow with the night's size."""
-    threads = sweep_threads()
-
-    def sweep(ids: list[int]) -> None:
-        try:
-            sweep_accounts(ids, **kwargs)
-        finally:
-            connection.close()
-
+def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run) -> None:
+    """Sweep batches side by side, each with its own connection: in worker
+    processes (settings.SWEEP_POOL = "processes", the default: Python's work
+    runs on every core) or threads. Batches hold disjoint accounts; the only
+    shared rows, the resellers' invoice sequences, are locked last and
+    briefly (writer.finish)."""
+    workers = sweep_workers()
+    if getattr(settings, "SWEEP_POOL", "processes") == "processes":
+        # The account ids of the night (a few MB for a million orders), read
+        # before the fork so that no child inherits an open connection.
+        work: Iterator[list[int]] = iter(list(batches))
+        connections.close_all()
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    else:
+        work = batches
+        pool = ThreadPoolExecutor(max_workers=workers)
     failures: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with pool:
         pending: deque = deque()
 
         def settle_oldest() -> None:
@@ -158,9 +162,10 @@ def _in_threads(batches: Iterator[list[int]], **kwargs) -> None:
             if error is not None:
                 failures.append(error)
 
-        for ids in batches:
-            pending.append(pool.submit(sweep, ids))
-            while len(pending) > 2 * threads or (pending and pending[0].done()):
+        for ids in work:
+            pending.append(pool.submit(_sweep_batch_alone, ids, on, catalog, actor, run))
+            # A few batches in flight at a time: memory stays flat.
+            while len(pending) > 2 * workers or (pending and pending[0].done()):
                 settle_oldest()
             if failures:
                 break  # no new batches after a failure; those in flight end
@@ -168,6 +173,14 @@ def _in_threads(batches: Iterator[list[int]], **kwargs) -> None:
             settle_oldest()
     if failures:
         raise failures[0]
+
+
+def _sweep_batch_alone(ids: list[int], on, catalog, actor, run) -> None:
+    """One batch on this worker's own connection, closed after."""
+    try:
+        sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
+    finally:
+        connection.close()
 
 
 def run_counts(run: SweepRun) -> dict[str, int]:

@@ -27,9 +27,11 @@ CUSTOMERS = 20
 
 
 @pytest.fixture
-def many(portal, monkeypatch):
-    """20 accounts with 3 due orders each, swept in batches of 6 accounts."""
+def many(portal, monkeypatch, settings):
+    """20 accounts with 3 due orders each, swept in batches of 6 accounts, the
+    batches of a run in threads (these tests patch the process they run in)."""
     monkeypatch.setattr(sweep_module, "BATCH_SIZE", 6)
+    settings.SWEEP_POOL = "threads"
     portal(
         [order(f"c{c}-o{n}", D(2026, 12, 8 + n), customer=f"c{c}") for c in range(CUSTOMERS) for n in range(3)],
         customers=[{"ref": f"c{c}", "name": f"C{c}", "reseller": "r1", "balance": "100.00"} for c in range(CUSTOMERS)],
@@ -42,6 +44,15 @@ def assert_each_order_renewed_once():
     assert set(Order.objects.values_list("expires_on", flat=True)) == {D(2027, 1, 8), D(2027, 1, 9), D(2027, 1, 10)}
     assert set(Account.objects.values_list("balance", flat=True)) == {Decimal("70.00")}
     assert LedgerEntry.objects.filter(kind="renewal").count() == CUSTOMERS
+
+
+def test_the_sweep_in_worker_processes_renews_each_order_once(many, settings):
+    settings.SWEEP_POOL = "processes"
+    settings.SWEEP_WORKERS = 2
+    report = sweep_run(on=ON)
+    assert len(report.batches) == CUSTOMERS
+    assert_each_order_renewed_once()
+    assert sweep_run(on=ON).batches == []  # and again: nothing left
 
 
 def test_two_sweeps_for_the_same_date_at_once(many):

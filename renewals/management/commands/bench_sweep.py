@@ -1,5 +1,6 @@
 import datetime
 import json
+import multiprocessing
 import resource
 import time
 
@@ -9,7 +10,7 @@ from django.db.backends.signals import connection_created
 
 from core.dates import business_today
 from core.invariants import invariant_violations
-from core.sql import COPY_COUNT
+from core.sql import COPY_HOOKS
 from renewals.bench import build_portal
 from renewals.models import SweepRun
 from renewals.sweep.run import sweep_run
@@ -41,28 +42,36 @@ class Command(BaseCommand):
             orders=options["orders"], due_fraction=options["due_fraction"], seed=options["seed"], on=on
         )
         build_seconds = time.perf_counter() - built_at
-        queries = {"n": 0}
+        # Statements on every connection, the sweep's worker processes' and
+        # threads' included: a counter in shared memory, hooked into each
+        # connection as it is created.
+        queries = multiprocessing.Value("q", 0)
 
         def count(execute, sql, params, many, context):
-            queries["n"] += 1
+            with queries.get_lock():
+                queries.value += 1
             return execute(sql, params, many, context)
 
-        # Count on every connection, the sweep's worker threads' included.
+        def count_copy():
+            with queries.get_lock():
+                queries.value += 1
+
         def wrap(sender, connection, **kwargs):
             if count not in connection.execute_wrappers:  # a reconnect reuses the wrapper object
                 connection.execute_wrappers.append(count)
 
         connection_created.connect(wrap)
         connection.execute_wrappers.append(count)
-        copies_before = COPY_COUNT[0]
+        COPY_HOOKS.append(count_copy)
         started = time.perf_counter()
         try:
             sweep_run(on=on, build_report=False)
         finally:
             seconds = time.perf_counter() - started
             connection_created.disconnect(wrap)
-            connection.execute_wrappers.remove(count)
-        queries["n"] += COPY_COUNT[0] - copies_before
+            COPY_HOOKS.remove(count_copy)
+            if count in connection.execute_wrappers:
+                connection.execute_wrappers.remove(count)
         run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
         problems = invariant_violations()
         figures = {
@@ -71,8 +80,13 @@ class Command(BaseCommand):
             "renewed": run.orders_renewed,
             "seconds": round(seconds, 3),
             "orders_per_s": round(run.orders_renewed / seconds, 1) if seconds else None,
-            "queries": queries["n"],
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "queries": queries.value,
+            # The largest process: this one, or a sweep worker process.
+            "peak_rss_mb": round(
+                max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+                / 1024,
+                1,
+            ),
             "invariants_ok": not problems,
         }
         if options["json"]:
