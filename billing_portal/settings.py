@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "orders",
     "balances",
     "invoices",
+    "payments",
     "renewals",
     "notifications",
     "interchange",
@@ -178,6 +179,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The Stripe SDK logs every request at INFO.
+    "loggers": {"stripe": {"level": "WARNING"}},
 }
 
 # How the nightly sweep uses the cores without a broker (PostgreSQL only):

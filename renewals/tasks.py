@@ -23,9 +23,13 @@ def sweep_batch(batch_id: int) -> None:
 @shared_task(acks_late=True)
 def nightly_run() -> list:
     """Beat's 02:00 task: every business date since the last completed run."""
+    from payments.gateway import stripe_configured
+    from payments.services import payment_attempts_reconcile
     from renewals.lifecycle import provisioning_run
     from renewals.sweep.run import nightly
 
+    if stripe_configured():
+        payment_attempts_reconcile()  # settle card charges whose outcome was unknown
     reports = nightly()
     provisioning_run()  # retry hooks that failed earlier
     return [] if reports is None else [r.date for r in reports]

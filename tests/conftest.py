@@ -41,3 +41,23 @@ def assert_invariants(db):
         assert invariant_violations() == []
 
     return check
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    """A real localstripe server for the whole session (started on demand)."""
+    from tests.stripe_server import start_localstripe
+
+    process, url = start_localstripe()
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def stripe_on(settings, localstripe_url):
+    """The portal pointed at the session's localstripe."""
+    settings.STRIPE_SECRET_KEY = "sk_test_portal"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_portal"
+    settings.STRIPE_API_BASE = localstripe_url
+    return localstripe_url

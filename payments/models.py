@@ -1,0 +1,82 @@
+from django.db import models
+from django.db.models import Q
+
+from balances.models import Account
+from core.money import MoneyField
+from tenants.scope import TenantQuerySet
+
+
+class Card(models.Model):
+    """A card saved at Stripe. Locally only what a customer needs to recognise
+    it and the Stripe ids: never a card number."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="cards")
+    stripe_payment_method_id = models.CharField(max_length=100)
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_customer_lookup = "account__customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "-is_default", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["stripe_payment_method_id"], name="card_payment_method_unique"),
+            models.UniqueConstraint(fields=["account"], condition=Q(is_default=True), name="card_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand or 'card'} •••• {self.last4 or '????'}"
+
+
+class AttemptState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (to be reconciled)"
+
+
+class AttemptPurpose(models.TextChoices):
+    TOP_UP = "top_up", "Balance top-up"
+    RENEWAL = "renewal", "Renewal"
+
+
+class PaymentAttempt(models.Model):
+    """One card charge, from before the call to Stripe until it is settled.
+
+    The idempotency key and this row exist before the network call; the
+    PaymentIntent id is stored before it is confirmed. So whatever happens
+    (a timeout, a crash, a retry), the charge is found again by its id and
+    never made a second time under a new key.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payment_attempts")
+    card = models.ForeignKey(Card, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts")
+    purpose = models.CharField(max_length=16, choices=AttemptPurpose.choices)
+    amount = MoneyField()
+    currency = models.CharField(max_length=3)
+    state = models.CharField(max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
+    idempotency_key = models.CharField(max_length=100)
+    stripe_payment_intent_id = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    tenant_customer_lookup = "account__customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="payment_attempt_key_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_attempt_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["state"], name="payment_attempt_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.amount} {self.currency} {self.state}"
