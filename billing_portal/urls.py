@@ -3,6 +3,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from core.views import healthz
+from payments.views import stripe_webhook
 
 admin.site.site_header = "Renewal portal administration"
 admin.site.site_title = "Renewal portal"
@@ -12,5 +13,6 @@ urlpatterns = [
     # opens on Django admin.
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
 ]

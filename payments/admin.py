@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdmin
-from payments.models import AttemptState, Card, PaymentAttempt
+from payments.models import AttemptState, Card, PaymentAttempt, WebhookEvent
 from payments.services import payment_attempts_reconcile
 from tenants.scope import actor_for_user
 
@@ -38,3 +38,10 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
             return
         counts = payment_attempts_reconcile(actor=actor_for_user(request.user))
         self.message_user(request, f"Settled {counts['settled']}; still unknown {counts['still_unknown']}.")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "type", "event_id")
+    list_filter = ("type",)
+    search_fields = ("event_id",)

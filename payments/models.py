@@ -80,3 +80,19 @@ class PaymentAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.amount} {self.currency} {self.state}"
+
+
+class WebhookEvent(models.Model):
+    """A Stripe event received: the unique id makes a second delivery (a retry,
+    or two at once) a no-op."""
+
+    event_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="webhook_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -1,0 +1,59 @@
+"""Stripe webhooks: verified, each event processed once, settling attempts."""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from core.errors import DomainError
+from payments.gateway import stripe_client
+from payments.models import AttemptState, PaymentAttempt, WebhookEvent
+from payments.services import _settle
+from tenants.scope import Actor
+
+log = logging.getLogger("payments.webhooks")
+
+
+class BadWebhook(DomainError):
+    code = "bad_webhook"
+
+
+def webhook_handle(*, payload: bytes, signature: str) -> str:
+    """Verify and process one delivery; returns what was done, in words.
+
+    Raises BadWebhook (the endpoint answers 400, nothing changes) for a bad
+    signature, a stale timestamp or a body that is not the one signed.
+    """
+    stripe = stripe_client()
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise BadWebhook("webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
+    except (ValueError, stripe.error.SignatureVerificationError) as exc:
+        raise BadWebhook(f"rejected: {exc}") from exc
+    with transaction.atomic():
+        # The event row and its effects commit together: a second delivery,
+        # even at the same moment, waits on this row's unique key and then
+        # finds the event done.
+        try:
+            with transaction.atomic():
+                WebhookEvent.objects.create(event_id=event.id, type=event.type)
+        except IntegrityError:
+            return f"event {event.id} already processed"
+        return _process(event)
+
+
+def _process(event) -> str:
+    if event.type not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        return f"ignored {event.type}"
+    intent = event.data.object
+    attempt = PaymentAttempt.objects.filter(stripe_payment_intent_id=intent.id).first()
+    if attempt is None:
+        return f"no attempt for {intent.id}"
+    actor = Actor.system("stripe webhook")
+    if event.type == "payment_intent.succeeded":
+        moved = _settle(attempt, AttemptState.SUCCEEDED, actor=actor)
+    else:
+        error = ((intent.to_dict().get("last_payment_error") or {}).get("message")) or "payment failed"
+        moved = _settle(attempt, AttemptState.FAILED, actor=actor, error=error)
+    return f"attempt {attempt.pk} {'settled' if moved else 'was already settled'}"
