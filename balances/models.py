@@ -17,6 +17,9 @@ class Account(models.Model):
     # Cache of SUM(ledger.amount): moved only by balances.services.ledger_post,
     # under this row's lock, in the entry's transaction.
     balance = MoneyField(default=0, editable=False)
+    # Reserved for card-paid renewal batches in flight (the balance part of
+    # their total): not available to anything else until posted or released.
+    held = MoneyField(default=0, editable=False)
     # The master auto-renew switch of the account.
     auto_renew = models.BooleanField(default=True)
     stripe_customer_id = models.CharField(max_length=100, blank=True)
@@ -34,6 +37,10 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=Q(balance__gte=-F("credit_limit")), name="account_balance_within_credit_limit"
             ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="account_held_not_negative"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=F("held") - F("credit_limit")), name="account_held_within_funds"
+            ),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"),
         ]
 
@@ -42,8 +49,8 @@ class Account(models.Model):
 
     @property
     def available(self):
-        """Funds a renewal may use: balance plus credit limit."""
-        return self.balance + self.credit_limit
+        """Funds a renewal may use: balance plus credit limit, less holds."""
+        return self.balance - self.held + self.credit_limit
 
 
 class EntryKind(models.TextChoices):

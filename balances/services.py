@@ -45,11 +45,13 @@ def ledger_post(
         raise DomainError(f"unknown ledger entry kind {kind!r}")
     account = lock_account(account_id)
     new_balance = account.balance + amount
-    if amount < 0 and new_balance < -account.credit_limit:
+    if amount < 0 and new_balance - account.held < -account.credit_limit:
         raise InsufficientFunds(
             f"{account.customer.ref}: a debit of {format_amount(-amount)} {account.currency} needs "
             f"{format_amount(-amount)} available, but only {format_amount(account.available)} is "
-            f"(balance {format_amount(account.balance)} + credit limit {format_amount(account.credit_limit)})"
+            f"(balance {format_amount(account.balance)} + credit limit {format_amount(account.credit_limit)}"
+            + (f" - {format_amount(account.held)} held for a card payment in progress" if account.held else "")
+            + ")"
         )
     business_date = business_date or business_today()
     entry = LedgerEntry.objects.create(

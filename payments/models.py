@@ -63,6 +63,13 @@ class PaymentAttempt(models.Model):
     idempotency_key = models.CharField(max_length=100)
     stripe_payment_intent_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
+    # A renewal batch paid (partly) by this charge: the balance part held on
+    # the account, the orders claimed with the periods priced, the batch.
+    hold = MoneyField(default=0)
+    claim = models.JSONField(default=list, blank=True)
+    batch = models.OneToOneField(
+        "renewals.BatchAttempt", null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    )
     business_date = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)

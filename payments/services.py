@@ -216,6 +216,11 @@ def _settle(attempt: PaymentAttempt, state: str, *, actor: Actor, error: str = "
     )
     if not moved:
         return False
+    if attempt.purpose == AttemptPurpose.RENEWAL:
+        from renewals.card_path import settle_renewal
+
+        settle_renewal(attempt, state, actor=actor, error=error)
+        return True
     if state == AttemptState.SUCCEEDED and attempt.purpose == AttemptPurpose.TOP_UP:
         ledger_post(
             actor=actor,

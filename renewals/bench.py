@@ -83,9 +83,9 @@ def build_portal(*, orders: int, due_fraction: float, seed: int, on: datetime.da
     )
     _load(
         Account,
-        ["customer_id", "currency", "credit_limit", "balance", "auto_renew", "stripe_customer_id",
+        ["customer_id", "currency", "credit_limit", "balance", "held", "auto_renew", "stripe_customer_id",
          "stripe_payment_method_id", "updated_at"],
-        ((i, "USD", Decimal("0.00"), BALANCE, True, "", "", now) for i in customer_ids),
+        ((i, "USD", Decimal("0.00"), BALANCE, Decimal("0.00"), True, "", "", now) for i in customer_ids),
     )  # fmt: skip
     first_entry = _next_id(LedgerEntry)
     _load(

@@ -83,7 +83,13 @@ class AccountRow:
     credit_limit: Decimal
     currency: str
     auto_renew: bool
+    held: Decimal  # reserved by card payments in flight
     card_usable: bool = False
+
+    @property
+    def spendable(self) -> Decimal:
+        """The balance a new batch may use: what card payments hold is taken."""
+        return self.balance - self.held
 
 
 ACCOUNT_COLUMNS = (
@@ -97,6 +103,7 @@ ACCOUNT_COLUMNS = (
     "credit_limit",
     "currency",
     "auto_renew",
+    "held",
 )
 
 

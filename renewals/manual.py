@@ -170,10 +170,10 @@ def renewal_pay(
                 f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
                 code="price_changed",
             )
-        if fresh.total > account.balance + account.credit_limit:
+        if fresh.total > account.available:
             raise InsufficientFunds(
                 f"the renewal costs {format_amount(fresh.total)} {account.currency} but only "
-                f"{format_amount(account.balance + account.credit_limit)} is available; top up and try again"
+                f"{format_amount(account.available)} is available; top up and try again"
             )
         charge = Charge(
             customer_id=account.pk,

@@ -12,7 +12,14 @@ def cards_configured() -> bool:
 
 
 def mark_usable_cards(accounts: dict) -> None:
-    """Set ``card_usable`` on each AccountRow that has a card the card path can
-    charge. Without Stripe configured there is none."""
-    for account in accounts.values():
-        account.card_usable = False
+    """Set ``card_usable`` on each AccountRow that has a default saved card the
+    card path can charge. Without Stripe configured there is none."""
+    from payments.models import Card
+
+    usable = set()
+    if cards_configured() and accounts:
+        usable = set(
+            Card.objects.filter(account_id__in=list(accounts), is_default=True).values_list("account_id", flat=True)
+        )
+    for pk, account in accounts.items():
+        account.card_usable = pk in usable

@@ -11,6 +11,7 @@ from core.money import format_amount
 from core.sql import db_now, insert_rows
 from invoices.models import RenewalSource
 from notifications.services import NoticeSpec, notices_create
+from renewals.card_path import card_batch, claimed_orders
 from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.payments import mark_usable_cards
@@ -31,10 +32,11 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     )
     accounts = {pk: a for pk, a in accounts.items() if pk not in attempted}
     mark_usable_cards(accounts)
+    claimed = claimed_orders(accounts)
     by_customer: dict[int, list[OrderRow]] = defaultdict(list)
     for order in window_orders(accounts, on, catalog):
         by_customer[order.customer_id].append(order)
-    plans = [plan_account(accounts[pk], by_customer[pk], catalog, on) for pk in sorted(by_customer)]
+    plans = [plan_account(accounts[pk], by_customer[pk], catalog, on, claimed) for pk in sorted(by_customer)]
     return [p for p in plans if p.due]
 
 
@@ -49,10 +51,14 @@ def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: 
         invoices = written.invoice_ids
         # Batches that need a card charge are left to the card path: nothing
         # of theirs is recorded here, so the card path attempts them.
-        recorded = [p for p in plans if not (p.outcome == BatchOutcome.RENEWED and p.needs_card)]
-        _record(recorded, invoices, on, run)
+        card_plans = [p for p in plans if p.outcome == BatchOutcome.RENEWED and p.needs_card]
+        recorded = [p for p in plans if p not in card_plans]
+        record_plans(recorded, invoices, on, run)
         _failure_notices([p for p in recorded if p.outcome == BatchOutcome.FAILED], on)
         finish(written)  # last: it locks the resellers' invoice sequences until the commit
+    # One account at a time, outside any transaction: no lock across the network.
+    for plan in card_plans:
+        card_batch(plan.account.customer_id, on=on, catalog=catalog, actor=actor, run=run)
     return plans
 
 
@@ -78,7 +84,9 @@ def _charge(plan: AccountPlan, catalog: Catalog) -> Charge:
     )
 
 
-def _record(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.date, run) -> None:
+def record_plans(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.date, run) -> dict[int, int]:
+    """The batch attempts and the outcome rows of planned accounts; returns
+    {customer_id: attempt id}."""
     now = db_now()
     run_id = run.pk if run else None
     attempt_ids = dict(
@@ -107,14 +115,16 @@ def _record(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.dat
                      p.order.expires_on)
                 )  # fmt: skip
         for p in plan.skipped:
+            outcome = BatchOutcome.PENDING if p.reason == Reason.PAYMENT_UNKNOWN else "skipped"
             rows.append(
-                (p.order.id, on, p.order.expires_on, attempt, run_id, "skipped", p.reason, None, p.order.expires_on)
+                (p.order.id, on, p.order.expires_on, attempt, run_id, outcome, p.reason, None, p.order.expires_on)
             )
     insert_rows(
         OrderOutcome,
         ("order_id", "business_date", "cycle", "attempt_id", "run_id", "outcome", "reason", "amount", "expires_on"),
         rows,
     )
+    return attempt_ids
 
 
 def _failure_notices(plans: list[AccountPlan], on: datetime.date) -> None:

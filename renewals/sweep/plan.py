@@ -53,9 +53,16 @@ class AccountPlan:
         return self.batch + self.skipped
 
 
-def plan_account(account: AccountRow, orders: list[OrderRow], catalog: Catalog, on: datetime.date) -> AccountPlan:
+def plan_account(
+    account: AccountRow,
+    orders: list[OrderRow],
+    catalog: Catalog,
+    on: datetime.date,
+    claimed: frozenset | set = frozenset(),
+) -> AccountPlan:
     """Plan one account's night. ``orders`` may hold orders that are not due:
-    only the due ones are planned."""
+    only the due ones are planned. ``claimed`` orders belong to a card payment
+    still in flight: they wait for it (``payment_unknown``)."""
     plan = AccountPlan(account=account)
     for order in orders:
         verdict = eligibility(facts_for(order, account, catalog), on)
@@ -63,6 +70,9 @@ def plan_account(account: AccountRow, orders: list[OrderRow], catalog: Catalog, 
             continue
         if verdict.reason is not None:
             plan.skipped.append(PlannedOrder(order, verdict.reason))
+            continue
+        if order.id in claimed:
+            plan.skipped.append(PlannedOrder(order, Reason.PAYMENT_UNKNOWN))
             continue
         price = catalog.plans[order.plan_id].prices[order.tenure_months]
         period = renewal_period(
@@ -78,7 +88,7 @@ def plan_account(account: AccountRow, orders: list[OrderRow], catalog: Catalog, 
     plan.reason = batch_failure(
         balance_part=plan.balance_part,
         card_part=plan.card_part,
-        balance=account.balance,
+        balance=account.spendable,
         credit_limit=account.credit_limit,
         card_usable=account.card_usable,
     )
@@ -86,7 +96,7 @@ def plan_account(account: AccountRow, orders: list[OrderRow], catalog: Catalog, 
         plan.outcome = "failed"
         return plan
     plan.card_amount = (
-        card_charge(balance_part=plan.balance_part, card_part=plan.card_part, balance=account.balance)
+        card_charge(balance_part=plan.balance_part, card_part=plan.card_part, balance=account.spendable)
         if account.card_usable
         else ZERO
     )

@@ -9,6 +9,7 @@ from core.money import format_amount
 from invoices.models import InvoiceLine
 from renewals.lifecycle import Move
 from renewals.models import BatchAttempt, BatchOutcome, LifecycleEvent, OrderOutcome, Transition
+from renewals.rules import Reason
 from renewals.sweep.plan import AccountPlan
 
 _TRANSITION_STATES = {
@@ -94,7 +95,7 @@ def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[M
             report.orders.append(
                 {
                     "order": p.order.ref,
-                    "outcome": "skipped",
+                    "outcome": BatchOutcome.PENDING.value if p.reason == Reason.PAYMENT_UNKNOWN else "skipped",
                     "reason": p.reason.value,
                     "amount": None,
                     "expires_on": p.order.expires_on.isoformat(),

@@ -1,0 +1,176 @@
+"""The card path of the nightly sweep (ARCHITECTURE.md "The card path"): one
+account's batch at a time, no lock held across the network.
+
+1. Transaction: lock the account, plan it again, hold the balance part,
+   record the batch as pending and the charge as a payment attempt that
+   claims the due orders (with the periods priced). Commit.
+2. Create the PaymentIntent unconfirmed, store its id, confirm it.
+3. Transaction (payments.services._settle -> ``settle_renewal``): succeeded:
+   card top-up credit, the batch debited, invoiced and extended, the hold
+   released; failed: the hold released, the batch failed with
+   ``card_declined``; no answer: everything stays as it is (pending,
+   ``payment_unknown``) until reconciliation settles it by the stored id.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from balances.models import Account, EntryKind
+from balances.services import ledger_post
+from core.locks import lock_account
+from core.money import format_amount
+from invoices.models import RenewalSource
+from notifications.services import NoticeSpec, notices_create
+from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
+from payments.services import charge, default_card
+from renewals.facts import Catalog
+from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
+from renewals.rules import WHAT_TO_DO, Period, Reason
+from renewals.writer import Charge, Line, finish, write_renewals
+from tenants.scope import Actor
+
+OPEN = (AttemptState.PENDING, AttemptState.UNKNOWN)
+
+
+def claimed_orders(customer_ids) -> set[int]:
+    """Orders claimed by a card payment still in flight: no one else may renew
+    them until it is settled."""
+    claims = PaymentAttempt.objects.filter(
+        account_id__in=list(customer_ids), purpose=AttemptPurpose.RENEWAL, state__in=OPEN
+    ).values_list("claim", flat=True)
+    return {line["order_id"] for claim in claims for line in claim}
+
+
+def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: Actor, run=None) -> None:
+    """Steps 1 and 2 for one account (step 3 follows from the charge)."""
+    from renewals.sweep.execute import plan_accounts, record_plans
+
+    with transaction.atomic():
+        plans = plan_accounts([customer_id], on, catalog, lock=True)
+        if not plans or not plans[0].needs_card or plans[0].outcome != BatchOutcome.RENEWED:
+            return  # attempted meanwhile, or no longer a card batch: the balance path has it
+        plan = plans[0]
+        plan.outcome, plan.reason = BatchOutcome.PENDING, Reason.PAYMENT_UNKNOWN
+        batch_id = record_plans([plan], {}, on, run)[customer_id]
+        hold = plan.total - plan.card_amount
+        attempt = PaymentAttempt.objects.create(
+            account_id=customer_id,
+            card=default_card(customer_id),
+            purpose=AttemptPurpose.RENEWAL,
+            amount=plan.card_amount,
+            currency=plan.account.currency,
+            # One charge per account and business date, whoever tries.
+            idempotency_key=f"renewal-{customer_id}-{on.isoformat()}",
+            business_date=on,
+            hold=hold,
+            batch_id=batch_id,
+            claim=[_claim(p.order, p.period, catalog) for p in plan.batch],
+        )
+        if hold:
+            Account.objects.filter(pk=customer_id).update(held=F("held") + hold)
+    charge(attempt, actor=actor)
+
+
+def _claim(order, period: Period, catalog: Catalog) -> dict:
+    return {
+        "order_id": order.id,
+        "order_ref": order.ref,
+        "status": order.status,
+        "description": f"{catalog.plans[order.plan_id].name}, {order.tenure_months} month(s)",
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "months": period.months,
+        "base": str(period.base_amount),
+        "extra_days": period.extra_days,
+        "extra": str(period.extra_amount),
+        "anchor": period.anchor_day,
+    }
+
+
+def _period(line: dict) -> Period:
+    return Period(
+        start=datetime.date.fromisoformat(line["start"]),
+        end=datetime.date.fromisoformat(line["end"]),
+        months=line["months"],
+        base_amount=Decimal(line["base"]),
+        extra_days=line["extra_days"],
+        extra_amount=Decimal(line["extra"]),
+        anchor_day=line["anchor"],
+    )
+
+
+def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: str = "") -> None:
+    """Step 3, inside the transaction that moved the attempt to ``state``."""
+    account = lock_account(attempt.account_id)
+    if attempt.hold:
+        Account.objects.filter(pk=account.pk).update(held=F("held") - attempt.hold)
+    batch = BatchAttempt.objects.get(pk=attempt.batch_id)
+    order_ids = [line["order_id"] for line in attempt.claim]
+    outcomes = OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids)
+    if state != AttemptState.SUCCEEDED:
+        BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED)
+        outcomes.update(outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED)
+        _declined_notice(attempt, account, error)
+        return
+    ledger_post(
+        actor=actor,
+        account_id=account.pk,
+        amount=attempt.amount,
+        kind=EntryKind.CARD_TOP_UP,
+        memo=f"Card charge for renewal batch {batch.pk}",
+        reference=attempt.stripe_payment_intent_id,
+        business_date=attempt.business_date,
+    )
+    account.refresh_from_db()
+    written = write_renewals(
+        [
+            Charge(
+                customer_id=account.pk,
+                customer_ref=account.customer.ref,
+                customer_email=account.customer.email,
+                reseller_id=account.customer.reseller_id,
+                currency=account.currency,
+                balance_before=account.balance,
+                lines=[
+                    Line(line["order_id"], line["order_ref"], line["description"], line["status"], _period(line))
+                    for line in attempt.claim
+                ],
+            )
+        ],
+        on=attempt.business_date,
+        source=RenewalSource.AUTOMATIC,
+        actor=actor,
+        payment_memo="Renewal (card)",
+    )
+    # A renewed order's record is its invoice line; the pending rows go.
+    outcomes.delete()
+    invoice_id = finish(written)[account.pk]
+    BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.RENEWED, reason="", invoice_id=invoice_id)
+
+
+def _declined_notice(attempt: PaymentAttempt, account: Account, error: str) -> None:
+    refs = [line["order_ref"] for line in attempt.claim]
+    reason = Reason.CARD_DECLINED
+    text = (
+        f"We could not charge {format_amount(attempt.amount)} {attempt.currency} to your card for "
+        f"{', '.join(refs)}: {error or reason.label}\nWhat to do: {WHAT_TO_DO[reason]}\n"
+    )
+    notices_create(
+        [
+            NoticeSpec(
+                kind="renewal_failed",
+                customer_id=account.pk,
+                reseller_id=account.customer.reseller_id,
+                recipient=account.customer.email,
+                subject_key=f"account:{account.pk}",
+                cycle=attempt.business_date.isoformat(),
+                business_date=attempt.business_date,
+                subject="Your automatic renewal failed: the card was not charged",
+                body_text=text,
+                order_refs=refs,
+            )
+        ]
+    )

@@ -1,0 +1,138 @@
+"""The card path of the nightly sweep against a real localstripe: one charge
+per batch, all or nothing, never a second charge."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+import stripe
+
+from balances.models import Account, LedgerEntry
+from invoices.models import Invoice, InvoiceLine
+from notifications.models import Notice
+from orders.models import Order
+from payments.gateway import stripe_client
+from payments.models import AttemptState, PaymentAttempt
+from payments.services import card_add, payment_attempts_reconcile
+from renewals.sweep.run import sweep_run
+from tenants.models import Customer
+from tenants.scope import Actor, ActorKind
+from tests.helpers import run_concurrently
+from tests.payments.test_cards import DECLINES_AT_CHARGE, GOOD, tokenise
+from tests.renewals.conftest import order
+
+D = datetime.date
+ON = D(2026, 12, 5)
+
+
+def save_card(number: str, ref: str = "c1") -> None:
+    customer = Customer.objects.get(ref=ref)
+    actor = Actor(kind=ActorKind.CUSTOMER, label=ref, customer_id=customer.pk)
+    card_add(actor=actor, account_id=customer.pk, payment_method_id=tokenise(number))
+
+
+def account(ref: str = "c1") -> Account:
+    return Account.objects.get(customer__ref=ref)
+
+
+def intents_of(ref: str = "c1") -> list:
+    customer_id = account(ref).stripe_customer_id
+    return [i for i in stripe_client().PaymentIntent.list(limit=100).data if i.customer == customer_id]
+
+
+@pytest.fixture
+def portal_with(portal, stripe_on):
+    def load(balance: str, orders: list):
+        portal(
+            orders, customers=[{"ref": "c1", "name": "Jane", "email": "j@x.test", "reseller": "r1", "balance": balance}]
+        )
+
+    return load
+
+
+@pytest.mark.django_db
+def test_a_card_sourced_order_is_charged_to_the_card(portal_with, assert_invariants):
+    portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
+    save_card(GOOD)
+    report = sweep_run(on=ON)
+    assert [(b["outcome"], b["reason"], b["total"]) for b in report.batches] == [("renewed", None, "10.00")]
+    assert Order.objects.get().expires_on == D(2027, 1, 10)
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
+    kinds = list(LedgerEntry.objects.order_by("pk").values_list("kind", "amount"))
+    assert kinds == [("card_top_up", Decimal("10.00")), ("renewal", Decimal("-10.00"))]
+    assert (account().balance, account().held) == (Decimal("0.00"), Decimal("0.00"))
+    assert PaymentAttempt.objects.get().state == AttemptState.SUCCEEDED
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_balance_shortfall_is_topped_up_from_the_card_in_one_charge(portal_with, assert_invariants):
+    portal_with("5.00", [order("o1", D(2026, 12, 10)), order("o2", D(2026, 12, 10))])
+    save_card(GOOD)
+    report = sweep_run(on=ON)
+    assert [(b["outcome"], b["total"]) for b in report.batches] == [("renewed", "20.00")]
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1500)]  # 20.00 less the 5.00 balance
+    assert account().balance == Decimal("0.00")
+    assert Invoice.objects.get().total == Decimal("20.00")
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_decline_at_charge_fails_the_whole_batch_with_nothing_changed(portal_with, assert_invariants):
+    portal_with("5.00", [order("o1", D(2026, 12, 10)), order("o2", D(2026, 12, 10), payment_source="card")])
+    save_card(DECLINES_AT_CHARGE)
+    report = sweep_run(on=ON)
+    assert [(b["outcome"], b["reason"]) for b in report.batches] == [("failed", "card_declined")]
+    assert {o["outcome"] for o in report.orders} == {"failed"}
+    assert set(Order.objects.values_list("expires_on", flat=True)) == {D(2026, 12, 10)}
+    assert (account().balance, account().held) == (Decimal("5.00"), Decimal("0.00"))
+    assert not Invoice.objects.exists()
+    assert list(LedgerEntry.objects.values_list("kind", flat=True)) == ["opening"]
+    notice = Notice.objects.get(kind="renewal_failed")
+    assert "Your card was declined." in notice.body_text
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_lost_reply_then_reconciliation_makes_exactly_one_charge_and_one_renewal(
+    portal_with, monkeypatch, assert_invariants
+):
+    portal_with("5.00", [order("o1", D(2026, 12, 10)), order("o2", D(2026, 12, 10))])
+    save_card(GOOD)
+    real_request = stripe.RequestsClient.request
+
+    def reply_lost(self, method, url, headers, post_data=None):
+        response = real_request(self, method, url, headers, post_data)
+        if url.endswith("/confirm"):
+            raise stripe.APIConnectionError("the reply never came")
+        return response
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", reply_lost)
+    report = sweep_run(on=ON)
+    assert [(b["outcome"], b["reason"]) for b in report.batches] == [("pending", "payment_unknown")]
+    assert set(Order.objects.values_list("expires_on", flat=True)) == {D(2026, 12, 10)}  # nothing renewed
+    assert account().held == Decimal("5.00")  # the balance part stays reserved
+    # The next night the orders wait for the payment in flight: no second charge.
+    next_night = sweep_run(on=ON + datetime.timedelta(days=1))
+    assert {(o["outcome"], o["reason"]) for o in next_night.orders} == {("pending", "payment_unknown")}
+    monkeypatch.setattr(stripe.RequestsClient, "request", real_request)
+    assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 0}
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1500)]
+    assert InvoiceLine.objects.count() == 2
+    assert set(Order.objects.values_list("expires_on", flat=True)) == {D(2027, 1, 10)}
+    assert (account().balance, account().held) == (Decimal("0.00"), Decimal("0.00"))
+    assert_invariants()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_racing_on_a_card_batch_charge_once(portal_with, settings, assert_invariants):
+    settings.SWEEP_POOL = "threads"
+    portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
+    save_card(GOOD)
+    results = run_concurrently([lambda: sweep_run(on=ON), lambda: sweep_run(on=ON)])
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
+    assert PaymentAttempt.objects.count() == 1
+    assert InvoiceLine.objects.count() == 1
+    assert_invariants()
