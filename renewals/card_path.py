@@ -13,6 +13,7 @@ account's batch at a time, no lock held across the network.
 """
 
 import datetime
+import logging
 from decimal import Decimal
 
 from django.db import transaction
@@ -24,23 +25,31 @@ from core.locks import lock_account
 from core.money import format_amount
 from invoices.models import RenewalSource
 from notifications.services import NoticeSpec, notices_create
+from orders.models import Order
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
 from payments.services import charge, default_card
 from renewals.facts import Catalog
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.rules import WHAT_TO_DO, Period, Reason
-from renewals.writer import Charge, Line, finish, write_renewals
+from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor
 
 OPEN = (AttemptState.PENDING, AttemptState.UNKNOWN)
+log = logging.getLogger("renewals.card_path")
 
 
 def claimed_orders(customer_ids) -> set[int]:
     """Orders claimed by a card payment still in flight: no one else may renew
     them until it is settled."""
-    claims = PaymentAttempt.objects.filter(
-        account_id__in=list(customer_ids), purpose=AttemptPurpose.RENEWAL, state__in=OPEN
-    ).values_list("claim", flat=True)
+    return _claimed(PaymentAttempt.objects.filter(account_id__in=list(customer_ids)))
+
+
+def claimed_orders_all() -> set[int]:
+    return _claimed(PaymentAttempt.objects.all())
+
+
+def _claimed(attempts) -> set[int]:
+    claims = attempts.filter(purpose=AttemptPurpose.RENEWAL, state__in=OPEN).values_list("claim", flat=True)
     return {line["order_id"] for claim in claims for line in claim}
 
 
@@ -125,6 +134,22 @@ def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: 
         business_date=attempt.business_date,
     )
     account.refresh_from_db()
+    try:
+        with transaction.atomic():
+            _renew_claimed(attempt, account, batch, actor)
+    except RenewalConflict:
+        # Paid, but the orders moved meanwhile (they should not: claimed
+        # orders are refused elsewhere). The money stays on the balance as a
+        # card top-up, never lost; the batch is marked failed.
+        log.error("card batch %s: paid but the orders changed; the charge stays on the balance", batch.pk)
+        BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason="")
+
+
+def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttempt, actor: Actor) -> None:
+    order_ids = [line["order_id"] for line in attempt.claim]
+    # Today's status: the lifecycle may have suspended an order meanwhile
+    # (a renewal then restores it); it never terminates a claimed one.
+    statuses = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "status"))
     written = write_renewals(
         [
             Charge(
@@ -135,7 +160,13 @@ def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: 
                 currency=account.currency,
                 balance_before=account.balance,
                 lines=[
-                    Line(line["order_id"], line["order_ref"], line["description"], line["status"], _period(line))
+                    Line(
+                        line["order_id"],
+                        line["order_ref"],
+                        line["description"],
+                        statuses[line["order_id"]],
+                        _period(line),
+                    )
                     for line in attempt.claim
                 ],
             )
@@ -146,7 +177,7 @@ def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: 
         payment_memo="Renewal (card)",
     )
     # A renewed order's record is its invoice line; the pending rows go.
-    outcomes.delete()
+    OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).delete()
     invoice_id = finish(written)[account.pk]
     BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.RENEWED, reason="", invoice_id=invoice_id)
 

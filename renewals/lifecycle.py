@@ -20,6 +20,7 @@ from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
+from renewals.card_path import claimed_orders_all
 from renewals.models import HookState, LifecycleEvent, Transition
 from renewals.provisioning import provisioning_hook
 from tenants.scope import Actor
@@ -67,6 +68,8 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
         rows = Order.objects.filter(past_grace).filter(
             Q(pk__in=expired.values("pk")) | Q(pk__in=suspended.values("pk"))
         )
+        # Never while a card payment for its renewal is in flight: it may have succeeded.
+        rows = rows.exclude(pk__in=list(claimed_orders_all()))
         for pk, ref, customer_id, reseller_id, email, expires_on, _status in rows.order_by("pk").values_list(*_COLUMNS):
             moves.append(
                 Move(

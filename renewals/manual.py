@@ -22,6 +22,7 @@ from invoices.models import Invoice, RenewalSource
 from orders.models import Order
 from orders.services import order_set_flags
 from orders.states import OrderStatus
+from renewals.card_path import claimed_orders
 from renewals.payments import cards_configured
 from renewals.rules import Period, renewal_period
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
@@ -93,9 +94,15 @@ def renewal_quote(
         for p in PlanPrice.objects.filter(plan_id__in={o.plan_id for o in orders.values()})
     }
     account = next(iter(orders.values())).customer.account
+    claimed = claimed_orders([account.pk])
     lines = []
     for order_id, months in items:
         order = orders[order_id]
+        if order.pk in claimed:
+            raise DomainError(
+                f"order {order.ref}: a card payment for its renewal is in progress; it will be settled shortly",
+                code="payment_in_progress",
+            )
         _check_renewable(order, account, pins)
         price = prices.get((order.plan_id, months))
         if price is None:

@@ -8,12 +8,14 @@ import pytest
 import stripe
 
 from balances.models import Account, LedgerEntry
+from core.errors import DomainError
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order
 from payments.gateway import stripe_client
 from payments.models import AttemptState, PaymentAttempt
 from payments.services import card_add, payment_attempts_reconcile
+from renewals.manual import renewal_quote
 from renewals.sweep.run import sweep_run
 from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
@@ -115,6 +117,10 @@ def test_a_lost_reply_then_reconciliation_makes_exactly_one_charge_and_one_renew
     # The next night the orders wait for the payment in flight: no second charge.
     next_night = sweep_run(on=ON + datetime.timedelta(days=1))
     assert {(o["outcome"], o["reason"]) for o in next_night.orders} == {("pending", "payment_unknown")}
+    # Nor may the customer renew them by hand meanwhile.
+    jane = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=account().pk)
+    with pytest.raises(DomainError, match="order o1: a card payment for its renewal is in progress"):
+        renewal_quote(actor=jane, items=[(Order.objects.get(ref="o1").pk, 1)])
     monkeypatch.setattr(stripe.RequestsClient, "request", real_request)
     assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 0}
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1500)]
