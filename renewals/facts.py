@@ -33,6 +33,10 @@ class PlanInfo:
 class Catalog:
     plans: dict[int, PlanInfo]
     forbidden_resellers: frozenset[int]
+    # Whether any card payment of a renewal was in flight when the run began
+    # (only then do batches look up claimed orders). A run's own card batches
+    # are of accounts already attempted, so they need no look-up.
+    claims_open: bool = False
 
     def window_q(self, on: datetime.date) -> Q:
         """Orders whose attempt window holds ``on``: the rules' window
@@ -68,7 +72,12 @@ def load_catalog() -> Catalog:
     }
     resellers = list(Reseller.objects.values_list("pk", "path", "allow_auto_renew"))
     forbidden = auto_renew_forbidden({pk: path for pk, path, _ in resellers}, [pk for pk, _, ok in resellers if not ok])
-    return Catalog(plans=plans, forbidden_resellers=frozenset(forbidden))
+    from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
+
+    claims_open = PaymentAttempt.objects.filter(
+        purpose=AttemptPurpose.RENEWAL, state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]
+    ).exists()
+    return Catalog(plans=plans, forbidden_resellers=frozenset(forbidden), claims_open=claims_open)
 
 
 @dataclass

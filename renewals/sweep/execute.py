@@ -32,7 +32,7 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     )
     accounts = {pk: a for pk, a in accounts.items() if pk not in attempted}
     mark_usable_cards(accounts)
-    claimed = claimed_orders(accounts)
+    claimed = claimed_orders(accounts) if catalog.claims_open else set()
     by_customer: dict[int, list[OrderRow]] = defaultdict(list)
     for order in window_orders(accounts, on, catalog):
         by_customer[order.customer_id].append(order)
