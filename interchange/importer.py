@@ -25,6 +25,7 @@ from core.errors import DomainError
 from core.locks import lock_account
 from interchange.document import ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
 from orders.models import Order
+from payments.models import Card
 from tenants.models import Customer, Reseller
 from tenants.rules import invoice_prefix_for
 from tenants.scope import Actor
@@ -312,7 +313,31 @@ class _Writer:
         for row in rows:
             if row.ref in existing:
                 self._update_customer(existing[row.ref], row, resellers)
-        return {**existing, **created}
+        customers = {**existing, **created}
+        self._cards(customers, rows)
+        return customers
+
+    def _cards(self, customers: dict[str, Customer], rows) -> None:
+        """A migrated card reference (``stripe_payment_method_id``) becomes the
+        account's default saved card, so the card path can charge it. Brand
+        and last 4 are unknown until Stripe is asked; never a card number."""
+        wanted = {customers[r.ref].pk: r.stripe_payment_method_id for r in rows if r.stripe_payment_method_id}
+        if not wanted:
+            return
+        have = dict(
+            Card.objects.filter(stripe_payment_method_id__in=list(wanted.values())).values_list(
+                "stripe_payment_method_id", "account_id"
+            )
+        )
+        for account_id, method in wanted.items():
+            if have.get(method) == account_id:
+                Card.objects.filter(account_id=account_id).exclude(stripe_payment_method_id=method).update(
+                    is_default=False
+                )
+                Card.objects.filter(stripe_payment_method_id=method).update(is_default=True)
+                continue
+            Card.objects.filter(account_id=account_id, is_default=True).update(is_default=False)
+            Card.objects.create(account_id=account_id, stripe_payment_method_id=method, is_default=True)
 
     def _update_customer(self, customer: Customer, row, resellers: dict[str, Reseller]) -> None:
         changed = audited_update(

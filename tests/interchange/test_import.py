@@ -274,3 +274,21 @@ def test_export_to_a_file(doc, write, tmp_path):
     import json
 
     assert json.loads(target.read_text())["orders"][0]["ref"] == "o1"
+
+
+def test_migrated_card_references_become_the_default_saved_card(doc, write, snapshot):
+    from payments.models import Card
+
+    doc["customers"][0].update(stripe_customer_id="cus_1", stripe_payment_method_id="pm_1")
+    load(write(doc))
+    card = Card.objects.get()
+    assert (card.stripe_payment_method_id, card.is_default, card.account.customer.ref) == ("pm_1", True, "c1")
+    before = snapshot()
+    load(write(doc))
+    assert snapshot() == before
+    doc["customers"][0]["stripe_payment_method_id"] = "pm_2"
+    load(write(doc))
+    assert list(Card.objects.order_by("pk").values_list("stripe_payment_method_id", "is_default")) == [
+        ("pm_1", False),
+        ("pm_2", True),
+    ]
