@@ -142,3 +142,17 @@ def test_two_sweeps_racing_on_a_card_batch_charge_once(portal_with, settings, as
     assert PaymentAttempt.objects.count() == 1
     assert InvoiceLine.objects.count() == 1
     assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_card_that_needs_authentication_fails_the_batch_and_asks_for_the_browser(portal_with, assert_invariants):
+    portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
+    save_card("4000002500003155")
+    report = sweep_run(on=ON)
+    assert [(b["outcome"], b["reason"]) for b in report.batches] == [("failed", "card_declined")]
+    assert Order.objects.get().expires_on == D(2026, 12, 10)
+    notice = Notice.objects.get(kind="renewal_failed")
+    assert "the card needs your authentication: pay in the browser" in notice.body_text
+    assert "Renew in the browser to confirm the payment" in notice.body_text
+    assert (account().balance, account().held) == (Decimal("0.00"), Decimal("0.00"))
+    assert_invariants()
