@@ -76,19 +76,29 @@ def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: 
             business_date=on,
             hold=hold,
             batch_id=batch_id,
-            claim=[_claim(p.order, p.period, catalog) for p in plan.batch],
+            claim=[
+                claim_line(
+                    p.order.id,
+                    p.order.ref,
+                    p.order.status,
+                    f"{catalog.plans[p.order.plan_id].name}, {p.order.tenure_months} month(s)",
+                    p.period,
+                )
+                for p in plan.batch
+            ],
         )
         if hold:
             Account.objects.filter(pk=customer_id).update(held=F("held") + hold)
     charge(attempt, actor=actor)
 
 
-def _claim(order, period: Period, catalog: Catalog) -> dict:
+def claim_line(order_id: int, order_ref: str, status: str, description: str, period: Period) -> dict:
+    """One claimed order with the period priced, as the attempt keeps it."""
     return {
-        "order_id": order.id,
-        "order_ref": order.ref,
-        "status": order.status,
-        "description": f"{catalog.plans[order.plan_id].name}, {order.tenure_months} month(s)",
+        "order_id": order_id,
+        "order_ref": order_ref,
+        "status": status,
+        "description": description,
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
         "months": period.months,
@@ -116,20 +126,23 @@ def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: 
     account = lock_account(attempt.account_id)
     if attempt.hold:
         Account.objects.filter(pk=account.pk).update(held=F("held") - attempt.hold)
-    batch = BatchAttempt.objects.get(pk=attempt.batch_id)
+    # A sweep batch, or None for a manual renewal paid by card.
+    batch = BatchAttempt.objects.filter(pk=attempt.batch_id).first()
     order_ids = [line["order_id"] for line in attempt.claim]
-    outcomes = OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids)
     if state != AttemptState.SUCCEEDED:
-        BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED)
-        outcomes.update(outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED)
-        _declined_notice(attempt, account, error)
+        if batch is not None:
+            BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED)
+            OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).update(
+                outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED
+            )
+            _declined_notice(attempt, account, error)
         return
     ledger_post(
         actor=actor,
         account_id=account.pk,
         amount=attempt.amount,
         kind=EntryKind.CARD_TOP_UP,
-        memo=f"Card charge for renewal batch {batch.pk}",
+        memo="Card charge for renewal" + (f" batch {batch.pk}" if batch else ""),
         reference=attempt.stripe_payment_intent_id,
         business_date=attempt.business_date,
     )
@@ -141,11 +154,12 @@ def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: 
         # Paid, but the orders moved meanwhile (they should not: claimed
         # orders are refused elsewhere). The money stays on the balance as a
         # card top-up, never lost; the batch is marked failed.
-        log.error("card batch %s: paid but the orders changed; the charge stays on the balance", batch.pk)
-        BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason="")
+        log.error("card attempt %s: paid but the orders changed; the charge stays on the balance", attempt.pk)
+        if batch is not None:
+            BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason="")
 
 
-def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttempt, actor: Actor) -> None:
+def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttempt | None, actor: Actor) -> None:
     order_ids = [line["order_id"] for line in attempt.claim]
     # Today's status: the lifecycle may have suspended an order meanwhile
     # (a renewal then restores it); it never terminates a claimed one.
@@ -172,14 +186,15 @@ def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttemp
             )
         ],
         on=attempt.business_date,
-        source=RenewalSource.AUTOMATIC,
+        source=RenewalSource.AUTOMATIC if batch else RenewalSource.MANUAL,
         actor=actor,
-        payment_memo="Renewal (card)",
+        payment_memo="Renewal (card)" if batch else "Manual renewal (card)",
     )
-    # A renewed order's record is its invoice line; the pending rows go.
-    OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).delete()
     invoice_id = finish(written)[account.pk]
-    BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.RENEWED, reason="", invoice_id=invoice_id)
+    if batch is not None:
+        # A renewed order's record is its invoice line; the pending rows go.
+        OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).delete()
+        BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.RENEWED, reason="", invoice_id=invoice_id)
 
 
 def _declined_notice(attempt: PaymentAttempt, account: Account, error: str) -> None:

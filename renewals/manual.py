@@ -8,6 +8,7 @@ sweep, another tab) is refused with nothing charged.
 """
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from catalog.models import PlanPrice
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.money import format_amount
-from invoices.models import Invoice, RenewalSource
+from invoices.models import Invoice, InvoiceLine, RenewalSource
 from orders.models import Order
 from orders.services import order_set_flags
 from orders.states import OrderStatus
@@ -154,15 +155,15 @@ def renewal_pay(
     does), the pins and prices checked again, then one debit, one invoice, the
     extensions and the notices. Nothing happens unless everything does."""
     on = on or business_today()
-    if payment == "card":
-        if not cards_configured():
-            raise DomainError("card payments are not configured on this portal; pay from the balance")
-        raise DomainError("card payments are not available yet; pay from the balance")
-    if payment != "balance":
+    if payment not in ("balance", "card"):
         raise DomainError(f"unknown payment method {payment!r} (balance or card)")
     unknown = set(auto_renew_next) - {line.order_id for line in quote.lines}
     if unknown:
         raise DomainError("auto-renew can be switched on only for orders in this renewal")
+    if payment == "card":
+        if not cards_configured():
+            raise DomainError("card payments are not configured on this portal; pay from the balance")
+        return _pay_by_card(actor=actor, quote=quote, auto_renew_next=auto_renew_next, on=on)
     with transaction.atomic():
         account = Account.objects.select_for_update().select_related("customer").get(pk=quote.customer_id)
         fresh = renewal_quote(
@@ -199,3 +200,57 @@ def renewal_pay(
             order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
         invoice_id = finish(written)[account.pk]
     return Invoice.objects.get(pk=invoice_id)
+
+
+def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.date) -> Invoice:
+    """The card path for one manual payment: the attempt and its claim are
+    committed first, the charge made with no lock held, the renewal written
+    when the charge succeeded (renewals.card_path.settle_renewal)."""
+    from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
+    from payments.services import charge, default_card
+    from renewals.card_path import claim_line
+
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=quote.customer_id)
+        fresh = renewal_quote(
+            actor=actor,
+            items=[(line.order_id, line.period.months) for line in quote.lines],
+            align_day=quote.align_day,
+            pins=quote.pins,
+        )
+        if fresh.total != quote.total:
+            raise DomainError(
+                f"the price changed since the quote ({format_amount(quote.total)} -> "
+                f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
+                code="price_changed",
+            )
+        card = default_card(account.pk)
+        if card is None:
+            raise DomainError("save a card first, or pay from the balance", code="no_usable_card")
+        attempt = PaymentAttempt.objects.create(
+            account=account,
+            card=card,
+            purpose=AttemptPurpose.RENEWAL,
+            amount=fresh.total,
+            currency=account.currency,
+            idempotency_key=f"manual-{account.pk}-{uuid.uuid4().hex}",
+            business_date=on,
+            claim=[claim_line(q.order_id, q.order_ref, q.status, q.description, q.period) for q in fresh.lines],
+        )
+    charge(attempt, actor=actor)
+    attempt.refresh_from_db()
+    if attempt.state == AttemptState.FAILED:
+        raise DomainError(f"the card was not charged: {attempt.error}", code="card_declined")
+    if attempt.state != AttemptState.SUCCEEDED:
+        raise DomainError(
+            "the card payment's outcome is not known yet; it will be settled shortly and you will not be charged twice",
+            code="payment_unknown",
+        )
+    for order_id in sorted(auto_renew_next):
+        order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
+    first = fresh.lines[0]
+    return (
+        InvoiceLine.objects.select_related("invoice")
+        .get(order_id=first.order_id, period_start=first.period.start)
+        .invoice
+    )

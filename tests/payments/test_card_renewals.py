@@ -15,7 +15,7 @@ from orders.models import Order
 from payments.gateway import stripe_client
 from payments.models import AttemptState, PaymentAttempt
 from payments.services import card_add, payment_attempts_reconcile
-from renewals.manual import renewal_quote
+from renewals.manual import renewal_pay, renewal_quote
 from renewals.sweep.run import sweep_run
 from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
@@ -155,4 +155,36 @@ def test_a_card_that_needs_authentication_fails_the_batch_and_asks_for_the_brows
     assert "the card needs your authentication: pay in the browser" in notice.body_text
     assert "Renew in the browser to confirm the payment" in notice.body_text
     assert (account().balance, account().held) == (Decimal("0.00"), Decimal("0.00"))
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_manual_batch_renewal_paid_by_card(portal_with, assert_invariants):
+    portal_with(
+        "0.00", [order("o1", D(2026, 12, 10), auto_renew=False), order("o2", D(2026, 12, 20), auto_renew=False)]
+    )
+    save_card(GOOD)
+    jane = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=account().pk)
+    ids = {o.ref: o.pk for o in Order.objects.all()}
+    quote = renewal_quote(actor=jane, items=[(ids["o1"], 1), (ids["o2"], 3)])
+    invoice = renewal_pay(actor=jane, quote=quote, payment="card", auto_renew_next={ids["o2"]}, on=ON)
+    assert (invoice.total, invoice.source, invoice.lines.count()) == (Decimal("37.00"), "manual", 2)
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 3700)]
+    assert account().balance == Decimal("0.00")
+    assert dict(Order.objects.values_list("ref", "expires_on")) == {"o1": D(2027, 1, 10), "o2": D(2027, 3, 20)}
+    assert Order.objects.get(ref="o2").auto_renew is True
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_manual_renewal_with_a_declined_card_changes_nothing(portal_with, assert_invariants):
+    portal_with("50.00", [order("o1", D(2026, 12, 10), auto_renew=False)])
+    save_card(DECLINES_AT_CHARGE)
+    jane = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=account().pk)
+    quote = renewal_quote(actor=jane, items=[(Order.objects.get().pk, 1)])
+    with pytest.raises(DomainError, match="the card was not charged: Your card was declined."):
+        renewal_pay(actor=jane, quote=quote, payment="card", on=ON)
+    assert Order.objects.get().expires_on == D(2026, 12, 10)
+    assert (account().balance, account().held) == (Decimal("50.00"), Decimal("0.00"))
+    assert not Invoice.objects.exists()
     assert_invariants()
