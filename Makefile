@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+LOCALSTRIPE_PORT ?= 8420
+# The demo's cards go to localstripe on loopback (started by `make demo`).
+DEMO_ENV = DEBUG=1 STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test_demo \
+	STRIPE_API_BASE=http://127.0.0.1:$(LOCALSTRIPE_PORT) \
+	STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/
 
 .PHONY: install demo test lint serve clean
 
@@ -16,10 +21,11 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 demo: install
-	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py seed_demo
+	$(PY) -m demo.localstripe $(LOCALSTRIPE_PORT)
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py seed_demo
 	@echo "Serving the demo at http://127.0.0.1:8000 (Ctrl-C to stop)"
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -46,7 +46,7 @@ def assert_invariants(db):
 @pytest.fixture(scope="session")
 def localstripe_url():
     """A real localstripe server for the whole session (started on demand)."""
-    from tests.stripe_server import start_localstripe
+    from demo.localstripe import start_localstripe
 
     process, url = start_localstripe()
     yield url

@@ -55,3 +55,19 @@ def test_seed_demo_twice_is_harmless():
     call_command("seed_demo", "--date", TODAY.isoformat(), verbosity=0)
     assert Order.objects.count() == orders
     assert invariant_violations() == []
+
+
+@pytest.mark.django_db
+def test_seed_demo_saves_test_cards_at_the_configured_stripe(stripe_on, capsys):
+    from payments.models import Card
+
+    call_command("seed_demo", "--date", TODAY.isoformat())
+    assert "Saved test cards at Stripe" in capsys.readouterr().out
+    first = set(Card.objects.values_list("stripe_payment_method_id", flat=True))
+    assert Card.objects.filter(is_default=True).count() == 5
+    assert Card.objects.get(account__customer__ref="c001").last4 == "4242"
+    call_command("seed_demo", "--date", TODAY.isoformat(), verbosity=0)  # again: fresh ids, no stale ones
+    again = set(Card.objects.values_list("stripe_payment_method_id", flat=True))
+    assert len(again) == 5
+    assert not first & again
+    assert invariant_violations() == []

@@ -1,15 +1,30 @@
 import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from balances.models import Account
 from core.dates import business_today
 from demo.builder import build_demo_document
 from interchange.importer import ImportInvalid, portal_import
+from payments.gateway import stripe_client, stripe_configured
+from payments.models import Card
+from payments.services import card_add
 from tenants.models import Customer, Reseller
 from tenants.scope import Actor
 from tenants.services import membership_link
+
+# (customer ref, Stripe test card): a good card for the demo login, one that
+# declines at charge time, one that needs authentication.
+DEMO_CARDS = [
+    ("c001", "4242424242424242"),
+    ("c002", "4242424242424242"),
+    ("c003", "4000000000000341"),
+    ("c004", "4000002500003155"),
+    ("c015", "5555555555554444"),
+]
 
 LOGINS = [
     # (username, password, what it is)
@@ -39,9 +54,33 @@ class Command(BaseCommand):
                 raise CommandError("the demo document is invalid:\n" + "\n".join(exc.errors)) from exc
             self._logins()
         self.stdout.write(f"Demo portal as of {today}: {result.summary()}")
+        cards = self._cards()
+        if cards:
+            self.stdout.write(f"Saved test cards at Stripe ({settings.STRIPE_API_BASE or 'Stripe'}): {cards}")
+        else:
+            self.stdout.write("Stripe is not configured: card features are off (see README, Cards).")
         self.stdout.write("Demo logins (username / password):")
         for username, password, what in LOGINS:
             self.stdout.write(f"  {username} / {password}  - {what}")
+
+    def _cards(self) -> int:
+        """Give a few demo customers a saved card at the configured Stripe
+        (localstripe in `make demo`). The import reset their Stripe ids, so a
+        restarted localstripe never leaves stale ones behind."""
+        if not stripe_configured():
+            return 0
+        system = Actor.system("seed_demo")
+        saved = 0
+        for ref, number in DEMO_CARDS:
+            customer = Customer.objects.get(ref=ref)
+            Card.objects.filter(account_id=customer.pk).delete()
+            Account.objects.filter(pk=customer.pk).update(stripe_customer_id="", stripe_payment_method_id="")
+            method = stripe_client().PaymentMethod.create(
+                type="card", card={"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+            )
+            card_add(actor=system, account_id=customer.pk, payment_method_id=method.id)
+            saved += 1
+        return saved
 
     def _logins(self) -> None:
         users = get_user_model()
