@@ -44,6 +44,22 @@ def invariant_violations(limit: int = 20) -> list[str]:
         for i in invoices
     ]
     from orders.models import Order
+    from payments.models import AttemptState, PaymentAttempt
+
+    # What accounts hold is exactly what card payments in flight reserved.
+    open_holds = (
+        PaymentAttempt.objects.filter(account_id=OuterRef("pk"), state__in=[AttemptState.PENDING, AttemptState.UNKNOWN])
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("hold"))
+        .values("total")
+    )
+    holds = Coalesce(Subquery(open_holds, output_field=MoneyField()), Value(0), output_field=MoneyField())
+    problems += [
+        f"account {a.customer.ref}: holds {format_amount(a.held)} but open card payments reserve "
+        f"{format_amount(a.reserved)}"
+        for a in Account.objects.annotate(reserved=holds).exclude(held=F("reserved")).select_related("customer")[:limit]
+    ]
 
     # Every extension is a paid invoice line (the renewal record, unique per
     # order and cycle): an order renewed at least once is paid thru the end of

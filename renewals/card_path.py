@@ -62,12 +62,15 @@ def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: 
         if not plans or not plans[0].needs_card or plans[0].outcome != BatchOutcome.RENEWED:
             return  # attempted meanwhile, or no longer a card batch: the balance path has it
         plan = plans[0]
+        card = default_card(customer_id)
+        if card is None:
+            return  # the card was removed meanwhile: the account is tried again tomorrow
         plan.outcome, plan.reason = BatchOutcome.PENDING, Reason.PAYMENT_UNKNOWN
         batch_id = record_plans([plan], {}, on, run)[customer_id]
         hold = plan.total - plan.card_amount
         attempt = PaymentAttempt.objects.create(
             account_id=customer_id,
-            card=default_card(customer_id),
+            card=card,
             purpose=AttemptPurpose.RENEWAL,
             amount=plan.card_amount,
             currency=plan.account.currency,
