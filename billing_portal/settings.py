@@ -126,7 +126,9 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "cards"
+LOGOUT_REDIRECT_URL = "login"
 
 # Mail: console in development unless a backend is chosen.
 EMAIL_BACKEND = os.environ.get(

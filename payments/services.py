@@ -64,7 +64,9 @@ def card_add(*, actor: Actor, account_id: int, payment_method_id: str) -> Card:
     stripe = stripe_client()
     customer_id = stripe_customer_ensure(account)
     try:
-        method = stripe.PaymentMethod.attach(payment_method_id, customer=customer_id)
+        method = stripe.PaymentMethod.retrieve(payment_method_id)
+        if method.customer != customer_id:  # a SetupIntent confirmed in the browser attached it already
+            method = stripe.PaymentMethod.attach(payment_method_id, customer=customer_id)
     except stripe.error.CardError as exc:
         raise CardDeclined(f"the card was refused: {exc.user_message or exc}") from exc
     except stripe.error.InvalidRequestError as exc:
@@ -262,3 +264,29 @@ def payment_attempts_reconcile(*, actor: Actor | None = None) -> dict[str, int]:
         attempt.refresh_from_db()
         counts["settled" if attempt.state != AttemptState.UNKNOWN else "still_unknown"] += 1
     return counts
+
+
+def card_setup_start(*, actor: Actor, account_id: int) -> str:
+    """A SetupIntent for the add-card page: Stripe.js confirms it in the
+    browser with the card typed there (the number never reaches us). Returns
+    its client secret."""
+    account = _account(actor, account_id)
+    stripe = stripe_client()
+    intent = stripe.SetupIntent.create(customer=stripe_customer_ensure(account), usage="off_session")
+    return intent.client_secret
+
+
+def card_setup_finish(*, actor: Actor, account_id: int, setup_intent_id: str) -> Card:
+    """Save the card of a SetupIntent the browser confirmed: only one of this
+    account's Stripe Customer, and only once it succeeded."""
+    account = _account(actor, account_id)
+    stripe = stripe_client()
+    try:
+        intent = stripe.SetupIntent.retrieve(setup_intent_id)
+    except stripe.error.InvalidRequestError as exc:
+        raise DomainError("that card setup is unknown; try again", code="invalid_card") from exc
+    if intent.customer != account.stripe_customer_id or intent.status != "succeeded" or not intent.payment_method:
+        raise DomainError("the card was not confirmed; try again", code="invalid_card")
+    method = intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
+    existing = Card.objects.filter(account=account, stripe_payment_method_id=method).first()
+    return existing or card_add(actor=actor, account_id=account.pk, payment_method_id=method)

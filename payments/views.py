@@ -1,8 +1,17 @@
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.errors import DomainError
+from payments.gateway import stripe_configured
+from payments.selectors import cards_of
+from payments.services import card_remove, card_set_default, card_setup_finish, card_setup_start
 from payments.webhooks import BadWebhook, webhook_handle
+from tenants.scope import ActorKind, actor_for_user
 
 
 @csrf_exempt  # Stripe signs the body instead
@@ -13,3 +22,66 @@ def stripe_webhook(request):
     except BadWebhook as exc:
         return HttpResponseBadRequest(str(exc), content_type="text/plain")
     return HttpResponse(result, content_type="text/plain")
+
+
+def _customer(request):
+    actor = actor_for_user(request.user)
+    if actor.kind != ActorKind.CUSTOMER:
+        raise Http404("saved cards belong to a customer account")
+    return actor
+
+
+@login_required
+def cards(request):
+    actor = _customer(request)
+    if request.method == "POST":
+        action, card_id = request.POST.get("action"), request.POST.get("card", "")
+        try:
+            if not card_id.isdigit():
+                raise DomainError("choose a card")
+            if action == "default":
+                card_set_default(actor=actor, card_id=int(card_id))
+                messages.success(request, "That card is now your default.")
+            elif action == "remove":
+                card_remove(actor=actor, card_id=int(card_id))
+                messages.success(request, "The card was removed.")
+            else:
+                raise DomainError("unknown action")
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        return redirect("cards")
+    return render(request, "payments/cards.html", {"cards": cards_of(actor=actor), "enabled": stripe_configured()})
+
+
+@login_required
+def card_add_page(request):
+    """The one page that needs JavaScript: Stripe.js confirms a SetupIntent
+    with the card typed here; our server only sees the SetupIntent's id."""
+    actor = _customer(request)
+    if not stripe_configured():
+        messages.error(request, "Card payments are not configured on this portal.")
+        return redirect("cards")
+    if request.method == "POST":
+        try:
+            card = card_setup_finish(
+                actor=actor, account_id=actor.customer_id, setup_intent_id=request.POST.get("setup_intent", "")
+            )
+        except DomainError as exc:
+            messages.error(request, str(exc))
+            return redirect("card-add")
+        messages.success(request, f"Saved {card}.")
+        return redirect("cards")
+    try:
+        client_secret = card_setup_start(actor=actor, account_id=actor.customer_id)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return redirect("cards")
+    return render(
+        request,
+        "payments/card_add.html",
+        {
+            "client_secret": client_secret,
+            "stripe_js_url": settings.STRIPE_JS_URL or "https://js.stripe.com/v3/",
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        },
+    )
