@@ -166,18 +166,7 @@ def renewal_pay(
         return _pay_by_card(actor=actor, quote=quote, auto_renew_next=auto_renew_next, on=on)
     with transaction.atomic():
         account = Account.objects.select_for_update().select_related("customer").get(pk=quote.customer_id)
-        fresh = renewal_quote(
-            actor=actor,
-            items=[(line.order_id, line.period.months) for line in quote.lines],
-            align_day=quote.align_day,
-            pins=quote.pins,
-        )
-        if fresh.total != quote.total:
-            raise DomainError(
-                f"the price changed since the quote ({format_amount(quote.total)} -> "
-                f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
-                code="price_changed",
-            )
+        fresh = _requote(actor, quote)
         if fresh.total > account.available:
             raise InsufficientFunds(
                 f"the renewal costs {format_amount(fresh.total)} {account.currency} but only "
@@ -202,6 +191,24 @@ def renewal_pay(
     return Invoice.objects.get(pk=invoice_id)
 
 
+def _requote(actor: Actor, quote: Quote) -> Quote:
+    """The quote again, under the account's lock: its pins must still hold and
+    its price must not have changed, else nothing is charged."""
+    fresh = renewal_quote(
+        actor=actor,
+        items=[(line.order_id, line.period.months) for line in quote.lines],
+        align_day=quote.align_day,
+        pins=quote.pins,
+    )
+    if fresh.total != quote.total:
+        raise DomainError(
+            f"the price changed since the quote ({format_amount(quote.total)} -> "
+            f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
+            code="price_changed",
+        )
+    return fresh
+
+
 def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.date) -> Invoice:
     """The card path for one manual payment: the attempt and its claim are
     committed first, the charge made with no lock held, the renewal written
@@ -212,18 +219,7 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
 
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=quote.customer_id)
-        fresh = renewal_quote(
-            actor=actor,
-            items=[(line.order_id, line.period.months) for line in quote.lines],
-            align_day=quote.align_day,
-            pins=quote.pins,
-        )
-        if fresh.total != quote.total:
-            raise DomainError(
-                f"the price changed since the quote ({format_amount(quote.total)} -> "
-                f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
-                code="price_changed",
-            )
+        fresh = _requote(actor, quote)
         card = default_card(account.pk)
         if card is None:
             raise DomainError("save a card first, or pay from the balance", code="no_usable_card")

@@ -5,7 +5,6 @@ import datetime
 from decimal import Decimal
 
 import pytest
-import stripe
 
 from balances.models import Account, LedgerEntry
 from core.errors import DomainError
@@ -97,20 +96,12 @@ def test_a_decline_at_charge_fails_the_whole_batch_with_nothing_changed(portal_w
 
 @pytest.mark.django_db
 def test_a_lost_reply_then_reconciliation_makes_exactly_one_charge_and_one_renewal(
-    portal_with, monkeypatch, assert_invariants
+    portal_with, reply_lost, assert_invariants
 ):
     portal_with("5.00", [order("o1", D(2026, 12, 10)), order("o2", D(2026, 12, 10))])
     save_card(GOOD)
-    real_request = stripe.RequestsClient.request
-
-    def reply_lost(self, method, url, headers, post_data=None):
-        response = real_request(self, method, url, headers, post_data)
-        if url.endswith("/confirm"):
-            raise stripe.APIConnectionError("the reply never came")
-        return response
-
-    monkeypatch.setattr(stripe.RequestsClient, "request", reply_lost)
-    report = sweep_run(on=ON)
+    with reply_lost():
+        report = sweep_run(on=ON)
     assert [(b["outcome"], b["reason"]) for b in report.batches] == [("pending", "payment_unknown")]
     assert set(Order.objects.values_list("expires_on", flat=True)) == {D(2026, 12, 10)}  # nothing renewed
     assert account().held == Decimal("5.00")  # the balance part stays reserved
@@ -121,7 +112,6 @@ def test_a_lost_reply_then_reconciliation_makes_exactly_one_charge_and_one_renew
     jane = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=account().pk)
     with pytest.raises(DomainError, match="order o1: a card payment for its renewal is in progress"):
         renewal_quote(actor=jane, items=[(Order.objects.get(ref="o1").pk, 1)])
-    monkeypatch.setattr(stripe.RequestsClient, "request", real_request)
     assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 0}
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1500)]
     assert InvoiceLine.objects.count() == 2

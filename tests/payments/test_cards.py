@@ -4,7 +4,6 @@ official SDK."""
 from decimal import Decimal
 
 import pytest
-import stripe
 
 from balances.models import Account, LedgerEntry
 from core.errors import DomainError
@@ -112,25 +111,16 @@ def test_a_top_up_in_another_currency_is_refused(jane):
     assert not PaymentAttempt.objects.exists()
 
 
-def test_a_lost_reply_is_reconciled_into_exactly_one_charge(jane, monkeypatch, assert_invariants):
+def test_a_lost_reply_is_reconciled_into_exactly_one_charge(jane, reply_lost, assert_invariants):
     """Stripe charged the card but the reply never arrived: the attempt is
     unknown, nothing is credited; reconciliation finds the charge by its
     stored id and credits it once; nothing is charged again."""
     customer, actor = jane
     card_add(actor=actor, account_id=customer.pk, payment_method_id=tokenise(GOOD))
-    real_request = stripe.RequestsClient.request
-
-    def reply_lost_after_confirm(self, method, url, headers, post_data=None):
-        response = real_request(self, method, url, headers, post_data)
-        if url.endswith("/confirm"):
-            raise stripe.APIConnectionError("the connection dropped before the reply")
-        return response
-
-    monkeypatch.setattr(stripe.RequestsClient, "request", reply_lost_after_confirm)
-    attempt = top_up_by_card(actor=actor, account_id=customer.pk, amount=Decimal("40.00"))
+    with reply_lost():
+        attempt = top_up_by_card(actor=actor, account_id=customer.pk, amount=Decimal("40.00"))
     assert attempt.state == AttemptState.UNKNOWN
     assert not LedgerEntry.objects.exists()
-    monkeypatch.setattr(stripe.RequestsClient, "request", real_request)
     assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 0}
     assert payment_attempts_reconcile() == {"settled": 0, "still_unknown": 0}
     attempt.refresh_from_db()

@@ -7,7 +7,6 @@ import time
 from decimal import Decimal
 
 import pytest
-import stripe
 from django.urls import reverse
 
 from balances.models import LedgerEntry
@@ -39,23 +38,14 @@ def event(intent_id: str, kind: str = "payment_intent.succeeded", event_id: str 
 
 
 @pytest.fixture
-def unknown_top_up(stripe_on, settings, monkeypatch):
+def unknown_top_up(stripe_on, settings, reply_lost):
     """A 30.00 top-up charged at Stripe whose reply was lost: unknown here."""
     settings.STRIPE_WEBHOOK_SECRET = SECRET
     customer = CustomerFactory()
     actor = Actor(kind=ActorKind.CUSTOMER, label="c", customer_id=customer.pk)
     card_add(actor=actor, account_id=customer.pk, payment_method_id=tokenise(GOOD))
-    real_request = stripe.RequestsClient.request
-
-    def reply_lost(self, method, url, headers, post_data=None):
-        response = real_request(self, method, url, headers, post_data)
-        if url.endswith("/confirm"):
-            raise stripe.APIConnectionError("dropped")
-        return response
-
-    monkeypatch.setattr(stripe.RequestsClient, "request", reply_lost)
-    attempt = top_up_by_card(actor=actor, account_id=customer.pk, amount=Decimal("30.00"))
-    monkeypatch.setattr(stripe.RequestsClient, "request", real_request)
+    with reply_lost():
+        attempt = top_up_by_card(actor=actor, account_id=customer.pk, amount=Decimal("30.00"))
     assert attempt.state == AttemptState.UNKNOWN
     return attempt
 
