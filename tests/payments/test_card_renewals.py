@@ -178,3 +178,32 @@ def test_a_manual_renewal_with_a_declined_card_changes_nothing(portal_with, asse
     assert (account().balance, account().held) == (Decimal("50.00"), Decimal("0.00"))
     assert not Invoice.objects.exists()
     assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_webhook_settles_a_pending_card_batch_once(portal_with, reply_lost, settings, client, assert_invariants):
+    from django.urls import reverse
+
+    from tests.payments.test_webhooks import SECRET, event, sign
+
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
+    save_card(GOOD)
+    with reply_lost():
+        sweep_run(on=ON)
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.state == AttemptState.UNKNOWN
+    payload = event(attempt.stripe_payment_intent_id, event_id="evt_renewal")
+    for _ in range(2):  # delivered, then retried by Stripe
+        response = client.post(
+            reverse("stripe-webhook"),
+            data=payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(payload),
+        )
+        assert response.status_code == 200
+    assert Order.objects.get().expires_on == D(2027, 1, 10)
+    assert InvoiceLine.objects.count() == 1
+    assert list(LedgerEntry.objects.order_by("pk").values_list("kind", flat=True)) == ["card_top_up", "renewal"]
+    assert payment_attempts_reconcile() == {"settled": 0, "still_unknown": 0}  # nothing left to settle
+    assert_invariants()
