@@ -20,7 +20,9 @@ class NoticeKind(models.TextChoices):
 class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    FAILED = "failed", "Failed (will retry)"
+    # No email address: the notice is a message in the panel only.
+    PANEL_ONLY = "panel_only", "Panel only (no email address)"
 
 
 class Notice(models.Model):

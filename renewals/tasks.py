@@ -32,4 +32,13 @@ def nightly_run() -> list:
         payment_attempts_reconcile()  # settle card charges whose outcome was unknown
     reports = nightly()
     provisioning_run()  # retry hooks that failed earlier
+    deliver_notices.delay()
     return [] if reports is None else [r.date for r in reports]
+
+
+@shared_task(acks_late=True)
+def deliver_notices() -> dict:
+    """Send the outbox (beat runs it every minute, the nightly work at its end)."""
+    from notifications.delivery import deliver_pending
+
+    return deliver_pending()

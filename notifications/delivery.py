@@ -1,0 +1,77 @@
+"""Delivering the outbox by email (Django's mail framework), each notice once.
+
+A notice is claimed by a conditional UPDATE before it is sent, so two workers
+never send the same one. A failed send is retried with backoff (1, 2, 4 ...
+minutes, at most 6 hours apart); a notice with no email address stays a panel
+message. Customer mail goes out in the reseller's name (white label): the
+platform's sending address with the reseller's name, the reseller's address
+as Reply-To.
+"""
+
+import datetime
+import logging
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db.models import Q
+from django.utils import timezone
+
+from notifications.models import DeliveryState, Notice
+
+log = logging.getLogger("notifications.delivery")
+MAX_BACKOFF = datetime.timedelta(hours=6)
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    return min(datetime.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Send what is due: pending notices, and failed ones whose retry time came."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "failed": 0, "panel_only": 0}
+    counts["panel_only"] = Notice.objects.filter(state=DeliveryState.PENDING, recipient="").update(
+        state=DeliveryState.PANEL_ONLY
+    )
+    due = (
+        Notice.objects.filter(Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.FAILED, next_attempt_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", "state", "attempts")[:limit]
+    )
+    connection = None
+    for pk, state, attempts in due:
+        # Claim: only the worker whose UPDATE moves the attempt counter sends it.
+        if not Notice.objects.filter(pk=pk, state=state, attempts=attempts).update(attempts=attempts + 1):
+            continue
+        notice = Notice.objects.select_related("reseller").get(pk=pk)
+        try:
+            connection = connection or get_connection(fail_silently=False)
+            _message(notice, connection).send()
+        except Exception as exc:  # noqa: BLE001 - the mail server's failure is recorded and retried
+            log.warning("notice %s not sent (attempt %s): %s", pk, attempts + 1, exc)
+            Notice.objects.filter(pk=pk).update(
+                state=DeliveryState.FAILED, last_error=str(exc)[:2000], next_attempt_at=now + backoff(attempts + 1)
+            )
+            counts["failed"] += 1
+            connection = None
+            continue
+        Notice.objects.filter(pk=pk).update(state=DeliveryState.SENT, sent_at=timezone.now(), last_error="")
+        counts["sent"] += 1
+    return counts
+
+
+def _message(notice: Notice, connection) -> EmailMultiAlternatives:
+    reseller = notice.reseller
+    message = EmailMultiAlternatives(
+        subject=notice.subject,
+        body=notice.body_text,
+        from_email=formataddr((reseller.name, settings.DEFAULT_FROM_EMAIL)),
+        to=[notice.recipient],
+        reply_to=[reseller.email] if reseller.email else None,
+        connection=connection,
+        headers={"X-Portal-Notice": f"{notice.kind}:{notice.pk}"},
+    )
+    if notice.body_html:
+        message.attach_alternative(notice.body_html, "text/html")
+    return message
