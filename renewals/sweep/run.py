@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.dates import business_today
 from invoices.models import InvoiceLine
+from notifications.schedule import advance_notices, termination_warnings
 from orders.models import Order
 from renewals.facts import load_catalog
 from renewals.lifecycle import lifecycle_apply, lifecycle_plan
@@ -96,6 +97,8 @@ def sweep_run(
         else:
             for ids in batches:
                 sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
+        advance_notices(on, catalog)
+        termination_warnings(on)
     except Exception as exc:
         SweepRun.objects.filter(pk=run.pk).update(
             outcome=RunOutcome.FAILED, error=repr(exc)[:4000], finished_at=timezone.now()

@@ -328,7 +328,13 @@ def test_a_year_of_one_order(portal, run, assert_invariants):
     assert kinds.count("renewal_succeeded") == 4
     assert kinds.count("renewal_failed") == 1
     assert kinds.count("renewal_last_chance") == 1
-    assert kinds[-2:] == ["suspended", "terminated"]
+    assert kinds[-3:] == ["suspended", "termination_warning", "terminated"]
+    warning = Notice.objects.get(kind="termination_warning")
+    assert warning.business_date == D(2027, 4, 23)  # 3 days before the termination on Apr 26
+    advance = Notice.objects.filter(kind="advance_notice").order_by("business_date")
+    # 3 days before each first attempt (7 days before an expiry on the 10th): the
+    # last day of the month before (the run starts Dec 1, after the first one).
+    assert [n.business_date for n in advance] == [D(2026, 12, 31), D(2027, 1, 31), D(2027, 2, 28), D(2027, 3, 31)]
     assert_invariants()
 
 

@@ -1,0 +1,126 @@
+"""Notices that a date, not an event, brings: written by the nightly run for
+its business date, each once (the outbox's unique key), caught up with the
+missed nights like everything else.
+
+- ``advance_notice``: 3 days before the first attempt of a cycle, for the
+  orders that will auto-renew, one per account: orders, total, funds
+  available, what to top up if short.
+- ``termination_warning``: 3 days before an order in grace is terminated.
+"""
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Q
+
+from balances.models import Account
+from catalog.models import Category
+from core.money import format_amount
+from notifications.services import NoticeSpec, notices_create
+from orders.models import Order
+from orders.states import OrderStatus
+from renewals.facts import Catalog, account_rows, facts_for, order_rows
+from renewals.rules import LONG_LEAD_DAYS, SHORT_LEAD_DAYS, SHORT_TENURE_MONTHS, eligibility
+
+ADVANCE_DAYS = 3
+WARNING_DAYS = 3
+
+
+def _first_attempt_on(day: datetime.date, catalog: Catalog) -> Q:
+    """Orders whose attempt window opens on ``day``."""
+    overrides: dict[int, list[int]] = defaultdict(list)
+    for pk, plan in catalog.plans.items():
+        if plan.lead_days is not None:
+            overrides[plan.lead_days].append(pk)
+    overridden = [pk for pks in overrides.values() for pk in pks]
+    window = ~Q(plan_id__in=overridden) & (
+        Q(tenure_months__lte=SHORT_TENURE_MONTHS, expires_on=day + datetime.timedelta(days=SHORT_LEAD_DAYS))
+        | Q(tenure_months__gt=SHORT_TENURE_MONTHS, expires_on=day + datetime.timedelta(days=LONG_LEAD_DAYS))
+    )
+    for lead, pks in overrides.items():
+        window |= Q(plan_id__in=pks, expires_on=day + datetime.timedelta(days=lead))
+    return window
+
+
+def advance_notices(on: datetime.date, catalog: Catalog) -> int:
+    """Write the advance notices of business date ``on``; returns how many."""
+    attempt_day = on + datetime.timedelta(days=ADVANCE_DAYS)
+    orders = order_rows(Order.objects.filter(_first_attempt_on(attempt_day, catalog), status=OrderStatus.ACTIVE))
+    if not orders:
+        return 0
+    accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
+    by_account: dict[int, list] = defaultdict(list)
+    for order in orders:
+        account = accounts[order.customer_id]
+        if eligibility(facts_for(order, account, catalog), attempt_day).will_attempt:
+            price = catalog.plans[order.plan_id].prices[order.tenure_months]
+            by_account[order.customer_id].append((order, price))
+    specs = []
+    for customer_id, lines in by_account.items():
+        account = accounts[customer_id]
+        total = sum((price for _o, price in lines), Decimal("0.00"))
+        available = account.spendable + account.credit_limit
+        table = "\n".join(
+            f"  {o.ref}  paid thru {o.expires_on}  {format_amount(p)} {account.currency}" for o, p in lines
+        )
+        short = total - available
+        advice = (
+            f"Your available funds are {format_amount(available)} {account.currency}: top up at least "
+            f"{format_amount(short)} {account.currency} (or save a card) before {attempt_day}."
+            if short > 0
+            else f"Your available funds ({format_amount(available)} {account.currency}) cover it."
+        )
+        specs.append(
+            NoticeSpec(
+                kind="advance_notice",
+                customer_id=customer_id,
+                reseller_id=account.reseller_id,
+                recipient=account.email,
+                subject_key=f"account:{customer_id}",
+                cycle=attempt_day.isoformat(),
+                business_date=on,
+                subject=f"Auto-renewal on {attempt_day}: {format_amount(total)} {account.currency}",
+                body_text=(
+                    f"On {attempt_day} we will renew automatically, for {format_amount(total)} "
+                    f"{account.currency}:\n{table}\n{advice}\n"
+                ),
+                order_refs=[o.ref for o, _p in lines],
+            )
+        )
+    notices_create(specs)
+    return len(specs)
+
+
+def termination_warnings(on: datetime.date) -> int:
+    """Orders in grace terminated 3 days from ``on``: a warning each, once."""
+    graces = dict(Category.objects.values_list("pk", "grace_days"))
+    condition = Q(pk__in=[])
+    termination_day = on + datetime.timedelta(days=WARNING_DAYS)
+    for category_id, grace in graces.items():
+        # Terminated the day after grace ends: expires_on + grace + 1.
+        expires = termination_day - datetime.timedelta(days=grace + 1)
+        condition |= Q(plan__category_id=category_id, expires_on=expires)
+    rows = Order.objects.filter(condition, status=OrderStatus.SUSPENDED).values_list(
+        "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on"
+    )
+    specs = [
+        NoticeSpec(
+            kind="termination_warning",
+            customer_id=customer_id,
+            reseller_id=reseller_id,
+            recipient=email,
+            subject_key=f"order:{pk}",
+            cycle=expires_on.isoformat(),
+            business_date=on,
+            subject=f"{ref} will be terminated on {termination_day}",
+            body_text=(
+                f"Order {ref} was paid thru {expires_on} and is suspended. Unless it is renewed, it will be "
+                f"terminated on {termination_day}, and its service and data deleted. Renew it now to keep it.\n"
+            ),
+            order_refs=[ref],
+        )
+        for pk, ref, customer_id, reseller_id, email, expires_on in rows
+    ]
+    notices_create(specs)
+    return len(specs)
