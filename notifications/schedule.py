@@ -5,6 +5,8 @@ missed nights like everything else.
 - ``advance_notice``: 3 days before the first attempt of a cycle, for the
   orders that will auto-renew, one per account: orders, total, funds
   available, what to top up if short.
+- ``renewal_reminder``: 30, 7 and 1 days before expiry, for orders that will
+  not renew by themselves or whose auto-renewal failed this cycle.
 - ``termination_warning``: 3 days before an order in grace is terminated.
 """
 
@@ -12,6 +14,7 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q
 
 from balances.models import Account
@@ -122,5 +125,54 @@ def termination_warnings(on: datetime.date) -> int:
         )
         for pk, ref, customer_id, reseller_id, email, expires_on in rows
     ]
+    notices_create(specs)
+    return len(specs)
+
+
+def renewal_reminders(on: datetime.date, catalog: Catalog, days: tuple[int, ...] | None = None) -> int:
+    """SPEC: 30, 7 and 1 days before expiry (settings.RENEWAL_REMINDER_DAYS),
+    one per account and day, listing the orders that will not auto-renew and
+    those whose auto-renewal failed this cycle; never do-not-renew orders."""
+    from renewals.models import OrderOutcome  # the outcomes of this cycle's attempts
+
+    days = days or tuple(getattr(settings, "RENEWAL_REMINDER_DAYS", (30, 7, 1)))
+    specs = []
+    for before in days:
+        expires = on + datetime.timedelta(days=before)
+        orders = order_rows(
+            Order.objects.filter(expires_on=expires, status=OrderStatus.ACTIVE, do_not_renew=False).order_by("pk")
+        )
+        if not orders:
+            continue
+        accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
+        failed = set(
+            OrderOutcome.objects.filter(
+                order_id__in=[o.id for o in orders], cycle=expires, outcome="failed"
+            ).values_list("order_id", flat=True)
+        )
+        by_account: dict[int, list] = defaultdict(list)
+        for order in orders:
+            verdict = eligibility(facts_for(order, accounts[order.customer_id], catalog), on)
+            if verdict.reason is not None or order.id in failed:
+                by_account[order.customer_id].append(order)
+        for customer_id, due in by_account.items():
+            account = accounts[customer_id]
+            table = "\n".join(f"  {o.ref}  paid thru {o.expires_on}" for o in due)
+            specs.append(
+                NoticeSpec(
+                    kind="renewal_reminder",
+                    customer_id=customer_id,
+                    reseller_id=account.reseller_id,
+                    recipient=account.email,
+                    subject_key=f"account:{customer_id}:{before}d",
+                    cycle=expires.isoformat(),
+                    business_date=on,
+                    subject=f"Renew by {expires}: {len(due)} order(s) expire in {before} day(s)",
+                    body_text=(
+                        f"These orders will not renew by themselves; renew them by hand before they expire:\n{table}\n"
+                    ),
+                    order_refs=[o.ref for o in due],
+                )
+            )
     notices_create(specs)
     return len(specs)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.dates import business_today
 from invoices.models import InvoiceLine
-from notifications.schedule import advance_notices, termination_warnings
+from notifications.schedule import advance_notices, renewal_reminders, termination_warnings
 from orders.models import Order
 from renewals.facts import load_catalog
 from renewals.lifecycle import lifecycle_apply, lifecycle_plan
@@ -98,6 +98,7 @@ def sweep_run(
             for ids in batches:
                 sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
         advance_notices(on, catalog)
+        renewal_reminders(on, catalog)
         termination_warnings(on)
     except Exception as exc:
         SweepRun.objects.filter(pk=run.pk).update(

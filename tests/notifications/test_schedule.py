@@ -45,3 +45,23 @@ def test_termination_warning_3_days_before_termination_once(portal):
     warning = Notice.objects.get(kind="termination_warning")
     assert (warning.business_date, warning.order_refs) == (D(2026, 12, 23), ["o1"])
     assert "will be terminated on 2026-12-26" in warning.subject
+
+
+@pytest.mark.django_db
+def test_renewal_reminders_30_7_and_1_days_before_expiry(portal):
+    portal(
+        [
+            order("manual", D(2026, 12, 31), auto_renew=False),
+            order("dnr", D(2026, 12, 31), auto_renew=False, do_not_renew=True),
+            order("auto", D(2026, 12, 31)),  # renews by itself: no reminder while it has not failed
+        ],
+        customers=[{"ref": "c1", "name": "J", "email": "j@x.test", "reseller": "r1", "balance": "0.00"}],
+    )
+    for day in (D(2026, 12, 1), D(2026, 12, 2), D(2026, 12, 24), D(2026, 12, 24), D(2026, 12, 30)):
+        night(day)
+    reminders = list(Notice.objects.filter(kind="renewal_reminder").order_by("business_date"))
+    assert [(n.business_date, n.order_refs) for n in reminders] == [
+        (D(2026, 12, 1), ["manual"]),  # 30 days before
+        (D(2026, 12, 24), ["manual", "auto"]),  # 7 days before: "auto" failed on Dec 24 (no funds)
+        (D(2026, 12, 30), ["manual", "auto"]),  # 1 day before
+    ]
