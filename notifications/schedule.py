@@ -24,7 +24,7 @@ from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.states import OrderStatus
 from renewals.facts import Catalog, account_rows, facts_for, order_rows
-from renewals.rules import LONG_LEAD_DAYS, SHORT_LEAD_DAYS, SHORT_TENURE_MONTHS, eligibility
+from renewals.rules import eligibility
 
 ADVANCE_DAYS = 3
 WARNING_DAYS = 3
@@ -32,18 +32,7 @@ WARNING_DAYS = 3
 
 def _first_attempt_on(day: datetime.date, catalog: Catalog) -> Q:
     """Orders whose attempt window opens on ``day``."""
-    overrides: dict[int, list[int]] = defaultdict(list)
-    for pk, plan in catalog.plans.items():
-        if plan.lead_days is not None:
-            overrides[plan.lead_days].append(pk)
-    overridden = [pk for pks in overrides.values() for pk in pks]
-    window = ~Q(plan_id__in=overridden) & (
-        Q(tenure_months__lte=SHORT_TENURE_MONTHS, expires_on=day + datetime.timedelta(days=SHORT_LEAD_DAYS))
-        | Q(tenure_months__gt=SHORT_TENURE_MONTHS, expires_on=day + datetime.timedelta(days=LONG_LEAD_DAYS))
-    )
-    for lead, pks in overrides.items():
-        window |= Q(plan_id__in=pks, expires_on=day + datetime.timedelta(days=lead))
-    return window
+    return catalog.by_lead_days(lambda lead: Q(expires_on=day + lead))
 
 
 def advance_notices(on: datetime.date, catalog: Catalog) -> int:

@@ -5,6 +5,7 @@ accounts and orders are read per batch of accounts.
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,20 +39,26 @@ class Catalog:
     # are of accounts already attempted, so they need no look-up.
     claims_open: bool = False
 
-    def window_q(self, on: datetime.date) -> Q:
-        """Orders whose attempt window holds ``on``: the rules' window
-        (renewals.rules.lead_days) as one indexed condition on expires_on."""
+    def by_lead_days(self, condition: Callable[[datetime.timedelta], Q]) -> Q:
+        """``condition(lead)``, a condition on expires_on, applied with each
+        order's own lead days (renewals.rules.lead_days: 7 or 30 by tenure, or
+        the plan's override) as one indexed query condition."""
         overrides: dict[int, list[int]] = {}
         for pk, plan in self.plans.items():
             if plan.lead_days is not None:
                 overrides.setdefault(plan.lead_days, []).append(pk)
-        plain = Q(
-            tenure_months__lte=SHORT_TENURE_MONTHS, expires_on__lte=on + datetime.timedelta(days=SHORT_LEAD_DAYS)
-        ) | Q(tenure_months__gt=SHORT_TENURE_MONTHS, expires_on__lte=on + datetime.timedelta(days=LONG_LEAD_DAYS))
-        window = ~Q(plan_id__in=[pk for pks in overrides.values() for pk in pks]) & plain
+        days = datetime.timedelta
+        plain = (Q(tenure_months__lte=SHORT_TENURE_MONTHS) & condition(days(SHORT_LEAD_DAYS))) | (
+            Q(tenure_months__gt=SHORT_TENURE_MONTHS) & condition(days(LONG_LEAD_DAYS))
+        )
+        combined = ~Q(plan_id__in=[pk for pks in overrides.values() for pk in pks]) & plain
         for lead, pks in overrides.items():
-            window |= Q(plan_id__in=pks, expires_on__lte=on + datetime.timedelta(days=lead))
-        return Q(expires_on__gte=on) & window
+            combined |= Q(plan_id__in=pks) & condition(days(lead))
+        return combined
+
+    def window_q(self, on: datetime.date) -> Q:
+        """Orders whose attempt window holds ``on``."""
+        return Q(expires_on__gte=on) & self.by_lead_days(lambda lead: Q(expires_on__lte=on + lead))
 
 
 def load_catalog() -> Catalog:
