@@ -169,14 +169,9 @@ def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttemp
     statuses = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "status"))
     written = write_renewals(
         [
-            Charge(
-                customer_id=account.pk,
-                customer_ref=account.customer.ref,
-                customer_email=account.customer.email,
-                reseller_id=account.customer.reseller_id,
-                currency=account.currency,
-                balance_before=account.balance,
-                lines=[
+            Charge.of_account(
+                account,
+                [
                     Line(
                         line["order_id"],
                         line["order_ref"],

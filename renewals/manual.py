@@ -172,14 +172,8 @@ def renewal_pay(
                 f"the renewal costs {format_amount(fresh.total)} {account.currency} but only "
                 f"{format_amount(account.available)} is available; top up and try again"
             )
-        charge = Charge(
-            customer_id=account.pk,
-            customer_ref=account.customer.ref,
-            customer_email=account.customer.email,
-            reseller_id=account.customer.reseller_id,
-            currency=account.currency,
-            balance_before=account.balance,
-            lines=[Line(q.order_id, q.order_ref, q.description, q.status, q.period) for q in fresh.lines],
+        charge = Charge.of_account(
+            account, [Line(q.order_id, q.order_ref, q.description, q.status, q.period) for q in fresh.lines]
         )
         written = write_renewals(
             [charge], on=on, source=RenewalSource.MANUAL, actor=actor, payment_memo="Manual renewal"

@@ -58,6 +58,20 @@ class Charge:
     def __post_init__(self):
         self.total = sum((line.period.amount for line in self.lines), Decimal("0.00"))
 
+    @classmethod
+    def of_account(cls, account, lines: list[Line]) -> "Charge":
+        """A charge to a (locked) balances.Account model, its balance as read."""
+        customer = account.customer
+        return cls(
+            customer_id=account.pk,
+            customer_ref=customer.ref,
+            customer_email=customer.email,
+            reseller_id=customer.reseller_id,
+            currency=account.currency,
+            balance_before=account.balance,
+            lines=lines,
+        )
+
 
 @dataclass
 class Written:
