@@ -143,6 +143,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@portal.test")
+# Where the panels are, for the links in notices.
+PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # Celery: Redis in production; without REDIS_URL, tasks run in-process.

@@ -4,6 +4,11 @@ from django.db.models import Q
 from core.money import MoneyField
 
 
+def product_label(plan_name: str, months: int) -> str:
+    """How an order's product reads on invoices and notices."""
+    return f"{plan_name}, {months} month(s)"
+
+
 class Category(models.Model):
     ref = models.CharField(max_length=100, unique=True)
     name = models.CharField(max_length=200)

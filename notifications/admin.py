@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdmin
 from notifications.delivery import deliver_pending
@@ -12,6 +13,20 @@ class NoticeAdmin(ReadOnlyAdmin):
     search_fields = ("recipient", "customer__ref", "subject")
     list_select_related = ("customer",)
     date_hierarchy = "business_date"
+    exclude = ("subject", "body_text", "body_html")
+    readonly_fields = ("message",)
+
+    @admin.display(description="Message (as sent, or as it will be sent)")
+    def message(self, notice):
+        content = notice.rendered()
+        return format_html(
+            '<p><strong>{}</strong></p><pre style="white-space:pre-wrap">{}</pre>'
+            '<iframe sandbox srcdoc="{}" title="HTML version" style="width:100%;height:32rem;border:1px solid #ccc">'
+            "</iframe>",
+            content.subject,
+            content.text,
+            content.html,
+        )
 
     actions = ("retry_failed",)
 

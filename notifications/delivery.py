@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications.content import Rendered
 from notifications.models import DeliveryState, Notice
 
 log = logging.getLogger("notifications.delivery")
@@ -31,9 +32,6 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
     """Send what is due: pending notices, and failed ones whose retry time came."""
     now = now or timezone.now()
     counts = {"sent": 0, "failed": 0, "panel_only": 0}
-    counts["panel_only"] = Notice.objects.filter(state=DeliveryState.PENDING, recipient="").update(
-        state=DeliveryState.PANEL_ONLY
-    )
     due = (
         Notice.objects.filter(Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.FAILED, next_attempt_at__lte=now))
         .order_by("pk")
@@ -44,34 +42,43 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
         # Claim: only the worker whose UPDATE moves the attempt counter sends it.
         if not Notice.objects.filter(pk=pk, state=state, attempts=attempts).update(attempts=attempts + 1):
             continue
-        notice = Notice.objects.select_related("reseller").get(pk=pk)
+        notice = Notice.objects.select_related("reseller", "customer").get(pk=pk)
+        # Rendered once and kept: a retry sends the same words, the panel shows them.
+        content = notice.rendered()
+        stored = {"subject": content.subject, "body_text": content.text, "body_html": content.html}
+        if not notice.recipient:
+            Notice.objects.filter(pk=pk).update(state=DeliveryState.PANEL_ONLY, **stored)
+            counts["panel_only"] += 1
+            continue
         try:
             connection = connection or get_connection(fail_silently=False)
-            _message(notice, connection).send()
+            _message(notice, content, connection).send()
         except Exception as exc:  # noqa: BLE001 - the mail server's failure is recorded and retried
             log.warning("notice %s not sent (attempt %s): %s", pk, attempts + 1, exc)
             Notice.objects.filter(pk=pk).update(
-                state=DeliveryState.FAILED, last_error=str(exc)[:2000], next_attempt_at=now + backoff(attempts + 1)
+                state=DeliveryState.FAILED,
+                last_error=str(exc)[:2000],
+                next_attempt_at=now + backoff(attempts + 1),
+                **stored,
             )
             counts["failed"] += 1
             connection = None
             continue
-        Notice.objects.filter(pk=pk).update(state=DeliveryState.SENT, sent_at=timezone.now(), last_error="")
+        Notice.objects.filter(pk=pk).update(state=DeliveryState.SENT, sent_at=timezone.now(), last_error="", **stored)
         counts["sent"] += 1
     return counts
 
 
-def _message(notice: Notice, connection) -> EmailMultiAlternatives:
+def _message(notice: Notice, content: Rendered, connection) -> EmailMultiAlternatives:
     reseller = notice.reseller
     message = EmailMultiAlternatives(
-        subject=notice.subject,
-        body=notice.body_text,
+        subject=content.subject,
+        body=content.text,
         from_email=formataddr((reseller.name, settings.DEFAULT_FROM_EMAIL)),
         to=[notice.recipient],
         reply_to=[reseller.email] if reseller.email else None,
         connection=connection,
         headers={"X-Portal-Notice": f"{notice.kind}:{notice.pk}"},
     )
-    if notice.body_html:
-        message.attach_alternative(notice.body_html, "text/html")
+    message.attach_alternative(content.html, "text/html")
     return message

@@ -47,10 +47,13 @@ class Notice(models.Model):
     cycle = models.CharField(max_length=10, blank=True, default="")
     # The orders it is about, by ref (the export lists them; the body shows them).
     order_refs = models.JSONField(default=list, blank=True)
+    # The facts its cause snapshotted, which the templates render (content.py).
+    data = models.JSONField(default=dict, blank=True)
     business_date = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
-    subject = models.CharField(max_length=300)
-    body_text = models.TextField()
+    # What was sent (or shown in the panel): rendered once, on first delivery.
+    subject = models.CharField(max_length=300, blank=True, default="", db_default="")
+    body_text = models.TextField(blank=True, default="", db_default="")
     body_html = models.TextField(blank=True, default="", db_default="")
     state = models.CharField(
         max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING, db_default=DeliveryState.PENDING
@@ -76,3 +79,11 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient} ({self.business_date})"
+
+    def rendered(self):
+        """What the notice says: as sent once it was delivered, else rendered now."""
+        from notifications.content import Rendered, render
+
+        if self.subject:
+            return Rendered(self.subject, self.body_text, self.body_html)
+        return render(self)

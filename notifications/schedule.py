@@ -18,16 +18,29 @@ from django.conf import settings
 from django.db.models import Q
 
 from balances.models import Account
-from catalog.models import Category
-from core.money import format_amount
+from catalog.models import Category, product_label
+from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.states import OrderStatus
-from renewals.facts import Catalog, account_rows, facts_for, order_rows
+from renewals.facts import Catalog, OrderRow, account_rows, facts_for, order_rows
 from renewals.rules import eligibility
 
 ADVANCE_DAYS = 3
 WARNING_DAYS = 3
+
+
+def _row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
+    """The order's row as its next renewal would be: period and price."""
+    period = catalog.next_period(order)
+    return order_row(
+        order.ref,
+        catalog.describe(order),
+        order.expires_on,
+        start=period.start,
+        end=period.end,
+        amount=money(period.amount, currency),
+    )
 
 
 def _first_attempt_on(day: datetime.date, catalog: Catalog) -> Q:
@@ -46,23 +59,13 @@ def advance_notices(on: datetime.date, catalog: Catalog) -> int:
     for order in orders:
         account = accounts[order.customer_id]
         if eligibility(facts_for(order, account, catalog), attempt_day).will_attempt:
-            price = catalog.plans[order.plan_id].prices[order.tenure_months]
-            by_account[order.customer_id].append((order, price))
+            by_account[order.customer_id].append((order, catalog.next_period(order).amount))
     specs = []
     for customer_id, lines in by_account.items():
         account = accounts[customer_id]
+        currency = account.currency
         total = sum((price for _o, price in lines), Decimal("0.00"))
         available = account.spendable + account.credit_limit
-        table = "\n".join(
-            f"  {o.ref}  paid thru {o.expires_on}  {format_amount(p)} {account.currency}" for o, p in lines
-        )
-        short = total - available
-        advice = (
-            f"Your available funds are {format_amount(available)} {account.currency}: top up at least "
-            f"{format_amount(short)} {account.currency} (or save a card) before {attempt_day}."
-            if short > 0
-            else f"Your available funds ({format_amount(available)} {account.currency}) cover it."
-        )
         specs.append(
             NoticeSpec(
                 kind="advance_notice",
@@ -72,11 +75,13 @@ def advance_notices(on: datetime.date, catalog: Catalog) -> int:
                 subject_key=f"account:{customer_id}",
                 cycle=attempt_day.isoformat(),
                 business_date=on,
-                subject=f"Auto-renewal on {attempt_day}: {format_amount(total)} {account.currency}",
-                body_text=(
-                    f"On {attempt_day} we will renew automatically, for {format_amount(total)} "
-                    f"{account.currency}:\n{table}\n{advice}\n"
-                ),
+                data={
+                    "orders": [_row(o, catalog, currency) for o, _price in lines],
+                    "total": money(total, currency),
+                    "attempt_on": attempt_day.isoformat(),
+                    "available": money(available, currency),
+                    "short": money(total - available, currency) if total > available else "",
+                },
                 order_refs=[o.ref for o, _p in lines],
             )
         )
@@ -94,8 +99,9 @@ def termination_warnings(on: datetime.date) -> int:
         expires = termination_day - datetime.timedelta(days=grace + 1)
         condition |= Q(plan__category_id=category_id, expires_on=expires)
     rows = Order.objects.filter(condition, status=OrderStatus.SUSPENDED).values_list(
-        "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on"
-    )
+        "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "plan__name",
+        "tenure_months",
+    )  # fmt: skip
     specs = [
         NoticeSpec(
             kind="termination_warning",
@@ -105,14 +111,13 @@ def termination_warnings(on: datetime.date) -> int:
             subject_key=f"order:{pk}",
             cycle=expires_on.isoformat(),
             business_date=on,
-            subject=f"{ref} will be terminated on {termination_day}",
-            body_text=(
-                f"Order {ref} was paid thru {expires_on} and is suspended. Unless it is renewed, it will be "
-                f"terminated on {termination_day}, and its service and data deleted. Renew it now to keep it.\n"
-            ),
+            data={
+                "orders": [order_row(ref, product_label(plan, months), expires_on)],
+                "terminate_on": termination_day.isoformat(),
+            },
             order_refs=[ref],
         )
-        for pk, ref, customer_id, reseller_id, email, expires_on in rows
+        for pk, ref, customer_id, reseller_id, email, expires_on, plan, months in rows
     ]
     notices_create(specs)
     return len(specs)
@@ -146,7 +151,6 @@ def renewal_reminders(on: datetime.date, catalog: Catalog, days: tuple[int, ...]
                 by_account[order.customer_id].append(order)
         for customer_id, due in by_account.items():
             account = accounts[customer_id]
-            table = "\n".join(f"  {o.ref}  paid thru {o.expires_on}" for o in due)
             specs.append(
                 NoticeSpec(
                     kind="renewal_reminder",
@@ -156,10 +160,12 @@ def renewal_reminders(on: datetime.date, catalog: Catalog, days: tuple[int, ...]
                     subject_key=f"account:{customer_id}:{before}d",
                     cycle=expires.isoformat(),
                     business_date=on,
-                    subject=f"Renew by {expires}: {len(due)} order(s) expire in {before} day(s)",
-                    body_text=(
-                        f"These orders will not renew by themselves; renew them by hand before they expire:\n{table}\n"
-                    ),
+                    data={
+                        "orders": [_row(o, catalog, account.currency) for o in due],
+                        "expires_on": expires.isoformat(),
+                        "days": before,
+                        "failed": [o.ref for o in due if o.id in failed],
+                    },
                     order_refs=[o.ref for o in due],
                 )
             )

@@ -1,8 +1,8 @@
 """Creating notices: outbox rows written in the caller's transaction, at most
 one per (kind, subject, cycle, recipient) however often the caller runs.
 
-Delivery (mail, retries) and the full templates belong to the notifications
-issue; the rows, their keys and a plain-text body are written from here on.
+A notice stores the facts its cause knows (``data``); ``content.render``
+turns them into words when it is delivered (``delivery``) or read.
 """
 
 import datetime
@@ -22,8 +22,7 @@ class NoticeSpec:
     subject_key: str
     cycle: str
     business_date: datetime.date
-    subject: str
-    body_text: str
+    data: dict
     order_refs: list[str] = field(default_factory=list)
 
 
@@ -37,11 +36,11 @@ def notices_create(specs: list[NoticeSpec], *, new: bool = False) -> int:
     insert_rows(
         Notice,
         ("kind", "customer_id", "reseller_id", "recipient", "subject_key", "cycle", "business_date", "created_at",
-         "subject", "body_text", "order_refs"),
-        # state, attempts, last_error and body_html take their database defaults.
+         "data", "order_refs"),
+        # The rendered text, state, attempts and last_error take their database defaults.
         [
             (s.kind, s.customer_id, s.reseller_id, s.recipient, s.subject_key, s.cycle, s.business_date, now,
-             s.subject, s.body_text, json.dumps(s.order_refs))
+             json.dumps(s.data), json.dumps(s.order_refs))
             for s in specs
         ],
         ignore_conflicts=not new,

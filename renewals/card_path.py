@@ -22,15 +22,14 @@ from django.db.models import F
 from balances.models import Account, EntryKind
 from balances.services import ledger_post
 from core.locks import lock_account
-from core.money import format_amount
 from invoices.models import RenewalSource
-from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
 from payments.services import charge, default_card
 from renewals.facts import Catalog
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
-from renewals.rules import WHAT_TO_DO, Period, Reason
+from renewals.notices import FailedOrder, Failure, failure_notices
+from renewals.rules import Period, Reason
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor
 
@@ -84,7 +83,7 @@ def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: 
                     p.order.id,
                     p.order.ref,
                     p.order.status,
-                    f"{catalog.plans[p.order.plan_id].name}, {p.order.tenure_months} month(s)",
+                    catalog.describe(p.order),
                     p.period,
                 )
                 for p in plan.batch
@@ -167,22 +166,16 @@ def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttemp
     # Today's status: the lifecycle may have suspended an order meanwhile
     # (a renewal then restores it); it never terminates a claimed one.
     statuses = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "status"))
-    written = write_renewals(
+    charge = Charge.of_account(
+        account,
         [
-            Charge.of_account(
-                account,
-                [
-                    Line(
-                        line["order_id"],
-                        line["order_ref"],
-                        line["description"],
-                        statuses[line["order_id"]],
-                        _period(line),
-                    )
-                    for line in attempt.claim
-                ],
-            )
+            Line(line["order_id"], line["order_ref"], line["description"], statuses[line["order_id"]], _period(line))
+            for line in attempt.claim
         ],
+    )
+    charge.card, charge.card_amount = str(attempt.card or "card"), attempt.amount
+    written = write_renewals(
+        [charge],
         on=attempt.business_date,
         source=RenewalSource.AUTOMATIC if batch else RenewalSource.MANUAL,
         actor=actor,
@@ -196,25 +189,23 @@ def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttemp
 
 
 def _declined_notice(attempt: PaymentAttempt, account: Account, error: str) -> None:
-    refs = [line["order_ref"] for line in attempt.claim]
-    reason = Reason.CARD_DECLINED
-    text = (
-        f"We could not charge {format_amount(attempt.amount)} {attempt.currency} to your card for "
-        f"{', '.join(refs)}: {error or reason.label}\nWhat to do: {WHAT_TO_DO[reason]}\n"
-    )
-    notices_create(
+    customer = account.customer
+    orders = [
+        FailedOrder(line["order_id"], line["order_ref"], line["description"], _period(line).start, _period(line))
+        for line in attempt.claim
+    ]
+    failure_notices(
         [
-            NoticeSpec(
-                kind="renewal_failed",
+            Failure(
                 customer_id=account.pk,
-                reseller_id=account.customer.reseller_id,
-                recipient=account.customer.email,
-                subject_key=f"account:{account.pk}",
-                cycle=attempt.business_date.isoformat(),
-                business_date=attempt.business_date,
-                subject="Your automatic renewal failed: the card was not charged",
-                body_text=text,
-                order_refs=refs,
+                reseller_id=customer.reseller_id,
+                email=customer.email,
+                currency=attempt.currency,
+                orders=orders,
+                total=sum((o.period.amount for o in orders), Decimal("0.00")),
+                reason=Reason.CARD_DECLINED,
+                detail=f"We could not charge your card {attempt.card or ''}: {error}" if error else "",
             )
-        ]
+        ],
+        attempt.business_date,
     )

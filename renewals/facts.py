@@ -12,9 +12,16 @@ from decimal import Decimal
 from django.db.models import Q
 
 from balances.models import Account
-from catalog.models import Plan, PlanPrice
+from catalog.models import Plan, PlanPrice, product_label
 from orders.models import Order
-from renewals.rules import LONG_LEAD_DAYS, SHORT_LEAD_DAYS, SHORT_TENURE_MONTHS, OrderFacts
+from renewals.rules import (
+    LONG_LEAD_DAYS,
+    SHORT_LEAD_DAYS,
+    SHORT_TENURE_MONTHS,
+    OrderFacts,
+    Period,
+    renewal_period,
+)
 from tenants.models import Reseller
 from tenants.rules import auto_renew_forbidden
 
@@ -55,6 +62,18 @@ class Catalog:
         for lead, pks in overrides.items():
             combined |= Q(plan_id__in=pks) & condition(days(lead))
         return combined
+
+    def describe(self, order: "OrderRow") -> str:
+        return product_label(self.plans[order.plan_id].name, order.tenure_months)
+
+    def next_period(self, order: "OrderRow") -> Period:
+        """The period (and price) the order's next renewal at its tenure buys."""
+        return renewal_period(
+            expires_on=order.expires_on,
+            anchor_day=order.anchor_day,
+            months=order.tenure_months,
+            price=self.plans[order.plan_id].prices[order.tenure_months],
+        )
 
     def window_q(self, on: datetime.date) -> Q:
         """Orders whose attempt window holds ``on``."""

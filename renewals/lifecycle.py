@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from catalog.models import Category
+from catalog.models import Category, product_label
+from notifications.content import order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.services import order_status_audit_many
@@ -40,13 +41,18 @@ class Move:
     cycle: datetime.date
     frm: str
     to: str
+    product: str = ""
+    terminate_on: datetime.date | None = None  # the day after the grace ends
 
     @property
     def transition(self) -> str:
         return Transition.SUSPEND if self.to == OrderStatus.SUSPENDED else Transition.TERMINATE
 
 
-_COLUMNS = ("pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "status")
+_COLUMNS = (
+    "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "plan__name",
+    "tenure_months", "plan__category_id",
+)  # fmt: skip
 
 
 def lifecycle_plan(on: datetime.date) -> list[Move]:
@@ -60,22 +66,24 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
     past_grace = Q()
     for category_id, grace in graces.items():
         past_grace |= Q(plan__category_id=category_id, expires_on__lt=on - datetime.timedelta(days=grace))
-    for pk, ref, customer_id, reseller_id, email, expires_on, _status in expired.order_by("pk").values_list(*_COLUMNS):
-        moves.append(
-            Move(pk, ref, customer_id, reseller_id, email, expires_on, OrderStatus.ACTIVE, OrderStatus.SUSPENDED)
+
+    def move(row, frm: str, to: str) -> Move:
+        pk, ref, customer_id, reseller_id, email, expires_on, plan, months, category_id = row
+        terminate_on = expires_on + datetime.timedelta(days=graces[category_id] + 1)
+        return Move(
+            pk, ref, customer_id, reseller_id, email, expires_on, frm, to, product_label(plan, months), terminate_on
         )
+
+    for row in expired.order_by("pk").values_list(*_COLUMNS):
+        moves.append(move(row, OrderStatus.ACTIVE, OrderStatus.SUSPENDED))
     if graces:
         rows = Order.objects.filter(past_grace).filter(
             Q(pk__in=expired.values("pk")) | Q(pk__in=suspended.values("pk"))
         )
         # Never while a card payment for its renewal is in flight: it may have succeeded.
         rows = rows.exclude(pk__in=list(claimed_orders_all()))
-        for pk, ref, customer_id, reseller_id, email, expires_on, _status in rows.order_by("pk").values_list(*_COLUMNS):
-            moves.append(
-                Move(
-                    pk, ref, customer_id, reseller_id, email, expires_on, OrderStatus.SUSPENDED, OrderStatus.TERMINATED
-                )
-            )
+        for row in rows.order_by("pk").values_list(*_COLUMNS):
+            moves.append(move(row, OrderStatus.SUSPENDED, OrderStatus.TERMINATED))
     return moves
 
 
@@ -130,25 +138,19 @@ def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
 
 
 def _notice(move: Move, on: datetime.date) -> NoticeSpec:
-    if move.to == OrderStatus.SUSPENDED:
-        subject = f"Suspended: {move.order_ref} was not renewed"
-        body = (
-            f"Order {move.order_ref} was paid thru {move.cycle} and has been suspended. "
-            "Renew it during the grace period to restore it."
-        )
-    else:
-        subject = f"Terminated: {move.order_ref}"
-        body = f"Order {move.order_ref} was not renewed during its grace period and has been terminated."
+    suspended = move.to == OrderStatus.SUSPENDED
     return NoticeSpec(
-        kind="suspended" if move.to == OrderStatus.SUSPENDED else "terminated",
+        kind="suspended" if suspended else "terminated",
         customer_id=move.customer_id,
         reseller_id=move.reseller_id,
         recipient=move.email,
         subject_key=f"order:{move.order_id}",
         cycle=move.cycle.isoformat(),
         business_date=on,
-        subject=subject,
-        body_text=body,
+        data={
+            "orders": [order_row(move.order_ref, move.product, move.cycle)],
+            "terminate_on": move.terminate_on.isoformat() if move.terminate_on else "",
+        },
         order_refs=[move.order_ref],
     )
 

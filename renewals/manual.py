@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from balances.models import Account
-from catalog.models import PlanPrice
+from catalog.models import PlanPrice, product_label
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.money import format_amount
@@ -116,7 +116,7 @@ def renewal_quote(
         period = renewal_period(
             expires_on=order.expires_on, anchor_day=order.anchor_day, months=months, price=price, align_day=align_day
         )
-        lines.append(QuoteLine(order.pk, order.ref, f"{order.plan.name}, {months} month(s)", order.status, period))
+        lines.append(QuoteLine(order.pk, order.ref, product_label(order.plan.name, months), order.status, period))
     return Quote(customer_id=account.pk, currency=account.currency, align_day=align_day, lines=tuple(lines))
 
 

@@ -54,6 +54,9 @@ class Charge:
     balance_before: Decimal
     lines: list[Line]
     total: Decimal = Decimal("0.00")
+    # The card charged for it first, as its notice names it ("visa •••• 4242"), and how much.
+    card: str = ""
+    card_amount: Decimal = Decimal("0.00")
 
     def __post_init__(self):
         self.total = sum((line.period.amount for line in self.lines), Decimal("0.00"))
@@ -219,24 +222,11 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor) -> None:
 def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.date) -> None:
     specs = []
     for c in charges:
-        refs = [line.order_ref for line in c.lines]
-        table = "\n".join(
-            f"  {line.order_ref}  {line.description}  {line.period.start} -> {line.period.end}  "
-            f"{format_amount(line.period.amount)} {c.currency}"
-            for line in c.lines
-        )
-        for kind, subject, body in (
-            (
-                "renewal_succeeded",
-                f"Renewal paid: {format_amount(c.total)} {c.currency} for {len(refs)} order(s)",
-                f"We charged {format_amount(c.total)} {c.currency} to your balance for:\n{table}\n",
-            ),
-            (
-                "renewal_completed",
-                f"Renewed: {len(refs)} order(s)",
-                f"Your orders are renewed for the new period:\n{table}\n",
-            ),
-        ):
+        # The invoice is the record the notices render their table from.
+        data = {"invoice_id": invoice_ids[c.customer_id]}
+        if c.card:
+            data.update(card=c.card, card_amount=str(c.card_amount))
+        for kind in ("renewal_succeeded", "renewal_completed"):
             specs.append(
                 NoticeSpec(
                     kind=kind,
@@ -246,9 +236,8 @@ def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.da
                     subject_key=f"invoice:{invoice_ids[c.customer_id]}",
                     cycle=on.isoformat(),
                     business_date=on,
-                    subject=subject,
-                    body_text=body,
-                    order_refs=refs,
+                    data=data,
+                    order_refs=[line.order_ref for line in c.lines],
                 )
             )
     # Keyed by the new invoice: every key is new.

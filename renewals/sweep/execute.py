@@ -7,15 +7,14 @@ from collections import defaultdict
 
 from django.db import transaction
 
-from core.money import format_amount
 from core.sql import db_now, insert_rows
 from invoices.models import RenewalSource
-from notifications.services import NoticeSpec, notices_create
 from renewals.card_path import card_batch, claimed_orders
 from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
+from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.payments import mark_usable_cards
-from renewals.rules import WHAT_TO_DO, Reason
+from renewals.rules import Reason
 from renewals.sweep.plan import AccountPlan, plan_account
 from renewals.writer import Charge, Line, finish, write_renewals
 from tenants.scope import Actor
@@ -54,7 +53,7 @@ def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: 
         card_plans = [p for p in plans if p.outcome == BatchOutcome.RENEWED and p.needs_card]
         recorded = [p for p in plans if p not in card_plans]
         record_plans(recorded, invoices, on, run)
-        _failure_notices([p for p in recorded if p.outcome == BatchOutcome.FAILED], on)
+        failure_notices(_failures([p for p in recorded if p.outcome == BatchOutcome.FAILED], catalog), on)
         finish(written)  # last: it locks the resellers' invoice sequences until the commit
     # One account at a time, outside any transaction: no lock across the network.
     for plan in card_plans:
@@ -75,7 +74,7 @@ def _charge(plan: AccountPlan, catalog: Catalog) -> Charge:
             Line(
                 order_id=p.order.id,
                 order_ref=p.order.ref,
-                description=f"{catalog.plans[p.order.plan_id].name}, {p.order.tenure_months} month(s)",
+                description=catalog.describe(p.order),
                 status=p.order.status,
                 period=p.period,
             )
@@ -127,58 +126,19 @@ def record_plans(plans: list[AccountPlan], invoices: dict[int, int], on: datetim
     return attempt_ids
 
 
-def _failure_notices(plans: list[AccountPlan], on: datetime.date) -> None:
-    """SPEC: ``renewal_failed`` on the first failed attempt of a cycle,
-    ``renewal_last_chance`` on the expiry day (alone when the first failure
-    falls on it), ``reseller_failure`` to the reseller on both occasions."""
-    if not plans:
-        return
-    order_ids = [p.order.id for plan in plans for p in plan.batch]
-    failed_before = set(
-        OrderOutcome.objects.filter(
-            order_id__in=order_ids, outcome=BatchOutcome.FAILED, business_date__lt=on
-        ).values_list("order_id", "cycle")
-    )
-    from tenants.models import Reseller
-
-    resellers = dict(Reseller.objects.filter(pk__in={p.account.reseller_id for p in plans}).values_list("pk", "email"))
-    specs = []
-    for plan in plans:
-        account = plan.account
-        orders = [p.order for p in plan.batch]
-        first = [o for o in orders if (o.id, o.expires_on) not in failed_before]
-        last_day = [o for o in orders if o.expires_on == on]
-        refs = [o.ref for o in orders]
-        reason = Reason(plan.reason)
-        lines = "\n".join(f"  {o.ref}  paid thru {o.expires_on}" for o in orders)
-        text = (
-            f"We could not renew {len(orders)} order(s) totalling {format_amount(plan.total)} {account.currency}:\n"
-            f"{lines}\nWhy: {reason.label}\nWhat to do: {WHAT_TO_DO[reason]}\n"
+def _failures(plans: list[AccountPlan], catalog: Catalog) -> list[Failure]:
+    return [
+        Failure(
+            customer_id=plan.account.customer_id,
+            reseller_id=plan.account.reseller_id,
+            email=plan.account.email,
+            currency=plan.account.currency,
+            orders=[
+                FailedOrder(p.order.id, p.order.ref, catalog.describe(p.order), p.order.expires_on, p.period)
+                for p in plan.batch
+            ],
+            total=plan.total,
+            reason=plan.reason,
         )
-        common = {
-            "customer_id": account.customer_id,
-            "reseller_id": account.reseller_id,
-            "business_date": on,
-            "order_refs": refs,
-            "cycle": on.isoformat(),
-            "subject_key": f"account:{account.customer_id}",
-        }
-        kinds = []
-        if last_day:
-            kinds.append(("renewal_last_chance", "Last chance: your orders expire today"))
-        if first and not all(o.expires_on == on for o in first):
-            kinds.append(("renewal_failed", "Your automatic renewal failed"))
-        for kind, subject in kinds:
-            specs.append(NoticeSpec(kind=kind, recipient=account.email, subject=subject, body_text=text, **common))
-        if kinds and resellers.get(account.reseller_id) is not None:
-            specs.append(
-                NoticeSpec(
-                    kind="reseller_failure",
-                    recipient=resellers[account.reseller_id],
-                    subject=f"Renewal failed for {account.name} ({account.ref})",
-                    body_text=f"Customer {account.name} ({account.ref}):\n{text}",
-                    **common,
-                )
-            )
-    # Keyed by account and date, which the batch attempt just claimed.
-    notices_create(specs, new=True)
+        for plan in plans
+    ]

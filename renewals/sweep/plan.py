@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from orders.models import PaymentSource
 from renewals.facts import AccountRow, Catalog, OrderRow, facts_for
-from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility, renewal_period
+from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility
 
 ZERO = Decimal("0.00")
 
@@ -74,10 +74,7 @@ def plan_account(
         if order.id in claimed:
             plan.skipped.append(PlannedOrder(order, Reason.PAYMENT_UNKNOWN))
             continue
-        price = catalog.plans[order.plan_id].prices[order.tenure_months]
-        period = renewal_period(
-            expires_on=order.expires_on, anchor_day=order.anchor_day, months=order.tenure_months, price=price
-        )
+        period = catalog.next_period(order)
         plan.batch.append(PlannedOrder(order, None, period))
         if order.payment_source == PaymentSource.CARD:
             plan.card_part += period.amount

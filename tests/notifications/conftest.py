@@ -1,1 +1,56 @@
+"""The notifications tests' fixtures: the portal loader and a real SMTP server."""
+
+import email
+
+import pytest
+from aiosmtpd.controller import Controller
+
 from tests.renewals.conftest import portal  # noqa: F401 - the shared portal loader fixture
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    @staticmethod
+    def bodies(message) -> tuple[str, str]:
+        """A message's text and HTML alternatives, decoded."""
+        parts = {
+            p.get_content_type(): p.get_payload(decode=True).decode() for p in message.walk() if not p.is_multipart()
+        }
+        return parts["text/plain"], parts["text/html"]
+
+
+class MailServer:
+    """A real SMTP server on loopback that a test can take down and bring back."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.inbox = Inbox()
+        self.controller = None
+
+    def up(self):
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def down(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp(settings):
+    from demo.localstripe import free_port
+
+    server = MailServer(free_port())
+    server.up()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.DEFAULT_FROM_EMAIL = "billing@portal.test"
+    yield server
+    server.down()

@@ -1,57 +1,16 @@
 """Delivering the outbox through a real local SMTP server (aiosmtpd)."""
 
 import datetime
-import email
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
+from django.urls import reverse
 
 from notifications.delivery import deliver_pending
 from notifications.models import DeliveryState, Notice
 from tests.renewals.conftest import order
 
 D = datetime.date
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-class MailServer:
-    """A real SMTP server on loopback that a test can take down and bring back."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.inbox = Inbox()
-        self.controller = None
-
-    def up(self):
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def down(self):
-        if self.controller:
-            self.controller.stop()
-            self.controller = None
-
-
-@pytest.fixture
-def smtp(settings):
-    from demo.localstripe import free_port
-
-    server = MailServer(free_port())
-    server.up()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.DEFAULT_FROM_EMAIL = "billing@portal.test"
-    yield server
-    server.down()
 
 
 @pytest.fixture
@@ -77,7 +36,9 @@ def test_each_notice_is_mailed_once_in_the_resellers_name(smtp, renewed):
     assert message["From"] == "Acme Hosting <billing@portal.test>"
     assert message["Reply-To"] == "billing@acme.test"
     assert message["To"] == "jane@example.test"
-    assert "o1" in message.get_payload()
+    text, html = smtp.inbox.bodies(message)
+    assert "o1" in text
+    assert ">o1</td>" in html
     assert set(Notice.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
 
 
@@ -106,3 +67,23 @@ def test_a_customer_without_an_email_address_reads_it_in_the_panel(smtp, portal)
     assert deliver_pending() == {"sent": 0, "failed": 0, "panel_only": 2}
     assert set(Notice.objects.values_list("state", flat=True)) == {DeliveryState.PANEL_ONLY}
     assert smtp.inbox.messages == []
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_the_outbox_shows_each_message_and_retries_failed_deliveries(smtp, renewed, admin_client):
+    smtp.down()
+    assert deliver_pending()["failed"] == 2
+    changelist = reverse("admin:notifications_notice_changelist")
+    page = admin_client.get(changelist, {"state__exact": "failed", "kind__exact": "renewal_succeeded"})
+    assert page.status_code == 200
+    assert page.content.decode().count("renewal_succeeded") >= 1
+    notice = Notice.objects.get(kind="renewal_succeeded")
+    detail = admin_client.get(reverse("admin:notifications_notice_change", args=[notice.pk])).content.decode()
+    assert "Renewal paid: 10.00 USD for 1 order" in detail
+    assert "srcdoc=" in detail
+    smtp.up()
+    ids = list(Notice.objects.values_list("pk", flat=True))
+    response = admin_client.post(changelist, {"action": "retry_failed", "_selected_action": ids}, follow=True)
+    assert "Sent 2, failed 0." in response.content.decode()
+    assert len(smtp.inbox.messages) == 2
+    assert set(Notice.objects.values_list("state", flat=True)) == {DeliveryState.SENT}

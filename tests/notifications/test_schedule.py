@@ -31,7 +31,7 @@ def test_advance_notice_3_days_before_the_first_attempt_with_what_to_top_up(port
     night(D(2026, 11, 30))  # the nightly work twice: still one
     notice = Notice.objects.get(kind="advance_notice")
     assert notice.order_refs == ["o1"]  # o2 will not auto-renew; y1 (12 months) opens on Dec 10
-    assert "top up at least 6.00 USD" in notice.body_text
+    assert "top up at least 6.00 USD" in notice.rendered().text
     night(D(2026, 12, 7))  # the 12-month order expiring Jan 9: first attempt Dec 10
     assert Notice.objects.filter(kind="advance_notice").count() == 2
 
@@ -44,7 +44,7 @@ def test_termination_warning_3_days_before_termination_once(portal):
         night(day)
     warning = Notice.objects.get(kind="termination_warning")
     assert (warning.business_date, warning.order_refs) == (D(2026, 12, 23), ["o1"])
-    assert "will be terminated on 2026-12-26" in warning.subject
+    assert "will be terminated on 2026-12-26" in warning.rendered().subject
 
 
 @pytest.mark.django_db

@@ -73,6 +73,9 @@ def test_a_balance_shortfall_is_topped_up_from_the_card_in_one_charge(portal_wit
     report = sweep_run(on=ON)
     assert [(b["outcome"], b["total"]) for b in report.batches] == [("renewed", "20.00")]
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1500)]  # 20.00 less the 5.00 balance
+    text = Notice.objects.get(kind="renewal_succeeded").rendered().text
+    assert "We charged 15.00 USD to your card visa •••• 4242 and added it to your balance" in text
+    assert "the renewal, 20.00 USD, was then paid from your balance" in text
     assert account().balance == Decimal("0.00")
     assert Invoice.objects.get().total == Decimal("20.00")
     assert_invariants()
@@ -90,7 +93,11 @@ def test_a_decline_at_charge_fails_the_whole_batch_with_nothing_changed(portal_w
     assert not Invoice.objects.exists()
     assert list(LedgerEntry.objects.values_list("kind", flat=True)) == ["opening"]
     notice = Notice.objects.get(kind="renewal_failed")
-    assert "Your card was declined." in notice.body_text
+    assert "Your card was declined." in notice.rendered().text
+    sweep_run(on=ON + datetime.timedelta(days=1))  # declined again the next night: no second notice
+    assert sorted(Notice.objects.values_list("kind", flat=True)) == ["renewal_failed", "reseller_failure"]
+    sweep_run(on=D(2026, 12, 10))  # and on the expiry day, the last chance
+    assert Notice.objects.filter(kind__in=["renewal_last_chance", "reseller_failure"]).count() == 3
     assert_invariants()
 
 
@@ -142,8 +149,8 @@ def test_a_card_that_needs_authentication_fails_the_batch_and_asks_for_the_brows
     assert [(b["outcome"], b["reason"]) for b in report.batches] == [("failed", "card_declined")]
     assert Order.objects.get().expires_on == D(2026, 12, 10)
     notice = Notice.objects.get(kind="renewal_failed")
-    assert "the card needs your authentication: pay in the browser" in notice.body_text
-    assert "Renew in the browser to confirm the payment" in notice.body_text
+    assert "the card needs your authentication: pay in the browser" in notice.rendered().text
+    assert "Renew in the browser to confirm the payment" in notice.rendered().text
     assert (account().balance, account().held) == (Decimal("0.00"), Decimal("0.00"))
     assert_invariants()
 

@@ -1,0 +1,116 @@
+"""What a notice says.
+
+The cause of a notice snapshots its facts into ``Notice.data`` (plain JSON:
+refs, dates and amounts as text), cheaply, inside its own transaction; the
+templates in ``templates/notifications/`` turn them into a subject, a text
+and an HTML body when the notice is delivered or read. One render step for
+every kind, so the mail and the panel message always say the same.
+
+A paid renewal's notices carry only their invoice (an immutable record) and
+the card that paid, which keeps the nightly run's writes small.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from core.money import format_amount
+from renewals.rules import WHAT_TO_DO, Reason
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{format_amount(amount)} {currency}"
+
+
+def order_row(
+    ref: str,
+    product: str,
+    paid_thru: datetime.date | None,
+    *,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    amount: str = "",
+) -> dict:
+    """One row of a notice's table of orders: product, paid-thru, period, amount."""
+    return {
+        "ref": ref,
+        "product": product,
+        "paid_thru": paid_thru.isoformat() if paid_thru else "",
+        "period": f"{start} to {end}" if start and end else "",
+        "amount": amount,
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _invoice_facts(data: dict) -> dict:
+    from invoices.models import Invoice
+
+    invoice = Invoice.objects.get(pk=data["invoice_id"])
+    lines = invoice.lines.select_related("order").order_by("pk")
+    facts = {
+        "invoice": invoice.number,
+        "total": money(invoice.total, invoice.currency),
+        "orders": [
+            order_row(
+                line.order.ref,
+                line.description,
+                line.period_end,
+                start=line.period_start,
+                end=line.period_end,
+                amount=money(line.amount, invoice.currency),
+            )
+            for line in lines
+        ],
+    }
+    if data.get("card"):
+        facts["card_amount"] = money(Decimal(data["card_amount"]), invoice.currency)
+    return facts
+
+
+def _reason_facts(data: dict) -> dict:
+    reason = Reason(data["reason"]) if data.get("reason") else None
+    return {
+        "why": data.get("detail") or (reason.label if reason else ""),
+        "what_to_do": WHAT_TO_DO[reason] if reason else "",
+    }
+
+
+# Facts a kind derives at render time from what its cause stored.
+_DERIVED = {
+    "renewal_succeeded": _invoice_facts,
+    "renewal_completed": _invoice_facts,
+    "renewal_failed": _reason_facts,
+    "renewal_last_chance": _reason_facts,
+    "reseller_failure": _reason_facts,
+}
+
+
+def render(notice) -> Rendered:
+    """The notice's subject, text and HTML, from its data and templates."""
+    context = {
+        **notice.data,
+        "kind": notice.kind,
+        "customer": notice.customer,
+        "reseller": notice.reseller,
+        "business_date": notice.business_date,
+        "portal_url": settings.PORTAL_URL.rstrip("/"),
+    }
+    derive = _DERIVED.get(notice.kind)
+    if derive is not None:
+        context.update(derive(notice.data))
+    name = f"notifications/{notice.kind}"
+    subject = " ".join(render_to_string(f"{name}.subject.txt", context).split())
+    text = render_to_string(f"{name}.txt", context)
+    # Template tags leave blank lines and trailing spaces behind.
+    text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text)).strip() + "\n"
+    return Rendered(subject, text, render_to_string(f"{name}.html", {**context, "subject": subject}))
