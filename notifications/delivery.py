@@ -5,7 +5,8 @@ never send the same one. A failed send is retried with backoff (1, 2, 4 ...
 minutes, at most 6 hours apart); a notice with no email address stays a panel
 message. Customer mail goes out in the reseller's name (white label): the
 platform's sending address with the reseller's name, the reseller's address
-as Reply-To.
+as Reply-To; a reseller's own notices come from the reseller above it, or
+from the platform.
 """
 
 import datetime
@@ -18,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.content import Rendered
-from notifications.models import DeliveryState, Notice
+from notifications.models import DeliveryState, Notice, NoticeKind
 
 log = logging.getLogger("notifications.delivery")
 MAX_BACKOFF = datetime.timedelta(hours=6)
@@ -42,7 +43,7 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
         # Claim: only the worker whose UPDATE moves the attempt counter sends it.
         if not Notice.objects.filter(pk=pk, state=state, attempts=attempts).update(attempts=attempts + 1):
             continue
-        notice = Notice.objects.select_related("reseller", "customer").get(pk=pk)
+        notice = Notice.objects.select_related("reseller__parent", "customer").get(pk=pk)
         # Rendered once and kept: a retry sends the same words, the panel shows them.
         content = notice.rendered()
         stored = {"subject": content.subject, "body_text": content.text, "body_html": content.html}
@@ -70,13 +71,14 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
 
 
 def _message(notice: Notice, content: Rendered, connection) -> EmailMultiAlternatives:
-    reseller = notice.reseller
+    # A customer hears from their reseller; a reseller from the one above it, or the platform.
+    sender = notice.reseller.parent if notice.kind == NoticeKind.RESELLER_FAILURE else notice.reseller
     message = EmailMultiAlternatives(
         subject=content.subject,
         body=content.text,
-        from_email=formataddr((reseller.name, settings.DEFAULT_FROM_EMAIL)),
+        from_email=formataddr((sender.name, settings.DEFAULT_FROM_EMAIL)) if sender else settings.DEFAULT_FROM_EMAIL,
         to=[notice.recipient],
-        reply_to=[reseller.email] if reseller.email else None,
+        reply_to=[sender.email] if sender and sender.email else None,
         connection=connection,
         headers={"X-Portal-Notice": f"{notice.kind}:{notice.pk}"},
     )

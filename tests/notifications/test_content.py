@@ -31,7 +31,7 @@ def cycle(smtp, portal):
         ],
     )
 
-    def night(on: D) -> dict[tuple[str, str], tuple[str, str, str]]:
+    def night(on: D) -> dict[tuple[str, str], tuple[str, ...]]:
         """Run date ``on`` and deliver: {(recipient, kind): (subject, text, html)},
         the subject keyed too when one kind goes out once per order."""
         before = len(smtp.inbox.messages)
@@ -42,7 +42,7 @@ def cycle(smtp, portal):
             key = (message["To"], message["X-Portal-Notice"].split(":")[0])
             if key in mails:
                 key = (*key, message["Subject"])
-            mails[key] = (message["Subject"], *smtp.inbox.bodies(message))
+            mails[key] = (message["Subject"], *smtp.inbox.bodies(message), message["From"])
         return mails
 
     return night
@@ -59,13 +59,13 @@ def test_a_cycle_sends_each_kind_on_its_day_with_its_content(cycle):
     # 3 days before the first attempt (7 days before expiry, on 12-03).
     mails = cycle(D(2026, 11, 30))
     assert set(mails) == {(jane, "advance_notice"), (bob, "advance_notice")}
-    subject, text, html = mails[(jane, "advance_notice")]
+    subject, text, html, *_ = mails[(jane, "advance_notice")]
     assert subject == "Auto-renewal on 2026-12-03: 10.00 USD"
     assert _row_text("o1", "2026-12-10", "2026-12-10 to 2027-01-10", "10.00 USD") in text
     assert "Your available funds (50.00 USD) cover it" in text
     assert ">Paid thru</th>" in html
     assert ">o1</td>" in html
-    subject, text, html = mails[(bob, "advance_notice")]
+    subject, text, html, *_ = mails[(bob, "advance_notice")]
     assert "o3" not in text  # it will not auto-renew: the reminders are its notices
     assert "Your available funds are 4.00 USD: top up at least 6.00 USD (or save a card) before 2026-12-03" in text
     assert "Hello Bob <Builder> & Sons," in text  # plain text is not escaped
@@ -80,27 +80,28 @@ def test_a_cycle_sends_each_kind_on_its_day_with_its_content(cycle):
         (acme, "reseller_failure"),
         (bob, "renewal_reminder"),
     }
-    subject, text, html = mails[(jane, "renewal_succeeded")]
+    subject, text, html, *_ = mails[(jane, "renewal_succeeded")]
     assert subject == "Renewal paid: 10.00 USD for 1 order (invoice R1-2026-000001)"
     assert "We paid the renewal, 10.00 USD, from your balance." in text
     assert _row_text("o1", "2027-01-10", "2026-12-10 to 2027-01-10", "10.00 USD") in text
     assert "Total: 10.00 USD" in text
     assert ">Total</td>" in html
-    subject, text, _html = mails[(jane, "renewal_completed")]
+    subject, text, _html, *_ = mails[(jane, "renewal_completed")]
     assert subject == "Renewed: 1 order now paid thru 2027-01-10"
     assert "renewed and provisioned for the new period" in text
-    subject, text, html = mails[(bob, "renewal_failed")]
+    subject, text, html, *_ = mails[(bob, "renewal_failed")]
     assert subject == "Your automatic renewal failed: 1 order not renewed"
     assert _row_text("o2", "2026-12-10", "2026-12-10 to 2027-01-10", "10.00 USD") in text
     assert "Why: Your balance and credit limit do not cover the whole renewal, and there is no usable card." in text
     assert "What to do: Top up your balance or save a card before the expiry date." in text
     assert "We will try again every night until 2026-12-10" in text
     assert "<strong>Why:</strong>" in html
-    subject, text, _html = mails[(acme, "reseller_failure")]
+    subject, text, _html, sender = mails[(acme, "reseller_failure")]
     assert subject == f"Renewal failed for {BOB} (c2)"
+    assert sender == "billing@portal.test"  # from the platform: Acme has no reseller above it
     assert text.startswith("Hello Acme Hosting,")
     assert "What the customer can do: Top up your balance" in text
-    subject, text, _html = mails[(bob, "renewal_reminder")]
+    subject, text, _html, *_ = mails[(bob, "renewal_reminder")]
     # o2 too: its auto-renewal failed this cycle (a moment ago).
     assert subject == "Renew by 2026-12-10: 2 orders expire in 7 days"
     assert _row_text("o3", "2026-12-10", "2026-12-10 to 2027-01-10", "10.00 USD") in text
@@ -113,39 +114,39 @@ def test_a_cycle_sends_each_kind_on_its_day_with_its_content(cycle):
     # The day before expiry: the 1-day reminder.
     mails = cycle(D(2026, 12, 9))
     assert set(mails) == {(bob, "renewal_reminder")}
-    subject, text, _html = mails[(bob, "renewal_reminder")]
+    subject, text, _html, *_ = mails[(bob, "renewal_reminder")]
     assert subject == "Renew by 2026-12-10: 2 orders expire in 1 day"
 
     # The expiry day: the last chance, to Bob and his reseller.
     mails = cycle(D(2026, 12, 10))
     assert set(mails) == {(bob, "renewal_last_chance"), (acme, "reseller_failure")}
-    subject, text, _html = mails[(bob, "renewal_last_chance")]
+    subject, text, _html, *_ = mails[(bob, "renewal_last_chance")]
     assert subject == "Last chance: 1 order expires today"
     assert "they will be suspended tomorrow unless they are renewed today" in text
     assert "What to do: Top up your balance or save a card before the expiry date." in text
-    subject, text, _html = mails[(acme, "reseller_failure")]
+    subject, text, _html, *_ = mails[(acme, "reseller_failure")]
     assert subject == f"Last chance: Renewal failed for {BOB} (c2)"
     assert "on the orders' last day: they will be suspended tomorrow" in text
 
     # Suspended the next day; grace is 15 days, so terminated on 12-26.
     # One notice per order from here on.
     mails = cycle(D(2026, 12, 11))
-    assert sorted(subject for subject, _t, _h in mails.values()) == [
+    assert sorted(subject for subject, *_ in mails.values()) == [
         "Suspended: o2 was not renewed",
         "Suspended: o3 was not renewed",
     ]
-    _subject, text, _html = mails[(bob, "suspended")]
+    _subject, text, _html, *_ = mails[(bob, "suspended")]
     assert "Renew it by hand before 2026-12-26 to restore it. On 2026-12-26 it will be terminated" in text
 
     mails = cycle(D(2026, 12, 23))
-    assert sorted(subject for subject, _t, _h in mails.values()) == [
+    assert sorted(subject for subject, *_ in mails.values()) == [
         "o2 will be terminated on 2026-12-26",
         "o3 will be terminated on 2026-12-26",
     ]
-    _subject, text, _html = mails[(bob, "termination_warning")]
+    _subject, text, _html, *_ = mails[(bob, "termination_warning")]
     assert "Unless it is renewed, it will be terminated on 2026-12-26" in text
 
     mails = cycle(D(2026, 12, 26))
-    assert sorted(subject for subject, _t, _h in mails.values()) == ["Terminated: o2", "Terminated: o3"]
-    _subject, text, _html = mails[(bob, "terminated")]
+    assert sorted(subject for subject, *_ in mails.values()) == ["Terminated: o2", "Terminated: o3"]
+    _subject, text, _html, *_ = mails[(bob, "terminated")]
     assert "A terminated order cannot be restored." in text
