@@ -9,11 +9,14 @@ from audit.services import audit_record, audited_update
 from balances.models import Account, EntryKind, LedgerEntry
 from balances.rules import credit_limit_problem
 from core.dates import business_today
-from core.errors import DomainError, InsufficientFunds
+from core.errors import DomainError, InsufficientFunds, NotFound
 from core.locks import lock_account
 from core.money import format_amount, is_currency
 from tenants.models import Customer
-from tenants.scope import Actor
+from tenants.scope import Actor, ActorKind
+
+# What a customer may change of their own account.
+CUSTOMER_SETTINGS = frozenset({"auto_renew"})
 
 
 def account_open(*, customer: Customer, currency: str = "USD", credit_limit: Decimal = Decimal("0")) -> Account:
@@ -87,6 +90,10 @@ def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise DomainError(f"an account has no setting {', '.join(unknown)}")
+    if actor.kind == ActorKind.CUSTOMER and set(changes) - CUSTOMER_SETTINGS:
+        raise DomainError("you may change only the master auto-renew switch of your account", code="forbidden")
+    if not Account.objects.visible_to(actor).filter(pk=account_id).exists():
+        raise NotFound(f"account {account_id} not found")
     account = lock_account(account_id)
     if "credit_limit" in changes:
         problem = credit_limit_problem(account.balance, Decimal(changes["credit_limit"]))

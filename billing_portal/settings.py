@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "renewals",
     "notifications",
     "interchange",
+    "panels",
     "demo",
 ]
 
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "panels.context.panel",
             ],
         },
     },
@@ -126,8 +128,10 @@ STORAGES = {
     },
 }
 
+FORMAT_MODULE_PATH = ["billing_portal.formats"]
+
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "cards"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Mail: console in development unless a backend is chosen.
@@ -149,6 +153,13 @@ SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # Celery: Redis in production; without REDIS_URL, tasks run in-process.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The cache holds the sign-in throttle's counters: shared through Redis when
+# there is one, else kept per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Results live in the database (runs, attempts); a result backend is optional.
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None

@@ -46,3 +46,12 @@ def notices_create(specs: list[NoticeSpec], *, new: bool = False) -> int:
         ignore_conflicts=not new,
     )  # fmt: skip
     return len(specs)
+
+
+def notice_mark_read(*, actor, notice_id: int) -> None:
+    """The recipient opened the message: it no longer counts as unread."""
+    from django.utils import timezone
+
+    from notifications.selectors import messages_of
+
+    messages_of(actor=actor).filter(pk=notice_id, read_at__isnull=True).update(read_at=timezone.now())

@@ -4,7 +4,7 @@ from django.db import transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
-from core.errors import DomainError, IllegalTransition
+from core.errors import DomainError, IllegalTransition, NotFound
 from core.locks import lock_order
 from orders.models import Order, PaymentSource
 from orders.states import check_transition
@@ -63,6 +63,8 @@ def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes)
     refused = sorted(set(changes) - allowed)
     if refused:
         raise DomainError(f"you may not change {', '.join(refused)} of an order", code="forbidden")
+    if not Order.objects.visible_to(actor).filter(pk=order_id).exists():
+        raise NotFound(f"order {order_id} not found")
     order = lock_order(order_id)
     if (
         "auto_renew" in changes

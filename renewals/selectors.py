@@ -1,15 +1,18 @@
 """Reads of the renewal engine for the panels and the API: always scoped to
 the acting user."""
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 from balances.models import Account
 from core.dates import business_today
 from core.errors import NotFound
 from orders.models import Order
 from renewals.facts import account_rows, facts_for, load_catalog, order_rows
-from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility
+from renewals.payments import mark_usable_cards
+from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason
 from tenants.scope import Actor
 
 
@@ -21,6 +24,15 @@ class RenewalOutlook:
     reason: Reason | None
     sentence: str
     what_to_do: str
+    # Why switching the order's auto-renew on would not help (the category,
+    # plan or reseller forbids it), or None when the switch decides.
+    switch_blocked: Reason | None = None
+
+
+# Reasons that the order's own switch cannot overcome.
+SWITCH_BLOCKERS = frozenset(
+    {Reason.ENDLESS_PLAN, Reason.CATEGORY_NOT_SUPPORTED, Reason.NOT_ALLOWED_BY_PLAN, Reason.NOT_ALLOWED_BY_RESELLER}
+)
 
 
 def order_renewal_outlook(*, actor: Actor, order_id: int, on: datetime.date | None = None) -> RenewalOutlook:
@@ -32,9 +44,155 @@ def order_renewal_outlook(*, actor: Actor, order_id: int, on: datetime.date | No
         raise NotFound(f"order {order_id} not found")
     order = orders[0]
     account = account_rows(Account.objects.filter(pk=order.customer_id))[order.customer_id]
-    verdict = eligibility(facts_for(order, account, load_catalog()), on)
+    facts = facts_for(order, account, load_catalog())
+    verdict = eligibility(facts, on)
     if verdict.reason is None:
         opens = verdict.window_opens
         sentence = f"It renews automatically: the first attempt is on {opens}." if opens else "It renews automatically."
         return RenewalOutlook(verdict, None, sentence, "Keep enough funds on the account (or a usable card).")
-    return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, WHAT_TO_DO[verdict.reason])
+    switched_on = skip_reason(dataclasses.replace(facts, auto_renew=True, do_not_renew=False))
+    blocked = switched_on if switched_on in SWITCH_BLOCKERS else None
+    return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, WHAT_TO_DO[verdict.reason], blocked)
+
+
+@dataclass(frozen=True)
+class CenterRow:
+    """One order in the renewal center."""
+
+    order: object  # orders.Order, with plan, category and customer loaded
+    reason: Reason | None
+    sentence: str
+    next_attempt: datetime.date | None = None
+    amount: Decimal | None = None
+    funds_cover: bool | None = None
+    terminate_on: datetime.date | None = None
+
+
+CENTER_TABS = (
+    ("manual", "Manual renewals"),
+    ("auto", "Auto renewals"),
+    ("cancelled", "Renewals cancelled"),
+    ("grace", "Expired and in grace"),
+)
+MANUAL_HORIZON_DAYS = 60
+
+
+def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -> list[CenterRow]:
+    """The renewal center's tab for the acting customer (or reseller subtree):
+
+    - manual: active orders expiring within 60 days that will not renew by themselves;
+    - auto: active orders that will, with the next attempt date and whether the
+      funds available cover every renewal due by then;
+    - cancelled: orders marked do-not-renew;
+    - grace: suspended orders, with the day they will be terminated.
+
+    A fixed number of queries: the orders, their accounts and the catalog."""
+    on = on or business_today()
+    orders = Order.objects.visible_to(actor).select_related("plan__category", "customer")
+    if tab == "cancelled":
+        orders = orders.filter(do_not_renew=True, status__in=["active", "suspended"])
+    elif tab == "grace":
+        orders = orders.filter(status="suspended")
+    else:
+        orders = orders.filter(status="active", do_not_renew=False, expires_on__isnull=False)
+        if tab == "manual":
+            orders = orders.filter(expires_on__lte=on + datetime.timedelta(days=MANUAL_HORIZON_DAYS))
+    orders = list(orders.order_by("expires_on", "pk"))
+    rows = {o.id: o for o in order_rows(Order.objects.filter(pk__in=[o.pk for o in orders]))}
+    accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
+    mark_usable_cards(accounts)
+    catalog = load_catalog()
+    result = []
+    spent: dict[int, Decimal] = {}
+    for order in orders:
+        row, account = rows[order.pk], accounts[order.customer_id]
+        verdict = eligibility(facts_for(row, account, catalog), on)
+        sentence = verdict.reason.label if verdict.reason else "Renews automatically."
+        if tab == "grace":
+            grace = order.plan.category.grace_days
+            terminate_on = order.expires_on + datetime.timedelta(days=grace + 1)
+            result.append(CenterRow(order, verdict.reason, sentence, terminate_on=terminate_on))
+        elif tab == "manual" and verdict.reason is not None:
+            result.append(CenterRow(order, verdict.reason, sentence))
+        elif tab == "auto" and verdict.reason is None:
+            amount = catalog.next_period(row).amount
+            # In date order: does what is available cover this and every earlier renewal?
+            spent[account.customer_id] = spent.get(account.customer_id, Decimal("0")) + amount
+            available = account.spendable + account.credit_limit
+            attempt = max(verdict.window_opens, on) if verdict.window_opens else on
+            result.append(
+                CenterRow(
+                    order,
+                    None,
+                    sentence,
+                    next_attempt=attempt,
+                    amount=amount,
+                    funds_cover=spent[account.customer_id] <= available or account.card_usable,
+                )
+            )
+        elif tab == "cancelled":
+            result.append(CenterRow(order, verdict.reason, sentence))
+    return result
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The dry-run of the next nightly run, for the acting reseller's subtree."""
+
+    on: datetime.date
+    plans: list  # renewals.sweep.plan.AccountPlan, one per customer with due orders
+
+    @property
+    def failing(self) -> list:
+        return [p for p in self.plans if p.outcome == "failed"]
+
+
+def next_run_date(today: datetime.date | None = None) -> datetime.date:
+    """The business date the next nightly run will run: today's, unless it ran already."""
+    from renewals.sweep.run import last_completed_date
+
+    today = today or business_today()
+    return today + datetime.timedelta(days=1) if last_completed_date(today) == today else today
+
+
+def sweep_preview(*, actor: Actor, on: datetime.date | None = None) -> Preview:
+    """What the nightly run would do for the customers the actor sees: the
+    same planning code as the run and its dry-run, reading only."""
+    from django.db import transaction
+
+    from renewals.models import BatchAttempt
+    from renewals.sweep.execute import plan_accounts
+    from tenants.models import Customer
+
+    on = on or next_run_date()
+    catalog = load_catalog()
+    ids = list(
+        Order.objects.filter(catalog.window_q(on), customer_id__in=Customer.objects.visible_to(actor).values("pk"))
+        .exclude(customer_id__in=BatchAttempt.objects.filter(business_date=on).values("customer_id"))
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    plans = []
+    for start in range(0, len(ids), 1000):
+        with transaction.atomic():  # consistent reads of a batch, as the dry-run does
+            plans += plan_accounts(ids[start : start + 1000], on, catalog, lock=False)
+    return Preview(on, plans)
+
+
+def failed_batches(*, actor: Actor, since_days: int = 30):
+    """The failed nightly batches of the customers the actor sees, of the last
+    ``since_days`` business dates (today included), newest first.
+
+    Scoped through the actor's visible customers (one subquery), the same
+    scope as every other read of the panels."""
+    from renewals.models import BatchAttempt, BatchOutcome
+    from tenants.models import Customer
+
+    first = business_today() - datetime.timedelta(days=since_days - 1)
+    return (
+        BatchAttempt.objects.filter(customer_id__in=Customer.objects.visible_to(actor).values("pk"))
+        .filter(outcome=BatchOutcome.FAILED, business_date__gte=first)
+        .select_related("customer")
+        .order_by("-business_date", "-pk")
+    )

@@ -3,10 +3,10 @@
 from django.db import transaction
 
 from audit.services import audit_record
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from tenants.models import Customer, Membership, Reseller
 from tenants.rules import invoice_prefix_for, tree_paths
-from tenants.scope import Actor
+from tenants.scope import Actor, ActorKind
 
 
 def reseller_paths_rebuild() -> int:
@@ -75,3 +75,25 @@ def membership_link(*, user, customer: Customer | None = None, reseller: Reselle
         user=user, defaults={"customer": customer, "reseller": reseller}
     )
     return membership
+
+
+@transaction.atomic
+def customer_set_auto_renew_allowed(*, actor: Actor, customer_id: int, allowed: bool) -> bool:
+    """A reseller allows or forbids auto-renew for one of its customers (SPEC:
+    the per-customer permission). Returns whether anything changed."""
+    if actor.kind not in (ActorKind.RESELLER, ActorKind.PLATFORM, ActorKind.SYSTEM):
+        raise DomainError("only the customer's reseller may allow or forbid auto-renew", code="forbidden")
+    customer = Customer.objects.visible_to(actor).select_for_update().filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    if customer.allow_auto_renew == allowed:
+        return False
+    audit_record(
+        actor=actor,
+        action="customer.allow_auto_renew",
+        target=customer,
+        before=customer.allow_auto_renew,
+        after=allowed,
+    )
+    Customer.objects.filter(pk=customer.pk).update(allow_auto_renew=allowed)
+    return True

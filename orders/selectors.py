@@ -1,0 +1,74 @@
+"""Reads of orders for the panels and the API, scoped to the acting user."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from catalog.models import Category, PlanPrice
+from core.errors import NotFound
+from orders.models import Order
+from tenants.scope import Actor
+
+# The orders list's sort keys (a "-" prefix reverses), each with a tie-breaker.
+SORTS = {
+    "paid_thru": ("expires_on", "pk"),
+    "product": ("plan__name", "pk"),
+    "category": ("plan__category__name", "pk"),
+    "status": ("status", "expires_on", "pk"),
+    "ref": ("ref", "pk"),
+}
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    status: str = ""
+    category: str = ""  # a category ref
+    expiring_within: int | None = None  # days from today
+    sort: str = "paid_thru"
+    customer_id: int | None = None  # one customer of a reseller's subtree
+
+
+def orders_of(*, actor: Actor, filters: OrderFilters = OrderFilters(), on: datetime.date) -> QuerySet:
+    """The acting user's orders, filtered and sorted; one query per page."""
+    orders = Order.objects.visible_to(actor).select_related("plan__category", "customer")
+    if filters.customer_id is not None:
+        orders = orders.filter(customer_id=filters.customer_id)
+    if filters.status:
+        orders = orders.filter(status=filters.status)
+    if filters.category:
+        orders = orders.filter(plan__category__ref=filters.category)
+    if filters.expiring_within is not None:
+        orders = orders.filter(
+            expires_on__gte=on, expires_on__lte=on + datetime.timedelta(days=filters.expiring_within)
+        )
+    key = filters.sort.lstrip("-")
+    fields = SORTS.get(key, SORTS["paid_thru"])
+    if filters.sort.startswith("-"):
+        fields = tuple(f"-{f}" for f in fields)
+    return orders.order_by(*fields)
+
+
+def order_detail(*, actor: Actor, order_id: int) -> Order:
+    order = Order.objects.visible_to(actor).select_related("plan__category", "customer__reseller").filter(pk=order_id)
+    found = order.first()
+    if found is None:
+        raise NotFound(f"order {order_id} not found")
+    return found
+
+
+def categories() -> list[Category]:
+    """The catalog's categories (shared by every tenant), for filters."""
+    return list(Category.objects.order_by("name"))
+
+
+def periods_of(plan_ids) -> dict[int, list[tuple[int, object]]]:
+    """{plan id: [(months, price), ...]} the periods each plan sells, shortest first."""
+    periods: dict[int, list] = {}
+    for plan_id, months, amount in (
+        PlanPrice.objects.filter(plan_id__in=set(plan_ids))
+        .order_by("months")
+        .values_list("plan_id", "months", "amount")
+    ):
+        periods.setdefault(plan_id, []).append((months, amount))
+    return periods

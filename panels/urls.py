@@ -1,0 +1,18 @@
+from django.urls import include, path
+
+from panels.views import common, customer
+
+urlpatterns = [
+    path("", common.home, name="home"),
+    path("orders/", customer.orders, name="orders"),
+    path("orders/<int:order_id>/", customer.order_detail, name="order-detail"),
+    path("renew/", customer.renew, name="renew"),
+    path("renewals/", customer.renewals, name="renewals"),
+    path("balance/", customer.balance, name="balance"),
+    path("invoices/", customer.invoices, name="invoices"),
+    path("invoices/<int:invoice_id>/", customer.invoice_detail, name="invoice-detail"),
+    path("messages/", customer.messages_list, name="messages"),
+    path("messages/<int:notice_id>/", customer.message_detail, name="message-detail"),
+    path("settings/", customer.account_settings, name="settings"),
+    path("reseller/", include("panels.urls_reseller")),
+]

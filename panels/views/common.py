@@ -1,0 +1,89 @@
+"""What every panel view shares: who may see it, errors in plain words, pages."""
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+
+from core.errors import DomainError, NotFound
+from tenants.scope import Actor, ActorKind, actor_for_user
+
+PER_PAGE = 25
+
+
+def panel_view(kind: str):
+    """A view for signed-in customers (kind "customer") or resellers
+    ("reseller"): called as view(request, actor, ...). Anyone else gets 404;
+    a NotFound from a selector or service is a 404 too (an outsider's id must
+    look like one that does not exist)."""
+
+    def decorate(view):
+        @login_required
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            actor = actor_for_user(request.user)
+            if actor.kind != kind:
+                raise Http404(f"this page is for {kind}s")
+            try:
+                return view(request, actor, *args, **kwargs)
+            except NotFound as exc:
+                raise Http404(str(exc)) from exc
+
+        return wrapper
+
+    return decorate
+
+
+customer_view = panel_view(ActorKind.CUSTOMER)
+reseller_view = panel_view(ActorKind.RESELLER)
+
+
+def attempt(request, action, *, success: str = "", back: str | None = None):
+    """Run a service call from a form: its DomainError becomes a message saying
+    what went wrong (the service changed nothing), then back to the page.
+    Returns the call's result, or None when it failed."""
+    try:
+        result = action()
+    except NotFound:
+        raise
+    except DomainError as exc:
+        messages.error(request, sentence(str(exc)))
+        return None
+    if success:
+        messages.success(request, success)
+    return result
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def back_to(request, fallback: str, *args):
+    """Redirect to the page the form was on (same site only), else ``fallback``."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(fallback, *args)
+
+
+def paginate(request, queryset, per_page: int = PER_PAGE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def home(request):
+    """The panel of whoever signed in: customers to their orders, resellers to
+    their customers, platform staff to Django admin."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    actor: Actor = actor_for_user(request.user)
+    if actor.kind == ActorKind.CUSTOMER:
+        return redirect("orders")
+    if actor.kind == ActorKind.RESELLER:
+        return redirect("reseller-customers")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    raise Http404("this login has no panel yet: ask your provider to link it to your account")

@@ -1,0 +1,309 @@
+"""The customer panel: orders, renewals (one or a batch), balance, invoices,
+messages and settings. Each view parses, calls one selector or service, and
+renders; every read is scoped to the signed-in customer."""
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from balances.selectors import account_of, ledger_of
+from balances.services import account_update
+from core.dates import business_today
+from core.errors import DomainError, NotFound
+from core.money import format_amount
+from invoices.selectors import invoice_detail as invoice_of
+from invoices.selectors import invoices_of
+from notifications.selectors import message_detail as message_of
+from notifications.selectors import messages_of
+from notifications.services import notice_mark_read
+from orders.models import PaymentSource
+from orders.selectors import categories, orders_of, periods_of
+from orders.selectors import order_detail as order_of
+from orders.services import order_set_flags
+from panels.forms import OrderFilterForm, TopUpForm, parse_date, parse_payment_source, parse_switch
+from panels.views.common import attempt, back_to, customer_view, paginate, sentence
+from payments.gateway import stripe_configured
+from payments.selectors import cards_of
+from payments.services import top_up_by_card
+from renewals.manual import renewal_pay, renewal_quote
+from renewals.selectors import CENTER_TABS, order_renewal_outlook, renewal_center
+
+SETTLED_LATER = "We will settle it shortly; you will not be charged twice."
+EXPIRING_DAYS = 30  # an active order expiring this soon stands out in the lists
+
+
+def _decorate(orders, today):
+    """Days remaining and whether the row stands out, for the templates."""
+    for order in orders:
+        order.days_remaining = (order.expires_on - today).days if order.expires_on else None
+        order.expiring = (
+            order.status == "active" and order.days_remaining is not None and order.days_remaining <= EXPIRING_DAYS
+        )
+    return orders
+
+
+def _queries(request) -> dict:
+    """The list's query string without the page (for the pager) and without the sort (for the headers)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    nosort = query.copy()
+    nosort.pop("sort", None)
+    return {"query": query.urlencode(), "query_nosort": nosort.urlencode()}
+
+
+@customer_view
+def orders(request, actor):
+    today = business_today()
+    kinds = categories()
+    form = OrderFilterForm(request.GET, categories=kinds)
+    filters = form.filters()
+    page = paginate(request, orders_of(actor=actor, filters=filters, on=today))
+    _decorate(page.object_list, today)
+    return render(
+        request,
+        "panels/customer/orders.html",
+        {"page": page, "form": form, "filters": filters, "today": today, **_queries(request)},
+    )
+
+
+@customer_view
+@require_http_methods(["GET", "POST"])
+def order_detail(request, actor, order_id: int):
+    if request.method == "POST":
+        try:
+            field = request.POST.get("field", "")
+            value = request.POST.get("value", "")
+            if field in ("auto_renew", "do_not_renew"):
+                changes = {field: parse_switch(value)}
+            elif field == "payment_source":
+                changes = {field: parse_payment_source(value)}
+            else:
+                raise forms.ValidationError(f"there is no setting {field!r} to change")
+        except forms.ValidationError as exc:
+            messages.error(request, sentence(exc.messages[0]))
+            return redirect("order-detail", order_id)
+        labels = {"auto_renew": "Auto-renew", "do_not_renew": "Do not renew", "payment_source": "Payment source"}
+        shown = value if field == "payment_source" else ("on" if changes[field] else "off")
+        attempt(
+            request,
+            lambda: order_set_flags(actor=actor, order_id=order_id, **changes),
+            success=f"{labels[field]} is now {shown}.",
+        )
+        return redirect("order-detail", order_id)
+    order = order_of(actor=actor, order_id=order_id)
+    today = business_today()
+    _decorate([order], today)
+    outlook = order_renewal_outlook(actor=actor, order_id=order_id)
+    switch_blocked = ""
+    if order.auto_renew_locked:
+        switch_blocked = "Your provider has locked this switch. Ask them if you want it changed."
+    elif outlook.switch_blocked is not None:
+        switch_blocked = outlook.switch_blocked.label
+    return render(
+        request,
+        "panels/customer/order_detail.html",
+        {
+            "order": order,
+            "outlook": outlook,
+            "switch_blocked": switch_blocked,
+            "periods": periods_of([order.plan_id]).get(order.plan_id, []),
+            "payment_sources": PaymentSource.choices,
+            "today": today,
+        },
+    )
+
+
+def _align_day(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 31:
+        raise forms.ValidationError(f"the renewal day is a day of the month, 1 to 31, not {value!r}")
+    return int(value)
+
+
+def _ids(values) -> list[int]:
+    ids = []
+    for value in values:
+        if not value.isdigit():
+            raise forms.ValidationError(f"{value!r} is not an order number")
+        ids.append(int(value))
+    return ids
+
+
+@customer_view
+@require_http_methods(["GET", "POST"])
+def renew(request, actor):
+    """Renew one order or a batch: a period per order (default 1 month, or the
+    shortest the plan sells), optionally aligned to one renewal day; each line
+    and the total; pay from the balance or the card; auto-renew on from the
+    next cycle. Nothing is paid until the customer confirms the quote shown."""
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        ids = _ids(data.getlist("order"))
+        align_day = _align_day(data.get("align_day", ""))
+    except forms.ValidationError as exc:
+        messages.error(request, sentence(exc.messages[0]))
+        return redirect("orders")
+    if not ids:
+        messages.error(request, "Tick at least one order to renew.")
+        return redirect("orders")
+    orders = {o.pk: o for o in orders_of(actor=actor, on=business_today()).filter(pk__in=ids)}
+    missing = [i for i in ids if i not in orders]
+    if missing:
+        # An order that is not the customer's rejects the whole batch, as if it did not exist.
+        raise NotFound(f"order {missing[0]} not found")
+    periods = periods_of({o.plan_id for o in orders.values()})
+    items = []
+    for order_id in ids:
+        offered = [months for months, _amount in periods.get(orders[order_id].plan_id, [])]
+        chosen = data.get(f"months_{order_id}", "")
+        default = 1 if 1 in offered else (offered[0] if offered else 1)
+        items.append((order_id, int(chosen) if chosen.isdigit() else default))
+    quote, error = None, ""
+    try:
+        quote = renewal_quote(actor=actor, items=items, align_day=align_day)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        error = str(exc)
+    auto_next = {i for i in ids if data.get(f"auto_renew_{i}") == "on"}
+    payment = data.get("payment", "balance")
+    if request.method == "POST" and data.get("action") == "pay" and quote is not None:
+        try:
+            pins = {i: parse_date(data.get(f"pin_{i}", ""), f"order {orders[i].ref}") for i in ids}
+        except forms.ValidationError as exc:
+            messages.error(request, sentence(exc.messages[0]))
+            pins = None
+        if pins is not None:
+            invoice = attempt(
+                request,
+                lambda: renewal_pay(
+                    actor=actor,
+                    quote=renewal_quote(actor=actor, items=items, align_day=align_day, pins=pins),
+                    payment=payment,
+                    auto_renew_next=auto_next,
+                ),
+            )
+            if invoice is not None:
+                messages.success(
+                    request,
+                    f"Renewed {len(ids)} order{'s' if len(ids) != 1 else ''}: "
+                    f"{format_amount(invoice.total)} {invoice.currency} paid, invoice {invoice.number}.",
+                )
+                return redirect("invoice-detail", invoice.pk)
+    account = account_of(actor=actor, account_id=actor.customer_id)
+    lines = {line.order_id: line for line in quote.lines} if quote else {}
+    rows = [
+        {
+            "order": orders[order_id],
+            "months": months,
+            "periods": periods.get(orders[order_id].plan_id, []),
+            "line": lines.get(order_id),
+            "auto_next": order_id in auto_next,
+        }
+        for order_id, months in items
+    ]
+    card = next((c for c in cards_of(actor=actor) if c.is_default), None) if stripe_configured() else None
+    return render(
+        request,
+        "panels/customer/renew.html",
+        {
+            "rows": rows,
+            "quote": quote,
+            "error": error,
+            "align_day": align_day or "",
+            "account": account,
+            "card": card,
+            "payment": payment if payment in ("balance", "card") else "balance",
+            "short": quote is not None and quote.total > account.available,
+        },
+    )
+
+
+@customer_view
+def renewals(request, actor):
+    tab = request.GET.get("tab", "manual")
+    if tab not in dict(CENTER_TABS):
+        tab = "manual"
+    return render(
+        request,
+        "panels/customer/renewals.html",
+        {"tabs": CENTER_TABS, "tab": tab, "rows": renewal_center(actor=actor, tab=tab), "today": business_today()},
+    )
+
+
+@customer_view
+@require_http_methods(["GET", "POST"])
+def balance(request, actor):
+    form = TopUpForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            result = attempt(
+                request,
+                lambda: top_up_by_card(actor=actor, account_id=actor.customer_id, amount=form.cleaned_data["amount"]),
+            )
+            if result is not None:
+                amount = f"{format_amount(result.amount)} {result.currency}"
+                if result.state == "succeeded":
+                    messages.success(request, f"Added {amount} to your balance.")
+                elif result.state == "failed":
+                    messages.error(
+                        request, f"The card was not charged: {result.error or 'declined'}. Nothing was added."
+                    )
+                else:
+                    messages.info(request, f"The card's answer for {amount} has not arrived yet. " + SETTLED_LATER)
+            return redirect("balance")
+    account = account_of(actor=actor, account_id=actor.customer_id)
+    page = paginate(request, ledger_of(actor=actor, account_id=actor.customer_id))
+    card = next((c for c in cards_of(actor=actor) if c.is_default), None) if stripe_configured() else None
+    return render(
+        request,
+        "panels/customer/balance.html",
+        {"account": account, "page": page, "form": form, "card": card, "cards_enabled": stripe_configured()},
+    )
+
+
+@customer_view
+def invoices(request, actor):
+    return render(request, "panels/customer/invoices.html", {"page": paginate(request, invoices_of(actor=actor))})
+
+
+@customer_view
+def invoice_detail(request, actor, invoice_id: int):
+    invoice = invoice_of(actor=actor, invoice_id=invoice_id)
+    template = "panels/customer/invoice_print.html" if request.GET.get("print") else "panels/customer/invoice.html"
+    return render(request, template, {"invoice": invoice, "lines": list(invoice.lines.all())})
+
+
+@customer_view
+def messages_list(request, actor):
+    return render(request, "panels/customer/messages.html", {"page": paginate(request, messages_of(actor=actor))})
+
+
+@customer_view
+def message_detail(request, actor, notice_id: int):
+    notice = message_of(actor=actor, notice_id=notice_id)
+    notice_mark_read(actor=actor, notice_id=notice.pk)
+    return render(request, "panels/customer/message.html", {"notice": notice, "content": notice.rendered()})
+
+
+@customer_view
+@require_http_methods(["GET", "POST"])
+def account_settings(request, actor):
+    if request.method == "POST":
+        try:
+            on = parse_switch(request.POST.get("auto_renew", ""))
+        except forms.ValidationError as exc:
+            messages.error(request, sentence(exc.messages[0]))
+            return redirect("settings")
+        attempt(
+            request,
+            lambda: account_update(actor=actor, account_id=actor.customer_id, auto_renew=on),
+            success=f"Auto-renew is now {'on' if on else 'off'} for your whole account."
+            + ("" if on else " No order will renew by itself until you switch it on again."),
+        )
+        return back_to(request, "settings")
+    account = account_of(actor=actor, account_id=actor.customer_id)
+    return render(request, "panels/customer/settings.html", {"account": account})

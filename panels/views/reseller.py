@@ -1,0 +1,204 @@
+"""The reseller control panel: the customers of the acting reseller's subtree,
+their orders and auto-renew switches, tonight's sweep, failures, sub-resellers
+and messages. Every read goes through a selector that takes the actor, every
+write through a service that checks it again."""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.shortcuts import render
+
+from core.dates import business_today
+from notifications.selectors import message_detail, messages_of
+from notifications.services import notice_mark_read
+from orders.selectors import OrderFilters, orders_of
+from orders.services import order_set_flags
+from panels.views.common import attempt, back_to, paginate, reseller_view
+from renewals.rules import WHAT_TO_DO
+from renewals.selectors import failed_batches, sweep_preview
+from tenants.selectors import customer_detail, customers_of, sub_resellers
+from tenants.services import customer_set_auto_renew_allowed
+
+ZERO = Decimal("0.00")
+# Orders this close to their paid-thru date are highlighted in the order list.
+EXPIRING_DAYS = 30
+
+
+@reseller_view
+def customers(request, actor):
+    query = request.GET.get("q", "").strip()
+    failing_only = request.GET.get("failing") == "1"
+    page = paginate(request, customers_of(actor=actor, query=query, failing_only=failing_only))
+    # One query for both numbers, whatever the size of the subtree.
+    stats = customers_of(actor=actor).aggregate(
+        customers=Count("pk"), failing=Count("pk", filter=Q(failed_renewals__gt=0))
+    )
+    return render(
+        request,
+        "panels/reseller/customers.html",
+        {"page": page, "query": query, "failing_only": failing_only, "stats": stats},
+    )
+
+
+# The order switches a form may post: action -> (field, value, what the user reads).
+ORDER_ACTIONS = {
+    "auto_renew_on": ("auto_renew", True, "Auto-renew is now on for order {ref}."),
+    "auto_renew_off": ("auto_renew", False, "Auto-renew is now off for order {ref}."),
+    "lock": ("auto_renew_locked", True, "Order {ref} is locked: the customer can't change its auto-renew switch."),
+    "unlock": ("auto_renew_locked", False, "Order {ref} is unlocked: the customer may change auto-renew again."),
+}
+
+
+@reseller_view
+def customer(request, actor, customer_id: int):
+    found = customer_detail(actor=actor, customer_id=customer_id)
+    if request.method == "POST":
+        _customer_action(request, actor, found)
+        return back_to(request, "reseller-customer", found.pk)
+    today = business_today()
+    page = paginate(request, orders_of(actor=actor, filters=OrderFilters(customer_id=found.pk), on=today))
+    return render(
+        request,
+        "panels/reseller/customer.html",
+        {"customer": found, "page": page, "rows": [_order_row(order, today) for order in page]},
+    )
+
+
+def _customer_action(request, actor, found) -> None:
+    action = request.POST.get("action", "")
+    if action in ("allow", "forbid"):
+        allowed = action == "allow"
+        changed = attempt(
+            request, lambda: customer_set_auto_renew_allowed(actor=actor, customer_id=found.pk, allowed=allowed)
+        )
+        word = "allowed" if allowed else "forbidden"
+        if changed:
+            messages.success(request, f"Auto-renew is now {word} for {found.name}.")
+        elif changed is False:
+            messages.info(request, f"Auto-renew was already {word} for {found.name}: nothing changed.")
+        return
+    order_id = request.POST.get("order", "")
+    if action not in ORDER_ACTIONS or not order_id.isdigit():
+        messages.error(request, "That action is not known here: nothing changed.")
+        return
+    field, value, success = ORDER_ACTIONS[action]
+    ref = request.POST.get("ref", "") or order_id
+    changed = attempt(request, lambda: order_set_flags(actor=actor, order_id=int(order_id), **{field: value}))
+    if changed:
+        messages.success(request, success.format(ref=ref))
+    elif changed is not None:
+        messages.info(request, f"Order {ref} was already like that: nothing changed.")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    order: object  # orders.Order with plan, category and customer loaded
+    days_left: int | None  # None: an endless plan
+
+    @property
+    def css(self) -> str:
+        if self.order.status != "active":
+            return "suspended"
+        return "expiring" if self.days_left is not None and self.days_left <= EXPIRING_DAYS else ""
+
+
+def _order_row(order, today: datetime.date) -> OrderLine:
+    return OrderLine(order, (order.expires_on - today).days if order.expires_on else None)
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One customer in tonight's preview, with what the page says about it."""
+
+    plan: object  # renewals.sweep.plan.AccountPlan
+    shortfall: Decimal  # what is missing for a failing batch (0 otherwise)
+    from_balance: Decimal
+    from_card: Decimal
+    what_to_do: str  # for the batch's failure reason, "" when it renews
+    skipped: list  # (PlannedOrder, what to do)
+
+
+# Failing customers first: they are what a reseller can still act on today.
+_OUTCOME_ORDER = {"failed": 0, "pending": 1, "renewed": 2, "": 3}
+
+
+def shortfall(plan) -> Decimal:
+    """How much more a failing batch needs: its total minus what the account
+    can spend (balance not held by card payments, plus the credit limit)."""
+    if plan.outcome != "failed":
+        return ZERO
+    return max(ZERO, plan.total - (plan.account.spendable + plan.account.credit_limit))
+
+
+def preview_lines(plans) -> list[PreviewLine]:
+    lines = [
+        PreviewLine(
+            plan=plan,
+            shortfall=shortfall(plan),
+            # A usable card pays the card-sourced part and what the balance lacks.
+            from_balance=plan.total - plan.card_amount,
+            from_card=plan.card_amount,
+            what_to_do=WHAT_TO_DO.get(plan.reason, "") if plan.reason else "",
+            skipped=[(item, WHAT_TO_DO.get(item.reason, "")) for item in plan.skipped],
+        )
+        for plan in plans
+    ]
+    return sorted(lines, key=lambda line: (_OUTCOME_ORDER.get(line.plan.outcome, 9), line.plan.account.name.lower()))
+
+
+def preview_summary(plans) -> dict:
+    totals: dict[str, Decimal] = {}
+    for plan in plans:
+        if plan.outcome == "renewed":
+            totals[plan.account.currency] = totals.get(plan.account.currency, ZERO) + plan.total
+    return {
+        "customers": len(plans),
+        "renewing": sum(1 for p in plans if p.outcome == "renewed"),
+        "renewing_orders": sum(len(p.batch) for p in plans if p.outcome == "renewed"),
+        "failing": sum(1 for p in plans if p.outcome == "failed"),
+        "failing_orders": sum(len(p.batch) for p in plans if p.outcome == "failed"),
+        "skipped_orders": sum(len(p.skipped) for p in plans),
+        "totals": sorted(totals.items()),
+    }
+
+
+@reseller_view
+def preview(request, actor):
+    result = sweep_preview(actor=actor)
+    page = paginate(request, preview_lines(result.plans))
+    return render(
+        request,
+        "panels/reseller/preview.html",
+        {"on": result.on, "page": page, "summary": preview_summary(result.plans), "today": business_today()},
+    )
+
+
+@reseller_view
+def failures(request, actor):
+    page = paginate(request, failed_batches(actor=actor, since_days=30))
+    rows = [(batch, WHAT_TO_DO.get(batch.reason, "")) for batch in page]
+    return render(request, "panels/reseller/failures.html", {"page": page, "rows": rows, "days": 30})
+
+
+@reseller_view
+def resellers(request, actor):
+    page = paginate(request, sub_resellers(actor=actor))
+    return render(request, "panels/reseller/resellers.html", {"page": page})
+
+
+@reseller_view
+def messages_list(request, actor):
+    # The customer and reseller are what a not yet delivered notice renders from.
+    page = paginate(request, messages_of(actor=actor).select_related("customer", "reseller"))
+    return render(request, "panels/reseller/messages.html", {"page": page, "rows": [(n, n.rendered()) for n in page]})
+
+
+@reseller_view
+def message(request, actor, notice_id: int):
+    notice = message_detail(actor=actor, notice_id=notice_id)
+    if notice.read_at is None:
+        notice_mark_read(actor=actor, notice_id=notice.pk)
+    return render(request, "panels/reseller/message.html", {"notice": notice, "content": notice.rendered()})

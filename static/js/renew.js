@@ -1,0 +1,23 @@
+// Progressive enhancement of the renewal form: when a period changes, say the
+// new total (without alignment, which the server prices) and ask to update
+// the prices before paying. Without JavaScript, "Update prices" does it all.
+(function () {
+  var form = document.getElementById("renew-form");
+  if (!form) return;
+  var pay = document.getElementById("pay");
+  var estimate = document.getElementById("estimate");
+  function cents(text) { var p = text.split("."); return parseInt(p[0], 10) * 100 + parseInt((p[1] || "0").padEnd(2, "0"), 10); }
+  function changed() {
+    var total = 0;
+    form.querySelectorAll("select[data-renew-period]").forEach(function (select) {
+      total += cents(select.options[select.selectedIndex].dataset.amount);
+    });
+    var aligned = document.getElementById("align_day").value !== "";
+    if (pay) pay.disabled = true;
+    estimate.textContent = (aligned ? "About " : "New total: ") + (total / 100).toFixed(2) +
+      (aligned ? " before alignment" : "") + ". Update the prices to pay.";
+  }
+  form.querySelectorAll("select[data-renew-period], #align_day").forEach(function (el) {
+    el.addEventListener("change", changed);
+  });
+})();

@@ -1,0 +1,227 @@
+"""The customer panel through Django's test client: every page, every action,
+tenant isolation with three users (owner, colleague, outsider)."""
+
+import pytest
+from django.urls import reverse
+
+from balances.models import Account, LedgerEntry
+from invoices.models import Invoice
+from notifications.models import Notice
+from orders.models import Order
+
+PAGES = ["orders", "renewals", "balance", "invoices", "messages", "settings", "cards"]
+
+
+@pytest.fixture
+def owner(client, tenants):
+    client.force_login(tenants.users["owner"])
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_for_the_owner_and_the_colleague(client, tenants, name):
+    for user in ("owner", "colleague"):
+        client.force_login(tenants.users[user])
+        response = client.get(reverse(name))
+        assert response.status_code == 200, (user, name)
+        assert "Acme Hosting" in response.content.decode()  # white label: the reseller's name
+
+
+@pytest.mark.django_db
+def test_the_orders_list_shows_paid_thru_days_remaining_and_marks_what_expires(owner, tenants):
+    page = owner.get(reverse("orders")).content.decode()
+    assert "o1" in page
+    assert "o2" in page
+    assert "o3" in page
+    assert "o9" not in page
+    assert "o4" not in page
+    assert str(tenants.days(5)) in page
+    assert 'class="expiring"' in page
+
+
+@pytest.mark.django_db
+def test_an_outsider_gets_404_for_every_page_with_an_id_and_changes_nothing(client, tenants):
+    o1 = tenants.orders["o1"]
+    client.force_login(tenants.users["owner"])
+    client.post(
+        reverse("renew"),
+        {"order": [o1.pk], f"months_{o1.pk}": "1", "action": "pay", f"pin_{o1.pk}": o1.expires_on.isoformat()},
+    )
+    invoice = Invoice.objects.get()
+    notice = Notice.objects.filter(customer=tenants.customers["c1"]).first()
+    before = (list(Order.objects.values_list("pk", "auto_renew", "expires_on")), Invoice.objects.count())
+    client.force_login(tenants.users["outsider"])
+    assert client.get(reverse("order-detail", args=[o1.pk])).status_code == 404
+    assert (
+        client.post(reverse("order-detail", args=[o1.pk]), {"field": "auto_renew", "value": "off"}).status_code == 404
+    )
+    assert client.get(reverse("invoice-detail", args=[invoice.pk])).status_code == 404
+    assert client.get(reverse("message-detail", args=[notice.pk])).status_code == 404
+    assert client.get(reverse("renew"), {"order": [o1.pk]}).status_code == 404
+    assert (list(Order.objects.values_list("pk", "auto_renew", "expires_on")), Invoice.objects.count()) == before
+    assert Notice.objects.get(pk=notice.pk).read_at is None
+
+
+@pytest.mark.django_db
+def test_panels_need_a_customer_login(client, tenants):
+    assert client.get(reverse("orders")).status_code == 302
+    client.force_login(tenants.users["acme"])  # reseller staff
+    assert client.get(reverse("orders")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_batch_renewal_of_three_orders_with_three_periods_paid_from_the_balance(owner, tenants):
+    o1, o2, o3 = (tenants.orders[ref] for ref in ("o1", "o2", "o3"))
+    form = {"order": [o1.pk, o2.pk, o3.pk], f"months_{o1.pk}": "3", f"months_{o2.pk}": "1", f"months_{o3.pk}": "12"}
+    page = owner.get(reverse("renew"), form).content.decode()
+    assert "52.00 USD" in page  # 27.00 + 10.00 + 15.00
+    pins = {f"pin_{o.pk}": o.expires_on.isoformat() for o in (o1, o2, o3)}
+    response = owner.post(
+        reverse("renew"),
+        {**form, **pins, "payment": "balance", f"auto_renew_{o3.pk}": "on", "action": "pay"},
+        follow=True,
+    )
+    invoice = Invoice.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("invoice-detail", args=[invoice.pk])
+    assert f"Renewed 3 orders: 52.00 USD paid, invoice {invoice.number}." in response.content.decode()
+    assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 48
+    renewed = {o.ref: o for o in Order.objects.filter(customer=tenants.customers["c1"])}
+    assert renewed["o3"].auto_renew  # switched on from the next cycle
+    assert renewed["o1"].expires_on > o1.expires_on
+    assert renewed["o3"].expires_on > o3.expires_on
+
+
+@pytest.mark.django_db
+def test_a_foreign_order_hidden_in_a_batch_rejects_the_whole_batch(owner, tenants):
+    o1, o9 = tenants.orders["o1"], tenants.orders["o9"]
+    data = {
+        "order": [o1.pk, o9.pk],
+        f"pin_{o1.pk}": o1.expires_on.isoformat(),
+        f"pin_{o9.pk}": o9.expires_on.isoformat(),
+        "action": "pay",
+    }
+    assert owner.post(reverse("renew"), data).status_code == 404
+    assert not Invoice.objects.exists()
+    assert set(Order.objects.values_list("expires_on", flat=True)) == {o.expires_on for o in tenants.orders.values()}
+
+
+@pytest.mark.django_db
+def test_a_renewal_the_balance_cannot_pay_says_so_and_changes_nothing(owner, tenants):
+    o2 = tenants.orders["o2"]
+    entries = LedgerEntry.objects.count()
+    data = {"order": [o2.pk], f"months_{o2.pk}": "12", f"pin_{o2.pk}": o2.expires_on.isoformat(), "action": "pay"}
+    page = owner.post(reverse("renew"), {**data, "payment": "balance"}, follow=True).content.decode()
+    assert "The renewal costs 100.00 USD but only 100.00 is available" not in page  # it is affordable: 100.00
+    o1 = tenants.orders["o1"]
+    data = {
+        "order": [o1.pk, o2.pk],
+        f"months_{o1.pk}": "12",
+        f"months_{o2.pk}": "12",
+        f"pin_{o1.pk}": o1.expires_on.isoformat(),
+        f"pin_{o2.pk}": Order.objects.get(pk=o2.pk).expires_on.isoformat(),
+        "action": "pay",
+    }
+    page = owner.post(reverse("renew"), data, follow=True).content.decode()
+    assert "top up and try again" in page
+    assert LedgerEntry.objects.count() == entries + 1  # only the first, affordable renewal
+
+
+@pytest.mark.django_db
+def test_the_auto_renew_switch_toggles_and_a_locked_one_cannot_be_flipped_by_posting(owner, tenants):
+    o1 = tenants.orders["o1"]
+    response = owner.post(reverse("order-detail", args=[o1.pk]), {"field": "auto_renew", "value": "off"}, follow=True)
+    assert "Auto-renew is now off." in response.content.decode()
+    assert not Order.objects.get(pk=o1.pk).auto_renew
+    Order.objects.filter(pk=o1.pk).update(auto_renew_locked=True)
+    page = owner.get(reverse("order-detail", args=[o1.pk])).content.decode()
+    assert "Your provider has locked this switch" in page
+    assert 'id="toggle-auto-renew"' not in page
+    response = owner.post(reverse("order-detail", args=[o1.pk]), {"field": "auto_renew", "value": "on"}, follow=True)
+    assert "your reseller locked the auto-renew switch" in response.content.decode()
+    assert not Order.objects.get(pk=o1.pk).auto_renew
+    response = owner.post(reverse("order-detail", args=[o1.pk]), {"field": "locked", "value": "off"}, follow=True)
+    assert "There is no setting &#x27;locked&#x27; to change." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_why_wont_this_renew_in_plain_words(owner, tenants):
+    page = owner.get(reverse("order-detail", args=[tenants.orders["o3"].pk])).content.decode()
+    assert "Auto-renew is switched off for this order." in page  # the first reason (SPEC's precedence)
+    # and its switch cannot help: the certificate category never renews by itself
+    assert "This kind of service cannot renew automatically" in page
+    assert 'id="toggle-auto-renew"' not in page
+
+
+@pytest.mark.django_db
+def test_the_renewal_center_tabs(owner, tenants):
+    manual = owner.get(reverse("renewals"), {"tab": "manual"}).content.decode()
+    assert "o3" in manual
+    assert "o1" not in manual
+    auto = owner.get(reverse("renewals"), {"tab": "auto"}).content.decode()
+    assert "o1" in auto
+    assert "o2" in auto
+    assert "covered" in auto
+    Order.objects.filter(pk=tenants.orders["o2"].pk).update(do_not_renew=True)
+    assert "o2" in owner.get(reverse("renewals"), {"tab": "cancelled"}).content.decode()
+    Order.objects.filter(pk=tenants.orders["o1"].pk).update(status="suspended", expires_on=tenants.days(-2))
+    grace = owner.get(reverse("renewals"), {"tab": "grace"}).content.decode()
+    assert str(tenants.days(-2 + 15 + 1)) in grace  # hosting: 15 days of grace
+
+
+@pytest.mark.django_db
+def test_messages_list_and_reading_one_marks_it_read(owner, tenants):
+    o1 = tenants.orders["o1"]
+    owner.post(
+        reverse("renew"),
+        {"order": [o1.pk], f"months_{o1.pk}": "1", "action": "pay", f"pin_{o1.pk}": o1.expires_on.isoformat()},
+    )
+    listing = owner.get(reverse("messages")).content.decode()
+    assert "Renewal paid: 10.00 USD for 1 order" in listing
+    notice = Notice.objects.filter(kind="renewal_succeeded").get()
+    page = owner.get(reverse("message-detail", args=[notice.pk])).content.decode()
+    assert "We paid the renewal, 10.00 USD, from your balance." in page
+    assert Notice.objects.get(pk=notice.pk).read_at is not None
+
+
+@pytest.mark.django_db
+def test_the_master_switch_and_the_invoice_pages(owner, tenants):
+    response = owner.post(reverse("settings"), {"auto_renew": "off"}, follow=True)
+    assert "Auto-renew is now off for your whole account." in response.content.decode()
+    assert not Account.objects.get(pk=tenants.customers["c1"].pk).auto_renew
+    o1 = tenants.orders["o1"]
+    owner.post(
+        reverse("renew"),
+        {"order": [o1.pk], f"months_{o1.pk}": "1", "action": "pay", f"pin_{o1.pk}": o1.expires_on.isoformat()},
+    )
+    invoice = Invoice.objects.get()
+    assert invoice.number in owner.get(reverse("invoices")).content.decode()
+    printable = owner.get(reverse("invoice-detail", args=[invoice.pk]), {"print": "1"}).content.decode()
+    assert "Total paid" in printable
+    assert "10.00 USD" in printable
+    balance = owner.get(reverse("balance")).content.decode()
+    assert "90.00 USD" in balance
+    assert "Manual renewal" in balance
+
+
+@pytest.mark.django_db
+def test_the_orders_list_runs_the_same_queries_for_10_and_1000_orders(owner, tenants, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(n):
+        have = Order.objects.filter(customer=tenants.customers["c1"]).count()
+        template = tenants.orders["o1"]
+        Order.objects.bulk_create(
+            [
+                Order(ref=f"x{have + i}", customer=template.customer, plan=template.plan, tenure_months=1,
+                      expires_on=tenants.days(10 + i % 300), auto_renew=True)
+                for i in range(n - have)
+            ]
+        )  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            assert owner.get(reverse("orders"), {"sort": "-paid_thru"}).status_code == 200
+        return len(queries)
+
+    # session, user, membership, brand, unread messages, categories, page count, the page of orders
+    assert count(10) == count(1000)
