@@ -3,11 +3,12 @@
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 
 from catalog.models import Category, PlanPrice
 from core.errors import NotFound
 from orders.models import Order
+from orders.states import OrderStatus
 from tenants.scope import Actor
 
 # The orders list's sort keys (a "-" prefix reverses), each with a tie-breaker.
@@ -46,7 +47,9 @@ def orders_of(*, actor: Actor, filters: OrderFilters = OrderFilters(), on: datet
     fields = SORTS.get(key, SORTS["paid_thru"])
     if filters.sort.startswith("-"):
         fields = tuple(f"-{f}" for f in fields)
-    return orders.order_by(*fields)
+    # Terminated orders are history: after the live ones, whatever the sort.
+    ended = Case(When(status=OrderStatus.TERMINATED, then=Value(1)), default=Value(0))
+    return orders.order_by(ended, *fields)
 
 
 def order_detail(*, actor: Actor, order_id: int) -> Order:

@@ -112,7 +112,7 @@ class AttemptCounter:
         # add() only writes when the key is absent: the first attempt opens
         # the window, later ones leave its end where it is.
         self.backend.add(f"{key}:ends", now + window, timeout=window)
-        self.backend.add(key, 0, timeout=None)
+        self.backend.add(key, 0, timeout=window)
         try:
             count = self.backend.incr(key)
         except ValueError:  # the window ended between add() and incr()

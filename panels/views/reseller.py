@@ -100,9 +100,11 @@ class OrderLine:
 
     @property
     def css(self) -> str:
-        if self.order.status != "active":
+        if self.order.status == "suspended":
             return "suspended"
-        return "expiring" if self.days_left is not None and self.days_left <= EXPIRING_DAYS else ""
+        if self.order.status == "active" and self.days_left is not None and self.days_left <= EXPIRING_DAYS:
+            return "expiring"
+        return ""
 
 
 def _order_row(order, today: datetime.date) -> OrderLine:

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import pytest
 
 from core.dates import business_today
+from interchange.importer import portal_import
 from orders.models import Order
 from tenants.models import Customer, Reseller
+from tenants.scope import Actor
 from tests.factories import member
-from tests.renewals.conftest import order, portal  # noqa: F401 - the shared portal loader fixture
+from tests.renewals.conftest import order, portal_document
 
 
 @dataclass
@@ -30,8 +32,12 @@ class Tenants:
         return self.today + datetime.timedelta(days=n)
 
 
+def portal(orders, **kwargs):
+    portal_import(data=portal_document(orders, **kwargs), actor=Actor.system("test"))
+
+
 @pytest.fixture
-def tenants(portal):
+def tenants(db):
     today = business_today()
 
     def day(n):

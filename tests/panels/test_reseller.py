@@ -53,6 +53,32 @@ def switches(order: Order) -> tuple[bool, bool]:
 # Pages and what each must show ------------------------------------------------
 
 
+LIST_PAGES = ("reseller-customers", "reseller-preview", "reseller-failures", "reseller-resellers", "reseller-messages")
+
+
+def test_every_page_shows_the_subtree_and_nothing_else(client, tenants):
+    night(tenants.days(-1))  # yesterday c1 and c2 failed: failures and messages to show; tonight is still ahead
+    # On which pages each reseller finds each customer (c2's failure notice goes to west, its own reseller).
+    expected = {
+        "acme": {
+            "Jane Doe": set(LIST_PAGES) - {"reseller-resellers"},
+            "Wes Tern": set(LIST_PAGES[:3]),
+            "Olga Other": set(),
+        },
+        "west": {"Jane Doe": set(), "Wes Tern": set(LIST_PAGES) - {"reseller-resellers"}, "Olga Other": set()},
+        # c9's order renewed last night: not due again, not failed.
+        "other": {"Jane Doe": set(), "Wes Tern": set(), "Olga Other": {"reseller-customers"}},
+    }
+    for username, names in expected.items():
+        client = signed_in(client, tenants, username)
+        html = {name: page(client, name) for name in LIST_PAGES}
+        for customer_name, pages in names.items():
+            assert {name for name in LIST_PAGES if customer_name in html[name]} == pages, (username, customer_name)
+    client = signed_in(client, tenants, "acme")
+    for ref in ("c1", "c2"):
+        assert tenants.customers[ref].name in page(client, "reseller-customer", tenants.customers[ref].pk)
+
+
 def test_customer_list_shows_the_whole_subtree_with_its_reseller(client, tenants):
     html = page(signed_in(client, tenants, "acme"), "reseller-customers")
     assert "Jane Doe" in html
@@ -92,6 +118,15 @@ def test_customer_page_shows_facts_and_orders(client, tenants):
     assert "Web hosting" in html
     assert "SSL" in html
     assert tenants.days(5).isoformat() in html  # o1's paid-thru date
+
+
+def test_customer_page_marks_expiring_and_suspended_orders(client, tenants):
+    Order.objects.filter(pk=tenants.orders["o4"].pk).update(status="suspended", expires_on=tenants.days(-2))
+    html = page(signed_in(client, tenants, "acme"), "reseller-customer", tenants.customers["c2"].pk)
+    assert '<tr class="suspended">' in html
+    assert '<span class="muted">expired</span>' in html
+    html = page(client, "reseller-customer", tenants.customers["c1"].pk)
+    assert html.count('<tr class="expiring">') == 2  # o1 (5 days left) and o2 (20), not o3 (40)
 
 
 def test_a_reseller_manages_its_sub_resellers_customers(client, tenants):
@@ -149,6 +184,9 @@ def test_messages_list_and_detail_mark_the_message_read(client, tenants):
 
     html = page(client, "reseller-message-detail", notice.pk)
     assert subject in html
+    # The mail's HTML is shown escaped inside a sandboxed frame, never as part of the page.
+    assert 'sandbox srcdoc="&lt;!doctype html&gt;' in html
+    assert html.lower().count("<!doctype") == 1
     assert "Jane Doe" in html
     notice.refresh_from_db()
     assert notice.read_at is not None

@@ -93,5 +93,9 @@ class Command(BaseCommand):
             user.set_password(password)
             user.is_staff = user.is_superuser = False
             user.save()
-        membership_link(user=users.objects.get(username="reseller"), reseller=Reseller.objects.get(ref="acme"))
-        membership_link(user=users.objects.get(username="customer"), customer=Customer.objects.get(ref="c001"))
+        acme, jane = Reseller.objects.get(ref="acme"), Customer.objects.get(ref="c001")
+        # The login's own address is the one a password reset mails.
+        users.objects.filter(username="reseller").update(email=acme.email)
+        users.objects.filter(username="customer").update(email=jane.email)
+        membership_link(user=users.objects.get(username="reseller"), reseller=acme)
+        membership_link(user=users.objects.get(username="customer"), customer=jane)

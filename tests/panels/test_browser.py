@@ -1,0 +1,88 @@
+"""The main flows of the panels in a real headless Chromium (Debian's, driven
+by Playwright) against a live server."""
+
+import os
+import pathlib
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sign_in(browser, base: str, username: str, password: str = "pw"):
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(f"{base}{reverse('login')}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def test_a_customer_renews_three_orders_with_three_periods_from_the_balance(live_server, browser, tenants):
+    o1, o2, o3 = (tenants.orders[ref] for ref in ("o1", "o2", "o3"))
+    page = sign_in(browser, live_server.url, "owner")
+    assert page.url.endswith(reverse("orders"))
+    for ref in ("o1", "o2", "o3"):
+        page.check(f"input[aria-label='Renew {ref}']")
+    page.click("text=Renew selected")
+    page.select_option(f"select[name=months_{o1.pk}]", "3")
+    assert page.is_disabled("#pay")  # the shown price is stale until the prices are updated
+    assert "Update the prices to pay" in page.inner_text("#estimate")
+    page.select_option(f"select[name=months_{o2.pk}]", "1")
+    page.select_option(f"select[name=months_{o3.pk}]", "12")
+    page.click("button[value=quote]")
+    assert page.inner_text("#quote-total") == "52.00 USD"  # 27.00 + 10.00 + 15.00
+    page.click("#pay")
+    page.wait_for_url("**/invoices/*/")
+    assert "Renewed 3 orders: 52.00 USD paid" in page.inner_text(".messages")
+    assert Order.objects.get(pk=o1.pk).expires_on > o1.expires_on
+
+
+def test_a_customer_switches_auto_renew_off_and_on(live_server, browser, tenants):
+    o1 = tenants.orders["o1"]
+    page = sign_in(browser, live_server.url, "owner")
+    page.goto(f"{live_server.url}{reverse('order-detail', args=[o1.pk])}")
+    page.click("#toggle-auto-renew")
+    assert "Auto-renew is now off." in page.inner_text(".messages")
+    assert page.inner_text("#auto-renew-state") == "off"
+    assert "Auto-renew is switched off for this order." in page.inner_text("#outlook")
+    page.click("#toggle-auto-renew")
+    assert page.inner_text("#auto-renew-state") == "on"
+    assert Order.objects.get(pk=o1.pk).auto_renew
+
+
+SCREENS = {
+    "customer": [
+        ("customer-orders", "orders", {}),
+        ("customer-renewals", "renewals", {"tab": "auto"}),
+        ("customer-balance", "balance", {}),
+        ("customer-messages", "messages", {}),
+    ],
+}
+
+
+def test_the_main_pages_of_the_demo_render_in_the_browser(live_server, browser, tmp_path):
+    """Also writes the README's screenshots when SCREENSHOTS_DIR is set
+    (docs/screenshots/)."""
+    call_command("seed_demo", verbosity=0)
+    out = pathlib.Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    page = sign_in(browser, live_server.url, "customer", "customer")
+
+    def shot(name, path):
+        page.goto(f"{live_server.url}{path}")
+        assert page.locator("h1").count() == 1, name
+        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+    for name, url, query in SCREENS["customer"]:
+        shot(name, reverse(url) + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
+    first = Order.objects.filter(customer__ref="c001", status="active").order_by("expires_on").first()
+    shot("customer-order", reverse("order-detail", args=[first.pk]))
+    batch = Order.objects.filter(customer__ref="c001", status="active").order_by("expires_on")[:3]
+    shot("customer-renew", reverse("renew") + "?" + "&".join(f"order={o.pk}" for o in batch))
+    assert len(list(out.glob("*.png"))) == len(SCREENS["customer"]) + 2
