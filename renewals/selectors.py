@@ -136,15 +136,70 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
 
 
 @dataclass(frozen=True)
+class PreviewLine:
+    """One customer in the sweep preview, with what the page says about it."""
+
+    plan: object  # renewals.sweep.plan.AccountPlan
+    batch: list  # (PlannedOrder, product label)
+    from_balance: Decimal
+    from_card: Decimal
+    what_to_do: str  # for the batch's failure reason, "" when it renews
+    skipped: list  # (PlannedOrder, product label, what to do)
+
+    @property
+    def shortfall(self) -> Decimal:
+        return self.plan.shortfall
+
+
+# Failing customers first: they are what a reseller can still act on today.
+_OUTCOME_ORDER = {"failed": 0, "pending": 1, "renewed": 2, "": 3}
+
+
+@dataclass(frozen=True)
 class Preview:
     """The dry-run of the next nightly run, for the acting reseller's subtree."""
 
     on: datetime.date
     plans: list  # renewals.sweep.plan.AccountPlan, one per customer with due orders
+    catalog: object = None  # renewals.facts.Catalog, for the products' names
 
     @property
     def failing(self) -> list:
         return [p for p in self.plans if p.outcome == "failed"]
+
+    def lines(self) -> list[PreviewLine]:
+        describe = self.catalog.describe
+        lines = [
+            PreviewLine(
+                plan=plan,
+                batch=[(item, describe(item.order)) for item in plan.batch],
+                # A usable card pays the card-sourced part and what the balance lacks.
+                from_balance=plan.total - plan.card_amount,
+                from_card=plan.card_amount,
+                what_to_do=WHAT_TO_DO.get(plan.reason, "") if plan.reason else "",
+                skipped=[(item, describe(item.order), WHAT_TO_DO.get(item.reason, "")) for item in plan.skipped],
+            )
+            for plan in self.plans
+        ]
+        return sorted(
+            lines, key=lambda line: (_OUTCOME_ORDER.get(line.plan.outcome, 9), line.plan.account.name.lower())
+        )
+
+    def summary(self) -> dict:
+        plans = self.plans
+        totals: dict[str, Decimal] = {}
+        for plan in plans:
+            if plan.outcome == "renewed":
+                totals[plan.account.currency] = totals.get(plan.account.currency, Decimal("0.00")) + plan.total
+        return {
+            "customers": len(plans),
+            "renewing": sum(1 for p in plans if p.outcome == "renewed"),
+            "renewing_orders": sum(len(p.batch) for p in plans if p.outcome == "renewed"),
+            "failing": len(self.failing),
+            "failing_orders": sum(len(p.batch) for p in self.failing),
+            "skipped_orders": sum(len(p.skipped) for p in plans),
+            "totals": sorted(totals.items()),
+        }
 
 
 def next_run_date(today: datetime.date | None = None) -> datetime.date:
@@ -177,7 +232,7 @@ def sweep_preview(*, actor: Actor, on: datetime.date | None = None) -> Preview:
     for start in range(0, len(ids), 1000):
         with transaction.atomic():  # consistent reads of a batch, as the dry-run does
             plans += plan_accounts(ids[start : start + 1000], on, catalog, lock=False)
-    return Preview(on, plans)
+    return Preview(on, plans, catalog)
 
 
 def failed_batches(*, actor: Actor, since_days: int = 30):

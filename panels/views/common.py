@@ -12,6 +12,17 @@ from core.errors import DomainError, NotFound
 from tenants.scope import Actor, ActorKind, actor_for_user
 
 PER_PAGE = 25
+EXPIRING_DAYS = 30  # an active order expiring this soon stands out in the lists
+
+
+def with_days(orders, today):
+    """Days remaining, and whether the row stands out, for the order lists."""
+    for order in orders:
+        days = (order.expires_on - today).days if order.expires_on else None
+        order.days_remaining = days
+        order.expiring = order.status == "active" and days is not None and days <= EXPIRING_DAYS
+        order.row_class = "suspended" if order.status == "suspended" else "expiring" if order.expiring else ""
+    return orders
 
 
 def panel_view(kind: str):

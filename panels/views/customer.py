@@ -22,7 +22,7 @@ from orders.selectors import categories, orders_of, periods_of
 from orders.selectors import order_detail as order_of
 from orders.services import order_set_flags
 from panels.forms import OrderFilterForm, TopUpForm, parse_date, parse_payment_source, parse_switch
-from panels.views.common import attempt, back_to, customer_view, paginate, sentence
+from panels.views.common import attempt, back_to, customer_view, paginate, sentence, with_days
 from payments.gateway import stripe_configured
 from payments.selectors import cards_of
 from payments.services import top_up_by_card
@@ -30,26 +30,6 @@ from renewals.manual import renewal_pay, renewal_quote
 from renewals.selectors import CENTER_TABS, order_renewal_outlook, renewal_center
 
 SETTLED_LATER = "We will settle it shortly; you will not be charged twice."
-EXPIRING_DAYS = 30  # an active order expiring this soon stands out in the lists
-
-
-def _decorate(orders, today):
-    """Days remaining and whether the row stands out, for the templates."""
-    for order in orders:
-        order.days_remaining = (order.expires_on - today).days if order.expires_on else None
-        order.expiring = (
-            order.status == "active" and order.days_remaining is not None and order.days_remaining <= EXPIRING_DAYS
-        )
-    return orders
-
-
-def _queries(request) -> dict:
-    """The list's query string without the page (for the pager) and without the sort (for the headers)."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    nosort = query.copy()
-    nosort.pop("sort", None)
-    return {"query": query.urlencode(), "query_nosort": nosort.urlencode()}
 
 
 @customer_view
@@ -59,11 +39,11 @@ def orders(request, actor):
     form = OrderFilterForm(request.GET, categories=kinds)
     filters = form.filters()
     page = paginate(request, orders_of(actor=actor, filters=filters, on=today))
-    _decorate(page.object_list, today)
+    with_days(page.object_list, today)
     return render(
         request,
         "panels/customer/orders.html",
-        {"page": page, "form": form, "filters": filters, "today": today, **_queries(request)},
+        {"page": page, "form": form, "filters": filters, "today": today},
     )
 
 
@@ -93,7 +73,7 @@ def order_detail(request, actor, order_id: int):
         return redirect("order-detail", order_id)
     order = order_of(actor=actor, order_id=order_id)
     today = business_today()
-    _decorate([order], today)
+    with_days([order], today)
     outlook = order_renewal_outlook(actor=actor, order_id=order_id)
     switch_blocked = ""
     if order.auto_renew_locked:

@@ -3,10 +3,6 @@ their orders and auto-renew switches, tonight's sweep, failures, sub-resellers
 and messages. Every read goes through a selector that takes the actor, every
 write through a service that checks it again."""
 
-import datetime
-from dataclasses import dataclass
-from decimal import Decimal
-
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.shortcuts import render
@@ -16,15 +12,11 @@ from notifications.selectors import message_detail, messages_of
 from notifications.services import notice_mark_read
 from orders.selectors import OrderFilters, orders_of
 from orders.services import order_set_flags
-from panels.views.common import attempt, back_to, paginate, reseller_view
+from panels.views.common import attempt, back_to, paginate, reseller_view, with_days
 from renewals.rules import WHAT_TO_DO
 from renewals.selectors import failed_batches, sweep_preview
 from tenants.selectors import customer_detail, customers_of, sub_resellers
 from tenants.services import customer_set_auto_renew_allowed
-
-ZERO = Decimal("0.00")
-# Orders this close to their paid-thru date are highlighted in the order list.
-EXPIRING_DAYS = 30
 
 
 @reseller_view
@@ -63,7 +55,7 @@ def customer(request, actor, customer_id: int):
     return render(
         request,
         "panels/reseller/customer.html",
-        {"customer": found, "page": page, "rows": [_order_row(order, today) for order in page]},
+        {"customer": found, "page": page, "orders": with_days(list(page), today)},
     )
 
 
@@ -93,88 +85,14 @@ def _customer_action(request, actor, found) -> None:
         messages.info(request, f"Order {ref} was already like that: nothing changed.")
 
 
-@dataclass(frozen=True)
-class OrderLine:
-    order: object  # orders.Order with plan, category and customer loaded
-    days_left: int | None  # None: an endless plan
-
-    @property
-    def css(self) -> str:
-        if self.order.status == "suspended":
-            return "suspended"
-        if self.order.status == "active" and self.days_left is not None and self.days_left <= EXPIRING_DAYS:
-            return "expiring"
-        return ""
-
-
-def _order_row(order, today: datetime.date) -> OrderLine:
-    return OrderLine(order, (order.expires_on - today).days if order.expires_on else None)
-
-
-@dataclass(frozen=True)
-class PreviewLine:
-    """One customer in tonight's preview, with what the page says about it."""
-
-    plan: object  # renewals.sweep.plan.AccountPlan
-    shortfall: Decimal  # what is missing for a failing batch (0 otherwise)
-    from_balance: Decimal
-    from_card: Decimal
-    what_to_do: str  # for the batch's failure reason, "" when it renews
-    skipped: list  # (PlannedOrder, what to do)
-
-
-# Failing customers first: they are what a reseller can still act on today.
-_OUTCOME_ORDER = {"failed": 0, "pending": 1, "renewed": 2, "": 3}
-
-
-def shortfall(plan) -> Decimal:
-    """How much more a failing batch needs: its total minus what the account
-    can spend (balance not held by card payments, plus the credit limit)."""
-    if plan.outcome != "failed":
-        return ZERO
-    return max(ZERO, plan.total - (plan.account.spendable + plan.account.credit_limit))
-
-
-def preview_lines(plans) -> list[PreviewLine]:
-    lines = [
-        PreviewLine(
-            plan=plan,
-            shortfall=shortfall(plan),
-            # A usable card pays the card-sourced part and what the balance lacks.
-            from_balance=plan.total - plan.card_amount,
-            from_card=plan.card_amount,
-            what_to_do=WHAT_TO_DO.get(plan.reason, "") if plan.reason else "",
-            skipped=[(item, WHAT_TO_DO.get(item.reason, "")) for item in plan.skipped],
-        )
-        for plan in plans
-    ]
-    return sorted(lines, key=lambda line: (_OUTCOME_ORDER.get(line.plan.outcome, 9), line.plan.account.name.lower()))
-
-
-def preview_summary(plans) -> dict:
-    totals: dict[str, Decimal] = {}
-    for plan in plans:
-        if plan.outcome == "renewed":
-            totals[plan.account.currency] = totals.get(plan.account.currency, ZERO) + plan.total
-    return {
-        "customers": len(plans),
-        "renewing": sum(1 for p in plans if p.outcome == "renewed"),
-        "renewing_orders": sum(len(p.batch) for p in plans if p.outcome == "renewed"),
-        "failing": sum(1 for p in plans if p.outcome == "failed"),
-        "failing_orders": sum(len(p.batch) for p in plans if p.outcome == "failed"),
-        "skipped_orders": sum(len(p.skipped) for p in plans),
-        "totals": sorted(totals.items()),
-    }
-
-
 @reseller_view
 def preview(request, actor):
     result = sweep_preview(actor=actor)
-    page = paginate(request, preview_lines(result.plans))
+    page = paginate(request, result.lines())
     return render(
         request,
         "panels/reseller/preview.html",
-        {"on": result.on, "page": page, "summary": preview_summary(result.plans), "today": business_today()},
+        {"on": result.on, "page": page, "summary": result.summary(), "today": business_today()},
     )
 
 

@@ -45,6 +45,14 @@ class AccountPlan:
         return self.balance_part + self.card_part
 
     @property
+    def shortfall(self) -> Decimal:
+        """What a failing batch lacks: its total less what the account can
+        spend (the balance not held by card payments, plus the credit limit)."""
+        if self.outcome != "failed":
+            return ZERO
+        return max(ZERO, self.total - (self.account.spendable + self.account.credit_limit))
+
+    @property
     def needs_card(self) -> bool:
         return self.card_amount > 0
 

@@ -56,12 +56,43 @@ def test_a_customer_switches_auto_renew_off_and_on(live_server, browser, tenants
     assert Order.objects.get(pk=o1.pk).auto_renew
 
 
+def test_a_reseller_locks_a_switch_and_the_customer_sees_it_locked(live_server, browser, tenants):
+    o1, c1 = tenants.orders["o1"], tenants.customers["c1"]
+    reseller = sign_in(browser, live_server.url, "acme")
+    assert reseller.url.endswith(reverse("reseller-customers"))
+    reseller.click("text=Jane Doe")
+    reseller.click(f"button[aria-label^='Lock the auto-renew switch of {o1.ref}']")
+    assert "the customer can't change its auto-renew switch" in reseller.inner_text(".messages")
+    assert Order.objects.get(pk=o1.pk).auto_renew_locked
+    customer = sign_in(browser, live_server.url, "owner")
+    customer.goto(f"{live_server.url}{reverse('order-detail', args=[o1.pk])}")
+    assert "Your provider has locked this switch" in customer.inner_text("#switch-blocked")
+    assert customer.locator("#toggle-auto-renew").count() == 0
+    assert c1.pk  # the lock is the reseller's, on this customer's order
+
+
+def test_a_reseller_previews_tonights_sweep(live_server, browser, tenants):
+    page = sign_in(browser, live_server.url, "acme")
+    page.click("text=Tonight's sweep")
+    text = page.inner_text("main")
+    assert "This is a preview: nothing is charged" in text
+    assert "Wes Tern" in text  # a sub-reseller's customer, whose batch will fail
+    assert "Will fail" in text
+    assert "Short by 10.00 USD" in text
+    assert "Olga Other" not in text  # another reseller's customer
+
+
 SCREENS = {
     "customer": [
         ("customer-orders", "orders", {}),
         ("customer-renewals", "renewals", {"tab": "auto"}),
         ("customer-balance", "balance", {}),
         ("customer-messages", "messages", {}),
+    ],
+    "reseller": [
+        ("reseller-customers", "reseller-customers", {}),
+        ("reseller-preview", "reseller-preview", {}),
+        ("reseller-failures", "reseller-failures", {}),
     ],
 }
 
@@ -77,12 +108,21 @@ def test_the_main_pages_of_the_demo_render_in_the_browser(live_server, browser, 
     def shot(name, path):
         page.goto(f"{live_server.url}{path}")
         assert page.locator("h1").count() == 1, name
-        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(out / f"{name}.png"))  # the first screenful, as a visitor sees it
 
-    for name, url, query in SCREENS["customer"]:
-        shot(name, reverse(url) + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
+    def screens(who):
+        for name, url, query in SCREENS[who]:
+            shot(name, reverse(url) + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
+
+    screens("customer")
     first = Order.objects.filter(customer__ref="c001", status="active").order_by("expires_on").first()
     shot("customer-order", reverse("order-detail", args=[first.pk]))
     batch = Order.objects.filter(customer__ref="c001", status="active").order_by("expires_on")[:3]
     shot("customer-renew", reverse("renew") + "?" + "&".join(f"order={o.pk}" for o in batch))
-    assert len(list(out.glob("*.png"))) == len(SCREENS["customer"]) + 2
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    shot("customer-orders-phone", reverse("orders"))
+    page = sign_in(browser, live_server.url, "reseller", "reseller")
+    screens("reseller")
+    jane = Order.objects.filter(customer__ref="c001").values_list("customer_id", flat=True).first()
+    shot("reseller-customer", reverse("reseller-customer", args=[jane]))
+    assert len(list(out.glob("*.png"))) == len(SCREENS["customer"]) + len(SCREENS["reseller"]) + 4

@@ -225,3 +225,15 @@ def test_the_orders_list_runs_the_same_queries_for_10_and_1000_orders(owner, ten
 
     # session, user, membership, brand, unread messages, categories, page count, the page of orders
     assert count(10) == count(1000)
+
+
+@pytest.mark.django_db
+def test_sorting_and_filters_keep_each_other(owner, tenants):
+    page = owner.get(reverse("orders"), {"status": "active", "sort": "paid_thru"}).content.decode()
+    assert 'href="?status=active&amp;sort=-paid_thru"' in page  # the same header reverses the order
+    assert 'href="?status=active&amp;sort=ref"' in page
+    page = owner.get(reverse("orders"), {"expiring_within": "10"}).content.decode()
+    assert "o1" in page
+    assert "o2" not in page  # expires in 20 days
+    page = owner.get(reverse("orders"), {"expiring_within": "lots"}).content.decode()
+    assert "Enter a number of days from 0 to 3650." in page
