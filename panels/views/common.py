@@ -6,9 +6,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from core.errors import DomainError, NotFound
+from notifications.selectors import message_detail, messages_of
+from notifications.services import notice_mark_read
 from tenants.scope import Actor, ActorKind, actor_for_user
 
 PER_PAGE = 25
@@ -83,6 +85,21 @@ def back_to(request, fallback: str, *args):
 
 def paginate(request, queryset, per_page: int = PER_PAGE):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def messages_page(request, actor, urls: dict):
+    """The signed-in user's messages (the notices), for either panel."""
+    # The customer and reseller are what a not yet delivered notice renders from.
+    page = paginate(request, messages_of(actor=actor).select_related("customer", "reseller"))
+    return render(request, "panels/messages.html", {"page": page, "rows": [(n, n.rendered()) for n in page], **urls})
+
+
+def message_page(request, actor, notice_id: int, urls: dict):
+    """One message; opening it marks it read."""
+    notice = message_detail(actor=actor, notice_id=notice_id)
+    if notice.read_at is None:
+        notice_mark_read(actor=actor, notice_id=notice.pk)
+    return render(request, "panels/message.html", {"notice": notice, "content": notice.rendered(), **urls})
 
 
 def home(request):

@@ -14,15 +14,21 @@ from core.errors import DomainError, NotFound
 from core.money import format_amount
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
-from notifications.selectors import message_detail as message_of
-from notifications.selectors import messages_of
-from notifications.services import notice_mark_read
 from orders.models import PaymentSource
 from orders.selectors import categories, orders_of, periods_of
 from orders.selectors import order_detail as order_of
 from orders.services import order_set_flags
 from panels.forms import OrderFilterForm, TopUpForm, parse_date, parse_payment_source, parse_switch
-from panels.views.common import attempt, back_to, customer_view, paginate, sentence, with_days
+from panels.views.common import (
+    attempt,
+    back_to,
+    customer_view,
+    message_page,
+    messages_page,
+    paginate,
+    sentence,
+    with_days,
+)
 from payments.gateway import stripe_configured
 from payments.selectors import cards_of
 from payments.services import top_up_by_card
@@ -257,16 +263,17 @@ def invoice_detail(request, actor, invoice_id: int):
     return render(request, template, {"invoice": invoice, "lines": list(invoice.lines.all())})
 
 
+MESSAGES = {"list_url": "messages", "detail_url": "message-detail", "for_reseller": False}
+
+
 @customer_view
 def messages_list(request, actor):
-    return render(request, "panels/customer/messages.html", {"page": paginate(request, messages_of(actor=actor))})
+    return messages_page(request, actor, MESSAGES)
 
 
 @customer_view
 def message_detail(request, actor, notice_id: int):
-    notice = message_of(actor=actor, notice_id=notice_id)
-    notice_mark_read(actor=actor, notice_id=notice.pk)
-    return render(request, "panels/customer/message.html", {"notice": notice, "content": notice.rendered()})
+    return message_page(request, actor, notice_id, MESSAGES)
 
 
 @customer_view

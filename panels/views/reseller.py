@@ -8,11 +8,9 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 
 from core.dates import business_today
-from notifications.selectors import message_detail, messages_of
-from notifications.services import notice_mark_read
 from orders.selectors import OrderFilters, orders_of
 from orders.services import order_set_flags
-from panels.views.common import attempt, back_to, paginate, reseller_view, with_days
+from panels.views.common import attempt, back_to, message_page, messages_page, paginate, reseller_view, with_days
 from renewals.rules import WHAT_TO_DO
 from renewals.selectors import failed_batches, sweep_preview
 from tenants.selectors import customer_detail, customers_of, sub_resellers
@@ -109,16 +107,14 @@ def resellers(request, actor):
     return render(request, "panels/reseller/resellers.html", {"page": page})
 
 
+MESSAGES = {"list_url": "reseller-messages", "detail_url": "reseller-message-detail", "for_reseller": True}
+
+
 @reseller_view
 def messages_list(request, actor):
-    # The customer and reseller are what a not yet delivered notice renders from.
-    page = paginate(request, messages_of(actor=actor).select_related("customer", "reseller"))
-    return render(request, "panels/reseller/messages.html", {"page": page, "rows": [(n, n.rendered()) for n in page]})
+    return messages_page(request, actor, MESSAGES)
 
 
 @reseller_view
 def message(request, actor, notice_id: int):
-    notice = message_detail(actor=actor, notice_id=notice_id)
-    if notice.read_at is None:
-        notice_mark_read(actor=actor, notice_id=notice.pk)
-    return render(request, "panels/reseller/message.html", {"notice": notice, "content": notice.rendered()})
+    return message_page(request, actor, notice_id, MESSAGES)

@@ -237,3 +237,56 @@ def test_sorting_and_filters_keep_each_other(owner, tenants):
     assert "o2" not in page  # expires in 20 days
     page = owner.get(reverse("orders"), {"expiring_within": "lots"}).content.decode()
     assert "Enter a number of days from 0 to 3650." in page
+
+
+def _save_card(tenants, number):
+    from payments.services import card_add, card_set_default
+    from tenants.scope import Actor, ActorKind
+    from tests.payments.test_cards import tokenise
+
+    customer = tenants.customers["c1"]
+    actor = Actor(kind=ActorKind.CUSTOMER, label="owner", customer_id=customer.pk)
+    card = card_add(actor=actor, account_id=customer.pk, payment_method_id=tokenise(number))
+    return card_set_default(actor=actor, card_id=card.pk)
+
+
+@pytest.mark.django_db
+def test_top_up_by_card_from_the_balance_page(owner, tenants, stripe_on):
+    from tests.payments.test_cards import DECLINES_AT_CHARGE, GOOD
+
+    _save_card(tenants, GOOD)
+    response = owner.post(reverse("balance"), {"amount": "25.00"}, follow=True)
+    assert "Added 25.00 USD to your balance." in response.content.decode()
+    assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 125
+    assert "Card top-up" in response.content.decode()  # in the history
+    _save_card(tenants, DECLINES_AT_CHARGE)  # the default card from now on
+    response = owner.post(reverse("balance"), {"amount": "5.00"}, follow=True)
+    assert "The card was not charged" in response.content.decode()
+    assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 125
+    response = owner.post(reverse("balance"), {"amount": "-5"}, follow=True)
+    assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 125
+
+
+@pytest.mark.django_db
+def test_a_batch_paid_by_card_and_a_declined_card_that_changes_nothing(owner, tenants, stripe_on):
+    from tests.payments.test_cards import DECLINES_AT_CHARGE, GOOD
+
+    o1, o2 = tenants.orders["o1"], tenants.orders["o2"]
+    _save_card(tenants, DECLINES_AT_CHARGE)
+    data = {
+        "order": [o1.pk, o2.pk],
+        f"months_{o2.pk}": "12",
+        f"pin_{o1.pk}": o1.expires_on.isoformat(),
+        f"pin_{o2.pk}": o2.expires_on.isoformat(),
+        "payment": "card",
+        "action": "pay",
+    }
+    page = owner.post(reverse("renew"), data, follow=True).content.decode()
+    assert "declined" in page.lower()
+    assert not Invoice.objects.exists()
+    assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 100
+    _save_card(tenants, GOOD)
+    response = owner.post(reverse("renew"), data, follow=True)
+    invoice = Invoice.objects.get()
+    assert f"Renewed 2 orders: 110.00 USD paid, invoice {invoice.number}." in response.content.decode()
+    assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 100  # the card paid it all
