@@ -214,6 +214,12 @@ class Period:
         object.__setattr__(self, "amount", round_cents(self.base_amount + self.extra_amount))
 
 
+def default_months(offered: list[int]) -> int:
+    """The period a renewal form proposes (SPEC: 1 month by default), or the
+    shortest the plan sells when it sells no month."""
+    return 1 if 1 in offered or not offered else min(offered)
+
+
 @functools.lru_cache(maxsize=65536)
 def renewal_period(
     *, expires_on: datetime.date, anchor_day: int | None, months: int, price: Decimal, align_day: int | None = None

@@ -33,6 +33,7 @@ from payments.gateway import stripe_configured
 from payments.selectors import cards_of
 from payments.services import top_up_by_card
 from renewals.manual import renewal_pay, renewal_quote
+from renewals.rules import default_months
 from renewals.selectors import CENTER_TABS, order_renewal_outlook, renewal_center
 
 SETTLED_LATER = "We will settle it shortly; you will not be charged twice."
@@ -145,8 +146,7 @@ def renew(request, actor):
     for order_id in ids:
         offered = [months for months, _amount in periods.get(orders[order_id].plan_id, [])]
         chosen = data.get(f"months_{order_id}", "")
-        default = 1 if 1 in offered else (offered[0] if offered else 1)
-        items.append((order_id, int(chosen) if chosen.isdigit() else default))
+        items.append((order_id, int(chosen) if chosen.isdigit() else default_months(offered)))
     quote, error = None, ""
     try:
         quote = renewal_quote(actor=actor, items=items, align_day=align_day)

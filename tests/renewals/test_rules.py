@@ -223,3 +223,10 @@ def test_half_up_rounding():
     # which rounds half up to 0.15 (half-even would give 0.14).
     half = renewal_period(expires_on=D(2027, 1, 14), anchor_day=14, months=1, price=M("0.14"), align_day=15)
     assert (half.end, half.extra_days, half.amount) == (D(2027, 2, 15), 1, M("0.15"))
+
+
+@pytest.mark.parametrize(("offered", "months"), [([1, 3, 12], 1), ([12, 24], 12), ([3], 3), ([], 1)])
+def test_a_renewal_form_proposes_one_month_or_the_shortest_period_sold(offered, months):
+    from renewals.rules import default_months
+
+    assert default_months(offered) == months
