@@ -10,7 +10,7 @@ DEMO_ENV = DEBUG=1 STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test
 	STRIPE_API_BASE=http://127.0.0.1:$(LOCALSTRIPE_PORT) \
 	STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/
 
-.PHONY: install demo test lint serve clean
+.PHONY: install demo test lint serve clean schema
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# The checked-in OpenAPI schema (tests/api/test_schema.py fails when it drifts),
+# generated on the embedded SQLite default: integer limits follow the backend.
+schema: install
+	env -u DATABASE_URL DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file docs/api/openapi.yaml
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -16,5 +16,6 @@ urlpatterns = [
     path("account/cards/", cards, name="cards"),
     path("account/cards/add/", card_add_page, name="card-add"),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
     path("", include("panels.urls")),
 ]

@@ -52,11 +52,16 @@ class Rendered:
     html: str
 
 
-def _invoice_facts(data: dict) -> dict:
+def _invoices(ids) -> dict:
+    """Invoices with their lines and orders, in three queries however many."""
     from invoices.models import Invoice
 
-    invoice = Invoice.objects.get(pk=data["invoice_id"])
-    lines = invoice.lines.select_related("order").order_by("pk")
+    return {i.pk: i for i in Invoice.objects.filter(pk__in=set(ids)).prefetch_related("lines__order")}
+
+
+def _invoice_facts(data: dict, invoices: dict | None = None) -> dict:
+    invoice = (invoices or _invoices([data["invoice_id"]]))[data["invoice_id"]]
+    lines = sorted(invoice.lines.all(), key=lambda line: line.pk)
     facts = {
         "invoice": invoice.number,
         "total": money(invoice.total, invoice.currency),
@@ -77,7 +82,7 @@ def _invoice_facts(data: dict) -> dict:
     return facts
 
 
-def _reason_facts(data: dict) -> dict:
+def _reason_facts(data: dict, invoices=None) -> dict:
     reason = Reason(data["reason"]) if data.get("reason") else None
     return {
         "why": data.get("detail") or (reason.label if reason else ""),
@@ -85,6 +90,7 @@ def _reason_facts(data: dict) -> dict:
     }
 
 
+INVOICE_KINDS = frozenset({"renewal_succeeded", "renewal_completed"})
 # Facts a kind derives at render time from what its cause stored.
 _DERIVED = {
     "renewal_succeeded": _invoice_facts,
@@ -95,7 +101,15 @@ _DERIVED = {
 }
 
 
-def render(notice) -> Rendered:
+def render_many(notices) -> list[Rendered]:
+    """What a page of notices says, with a fixed number of queries: the
+    invoices that the not yet delivered ones render from are read together."""
+    ids = [n.data["invoice_id"] for n in notices if not n.subject and n.kind in INVOICE_KINDS]
+    invoices = _invoices(ids) if ids else {}
+    return [n.rendered(invoices=invoices) for n in notices]
+
+
+def render(notice, *, invoices: dict | None = None) -> Rendered:
     """The notice's subject, text and HTML, from its data and templates."""
     context = {
         **notice.data,
@@ -107,7 +121,7 @@ def render(notice) -> Rendered:
     }
     derive = _DERIVED.get(notice.kind)
     if derive is not None:
-        context.update(derive(notice.data))
+        context.update(derive(notice.data, invoices))
     name = f"notifications/{notice.kind}"
     subject = " ".join(render_to_string(f"{name}.subject.txt", context).split())
     text = render_to_string(f"{name}.txt", context)

@@ -80,10 +80,11 @@ class Notice(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient} ({self.business_date})"
 
-    def rendered(self):
-        """What the notice says: as sent once it was delivered, else rendered now."""
+    def rendered(self, *, invoices: dict | None = None):
+        """What the notice says: as sent once it was delivered, else rendered
+        now (``invoices``: preloaded by ``content.render_many`` for a page)."""
         from notifications.content import Rendered, render
 
         if self.subject:
             return Rendered(self.subject, self.body_text, self.body_html)
-        return render(self)
+        return render(self, invoices=invoices)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from panels.views import common, customer
+from panels.views import common, customer, token
 
 urlpatterns = [
     path("", common.home, name="home"),
@@ -14,5 +14,6 @@ urlpatterns = [
     path("messages/", customer.messages_list, name="messages"),
     path("messages/<int:notice_id>/", customer.message_detail, name="message-detail"),
     path("settings/", customer.account_settings, name="settings"),
+    path("account/api-token/", token.token_page, name="api-token-page"),
     path("reseller/", include("panels.urls_reseller")),
 ]

@@ -144,6 +144,7 @@ def top_up_by_card(
     card = default_card(account.pk)
     if card is None:
         raise DomainError("save a card first", code="no_usable_card")
+    stripe_client()  # refuses before any record is written when cards are not configured
     attempt = PaymentAttempt.objects.create(
         account=account,
         card=card,

@@ -8,6 +8,7 @@ sweep, another tab) is refused with nothing charged.
 """
 
 import datetime
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,7 +28,9 @@ from renewals.card_path import claimed_orders
 from renewals.payments import cards_configured
 from renewals.rules import Period, renewal_period
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
-from tenants.scope import Actor
+from tenants.scope import Actor, ActorKind
+
+log = logging.getLogger("renewals.manual")
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ def renewal_pay(
     unknown = set(auto_renew_next) - {line.order_id for line in quote.lines}
     if unknown:
         raise DomainError("auto-renew can be switched on only for orders in this renewal")
+    _check_switchable(actor, auto_renew_next)
     if payment == "card":
         if not cards_configured():
             raise DomainError("card payments are not configured on this portal; pay from the balance")
@@ -203,6 +207,20 @@ def _requote(actor: Actor, quote: Quote) -> Quote:
     return fresh
 
 
+def _check_switchable(actor: Actor, order_ids) -> None:
+    """Refuse, before anything is paid, to switch on auto-renew where the
+    reseller locked the switch (order_set_flags would refuse it afterwards)."""
+    if actor.kind != ActorKind.CUSTOMER or not order_ids:
+        return
+    locked = Order.objects.visible_to(actor).filter(pk__in=order_ids, auto_renew_locked=True, auto_renew=False)
+    ref = locked.values_list("ref", flat=True).first()
+    if ref is not None:
+        raise DomainError(
+            f"order {ref}: your reseller locked the auto-renew switch; renew without switching it on",
+            code="auto_renew_locked",
+        )
+
+
 def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.date) -> Invoice:
     """The card path for one manual payment: the attempt and its claim are
     committed first, the charge made with no lock held, the renewal written
@@ -237,7 +255,11 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
             code="payment_unknown",
         )
     for order_id in sorted(auto_renew_next):
-        order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
+        try:
+            order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
+        except DomainError as exc:
+            # Paid and renewed already: a switch locked meanwhile must not turn that into an error.
+            log.warning("order %s: auto-renew not switched on after a card renewal: %s", order_id, exc)
     first = fresh.lines[0]
     return (
         InvoiceLine.objects.select_related("invoice")

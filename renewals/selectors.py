@@ -251,3 +251,41 @@ def failed_batches(*, actor: Actor, since_days: int = 30):
         .select_related("customer")
         .order_by("-business_date", "-pk")
     )
+
+
+def orders_outlook(*, actor: Actor, orders, on: datetime.date | None = None) -> dict[int, tuple[Reason | None, str]]:
+    """{order id: (reason or None, sentence)} for a page of orders: whether
+    each will renew automatically and, if not, the one reason (SPEC
+    precedence), by the same rule as ``order_renewal_outlook`` and the sweep.
+
+    A fixed number of queries whatever the page holds: the orders' rows, their
+    accounts and the catalog. Orders the actor does not see are left out."""
+    on = on or business_today()
+    ids = [order.pk for order in orders]
+    if not ids:
+        return {}
+    rows = order_rows(Order.objects.visible_to(actor).filter(pk__in=ids))
+    accounts = account_rows(Account.objects.visible_to(actor).filter(pk__in={row.customer_id for row in rows}))
+    catalog = load_catalog()
+    outlook = {}
+    for row in rows:
+        verdict = eligibility(facts_for(row, accounts[row.customer_id], catalog), on)
+        if verdict.reason is not None:
+            outlook[row.id] = (verdict.reason, verdict.reason.label)
+        elif verdict.window_opens:
+            outlook[row.id] = (None, f"It renews automatically: the first attempt is on {verdict.window_opens}.")
+        else:
+            outlook[row.id] = (None, "It renews automatically.")
+    return outlook
+
+
+def next_attempt_on(outlook: RenewalOutlook, on: datetime.date) -> datetime.date | None:
+    """The business date of the order's next automatic attempt: the day its
+    window opens, or ``on`` while the window is open; None when it will not
+    renew by itself (or its window has passed)."""
+    opens = outlook.eligibility.window_opens
+    if outlook.reason is not None or opens is None:
+        return None
+    if opens > on:
+        return opens
+    return on if outlook.eligibility.due else None

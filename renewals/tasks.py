@@ -23,6 +23,7 @@ def sweep_batch(batch_id: int) -> None:
 @shared_task(acks_late=True)
 def nightly_run() -> list:
     """Beat's 02:00 task: every business date since the last completed run."""
+    from api.idempotency import idempotency_keys_purge
     from payments.gateway import stripe_configured
     from payments.services import payment_attempts_reconcile
     from renewals.lifecycle import provisioning_run
@@ -32,6 +33,7 @@ def nightly_run() -> list:
         payment_attempts_reconcile()  # settle card charges whose outcome was unknown
     reports = nightly()
     provisioning_run()  # retry hooks that failed earlier
+    idempotency_keys_purge()  # the API's Idempotency-Keys older than 24 hours
     deliver_notices.delay()
     return [] if reports is None else [r.date for r in reports]
 

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from core.errors import DomainError, NotFound
+from notifications.content import render_many
 from notifications.selectors import message_detail, messages_of
 from notifications.services import notice_mark_read
 from tenants.scope import Actor, ActorKind, actor_for_user
@@ -91,7 +92,8 @@ def messages_page(request, actor, urls: dict):
     """The signed-in user's messages (the notices), for either panel."""
     # The customer and reseller are what a not yet delivered notice renders from.
     page = paginate(request, messages_of(actor=actor).select_related("customer", "reseller"))
-    return render(request, "panels/messages.html", {"page": page, "rows": [(n, n.rendered()) for n in page], **urls})
+    rows = list(zip(page, render_many(page.object_list), strict=True))
+    return render(request, "panels/messages.html", {"page": page, "rows": rows, **urls})
 
 
 def message_page(request, actor, notice_id: int, urls: dict):

@@ -290,3 +290,24 @@ def test_a_batch_paid_by_card_and_a_declined_card_that_changes_nothing(owner, te
     invoice = Invoice.objects.get()
     assert f"Renewed 2 orders: 110.00 USD paid, invoice {invoice.number}." in response.content.decode()
     assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 100  # the card paid it all
+
+
+@pytest.mark.django_db
+def test_the_messages_list_runs_the_same_queries_for_few_and_many_unsent_notices(owner, tenants):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from renewals.manual import renewal_pay, renewal_quote
+    from tenants.scope import Actor, ActorKind
+
+    actor = Actor(kind=ActorKind.CUSTOMER, label="owner", customer_id=tenants.customers["c1"].pk)
+    o1 = tenants.orders["o1"]
+
+    def count(renewals):
+        for _ in range(renewals):  # two notices each, rendered from their invoice until delivered
+            renewal_pay(actor=actor, quote=renewal_quote(actor=actor, items=[(o1.pk, 1)]))
+        with CaptureQueriesContext(connection) as queries:
+            assert owner.get(reverse("messages")).status_code == 200
+        return len(queries)
+
+    assert count(1) == count(8)

@@ -188,6 +188,21 @@ def test_a_manual_renewal_with_a_declined_card_changes_nothing(portal_with, asse
 
 
 @pytest.mark.django_db
+def test_asking_to_switch_on_a_locked_auto_renew_is_refused_before_the_card_is_charged(portal_with):
+    portal_with("0.00", [order("o1", D(2026, 12, 10), auto_renew=False, auto_renew_locked=True)])
+    save_card(GOOD)
+    jane = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=account().pk)
+    o1 = Order.objects.get()
+    quote = renewal_quote(actor=jane, items=[(o1.pk, 1)])
+    with pytest.raises(DomainError, match="your reseller locked the auto-renew switch"):
+        renewal_pay(actor=jane, quote=quote, payment="card", auto_renew_next={o1.pk}, on=ON)
+    assert intents_of() == []  # nothing charged
+    assert Order.objects.get().expires_on == D(2026, 12, 10)
+    renewal_pay(actor=jane, quote=quote, payment="card", on=ON)  # without the switch: renewed
+    assert Order.objects.get().expires_on == D(2027, 1, 10)
+
+
+@pytest.mark.django_db
 def test_a_webhook_settles_a_pending_card_batch_once(portal_with, reply_lost, settings, client, assert_invariants):
     from django.urls import reverse
 

@@ -139,3 +139,14 @@ def test_without_stripe_configured_card_features_say_so(db, settings):
     actor = Actor(kind=ActorKind.CUSTOMER, label="c", customer_id=customer.pk)
     with pytest.raises(CardsUnavailable, match="card payments are not configured on this portal"):
         card_add(actor=actor, account_id=customer.pk, payment_method_id="pm_x")
+
+
+@pytest.mark.django_db
+def test_a_top_up_without_stripe_configured_is_refused_and_writes_nothing(settings):
+    settings.STRIPE_SECRET_KEY = ""
+    customer = CustomerFactory()
+    Card.objects.create(account_id=customer.pk, stripe_payment_method_id="pm_imported", is_default=True)
+    actor = Actor(kind=ActorKind.CUSTOMER, label="c", customer_id=customer.pk)
+    with pytest.raises(DomainError, match="card payments are not configured"):
+        top_up_by_card(actor=actor, account_id=customer.pk, amount="10.00")
+    assert not PaymentAttempt.objects.exists()

@@ -1,0 +1,71 @@
+"""Writes of the API's own records: tokens and idempotency keys."""
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from rest_framework.authtoken.models import Token
+
+from audit.services import audit_record
+from invoices.models import Invoice
+from renewals.manual import renewal_pay, renewal_quote
+
+
+def token_issue(*, user) -> str:
+    """The login's API token, created on first request (one per login)."""
+    token, created = Token.objects.get_or_create(user=user)
+    if created:
+        audit_record(actor=_actor(user), action="api.token_issue", target=user, after={"token": token.key[:6] + "…"})
+    return token.key
+
+
+def token_revoke(*, user) -> bool:
+    """Revoke the login's token; returns whether there was one."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    if deleted:
+        audit_record(actor=_actor(user), action="api.token_revoke", target=user)
+    return bool(deleted)
+
+
+def _actor(user):
+    from tenants.scope import actor_for_user
+
+    return actor_for_user(user)
+
+
+def renewal_pay_once(
+    *,
+    actor,
+    key: str,
+    fingerprint: str,
+    items: list[tuple[int, int]],
+    align_day: int | None = None,
+    pins: dict[int, datetime.date] | None = None,
+    payment: str = "balance",
+    auto_renew_next: frozenset[int] | set[int] = frozenset(),
+    render: Callable[[Invoice], Any],
+):
+    """Quote and pay a manual renewal at most once per (login, Idempotency-Key)
+    (api/idempotency.py explains why a retry never charges twice). Returns an
+    ``Answer``: 201 and ``render(invoice)``, or the stored answer of the first
+    request with this key; raises DomainError when the key is reused for
+    another request or its first request is still running.
+
+    ``pins`` (order id -> paid-thru date from the quote), when given, refuse
+    the payment if an order was renewed since it was quoted; without them the
+    paid-thru dates priced now are pinned, and kept with the key for retries.
+    """
+    from api.idempotency import idempotent
+
+    def work(claim):
+        pinned = pins
+        if claim.pins is not None:  # a retry: pay the cycles the first attempt priced, or nothing
+            pinned = {int(order_id): datetime.date.fromisoformat(day) for order_id, day in claim.pins.items()}
+        quote = renewal_quote(actor=actor, items=items, align_day=align_day, pins=pinned)
+        claim.pin({str(order_id): day.isoformat() for order_id, day in quote.pins.items()})
+        invoice = renewal_pay(actor=actor, quote=quote, payment=payment, auto_renew_next=set(auto_renew_next))
+        return 201, render(invoice)
+
+    # The card path commits its payment attempt before calling Stripe, so only
+    # a balance payment can share one transaction with its stored answer.
+    return idempotent(user=actor.user, key=key, fingerprint=fingerprint, work=work, atomic=payment == "balance")

@@ -1,0 +1,120 @@
+"""The acting customer's account: balance and master switch, ledger, card
+top-ups and saved cards."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers import (
+    BalanceChangeSerializer,
+    BalanceSerializer,
+    CardSerializer,
+    LedgerEntrySerializer,
+    PaymentAttemptSerializer,
+    TopUpSerializer,
+)
+from api.views.common import BAD_INPUT, REFUSED, IsCustomer, actor_of, responses
+from balances.selectors import account_of, ledger_of
+from balances.services import account_update
+from payments.selectors import cards_of
+from payments.services import card_remove, card_set_default, top_up_by_card
+
+
+class Balance(APIView):
+    permission_classes = [IsAuthenticated, IsCustomer]
+
+    @extend_schema(operation_id="balance_retrieve", tags=["account"], responses=responses({200: BalanceSerializer}))
+    def get(self, request):
+        actor = actor_of(request)
+        return Response(BalanceSerializer(account_of(actor=actor, account_id=actor.customer_id)).data)
+
+    @extend_schema(
+        operation_id="balance_update",
+        tags=["account"],
+        summary="Switch the account's master auto-renew on or off",
+        request=BalanceChangeSerializer,
+        responses=responses({200: BalanceSerializer}, BAD_INPUT, REFUSED),
+    )
+    def patch(self, request):
+        body = BalanceChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        actor = actor_of(request)
+        account_update(actor=actor, account_id=actor.customer_id, auto_renew=body.validated_data["auto_renew"])
+        return Response(BalanceSerializer(account_of(actor=actor, account_id=actor.customer_id)).data)
+
+
+class Ledger(GenericAPIView):
+    permission_classes = [IsAuthenticated, IsCustomer]
+
+    @extend_schema(
+        operation_id="ledger_list", tags=["account"], responses=responses({200: LedgerEntrySerializer(many=True)})
+    )
+    def get(self, request):
+        actor = actor_of(request)
+        page = self.paginate_queryset(ledger_of(actor=actor, account_id=actor.customer_id))
+        return self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+
+
+class TopUp(APIView):
+    permission_classes = [IsAuthenticated, IsCustomer]
+
+    @extend_schema(
+        operation_id="balance_top_up",
+        tags=["account"],
+        summary="Top up the balance from the default card",
+        description=(
+            "Charges the default saved card; the balance is credited once the charge succeeded. The attempt's "
+            "`state` says how it ended: `succeeded`, `failed` (see `error`) or `unknown` (settled later, never "
+            "charged twice). Without a saved card: 422 `no_usable_card`."
+        ),
+        request=TopUpSerializer,
+        responses=responses({201: PaymentAttemptSerializer}, BAD_INPUT, REFUSED),
+    )
+    def post(self, request):
+        body = TopUpSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        actor = actor_of(request)
+        attempt = top_up_by_card(actor=actor, account_id=actor.customer_id, amount=body.validated_data["amount"])
+        return Response(PaymentAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+
+class CardList(GenericAPIView):
+    permission_classes = [IsAuthenticated, IsCustomer]
+
+    @extend_schema(operation_id="cards_list", tags=["cards"], responses=responses({200: CardSerializer(many=True)}))
+    def get(self, request):
+        page = self.paginate_queryset(cards_of(actor=actor_of(request)))
+        return self.get_paginated_response(CardSerializer(page, many=True).data)
+
+
+class CardDefault(APIView):
+    permission_classes = [IsAuthenticated, IsCustomer]
+
+    @extend_schema(
+        operation_id="cards_make_default",
+        tags=["cards"],
+        summary="Make a saved card the default",
+        request=None,
+        responses=responses({200: CardSerializer}),
+    )
+    def post(self, request, card_id: int):
+        return Response(CardSerializer(card_set_default(actor=actor_of(request), card_id=card_id)).data)
+
+
+class CardDetail(APIView):
+    permission_classes = [IsAuthenticated, IsCustomer]
+
+    @extend_schema(
+        operation_id="cards_destroy",
+        tags=["cards"],
+        summary="Remove a saved card",
+        description="Detaches it at Stripe and forgets it; another card becomes the default.",
+        request=None,
+        responses=responses({204: None}, REFUSED),
+    )
+    def delete(self, request, card_id: int):
+        card_remove(actor=actor_of(request), card_id=card_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,57 @@
+"""Tokens: one per login, obtained with the username and password (throttled
+like the panels' sign-in), revoked by the login itself, in the panel or in
+Django admin."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.services import token_issue, token_revoke
+from api.views.common import BAD_INPUT, responses
+from panels.auth import ThrottledAuthenticationForm
+
+
+class Credentials(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="send it as `Authorization: Token <token>`")
+
+
+class TokenView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []  # credentials in the body, never a session or a token
+
+    def get_authenticate_header(self, request):
+        # Wrong credentials are a 401 (with its WWW-Authenticate), not a 403.
+        return "Token"
+
+    @extend_schema(
+        operation_id="token_obtain",
+        request=Credentials,
+        responses=responses({200: TokenSerializer}, BAD_INPUT),
+        auth=[],
+    )
+    def post(self, request):
+        body = Credentials(data=request.data)
+        body.is_valid(raise_exception=True)
+        form = ThrottledAuthenticationForm(request._request, data=body.validated_data)
+        if not form.is_valid():
+            if form.has_error("__all__", code="throttled"):
+                raise Throttled(detail=form.errors["__all__"][0])
+            raise AuthenticationFailed("the username and password do not match an active login")
+        return Response({"token": token_issue(user=form.get_user())})
+
+
+class TokenRevokeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="token_revoke", request=None, responses=responses({204: None}))
+    def delete(self, request):
+        token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

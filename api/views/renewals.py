@@ -1,0 +1,195 @@
+"""Manual renewal over the API (SPEC "Manual renewal"): quote a batch of
+orders, each with its period, then pay it once with an ``Idempotency-Key``.
+
+Customers renew their own orders; resellers the orders of the customers in
+their subtree (the services scope every order id by the acting login, so
+another tenant's id answers 404 and refuses the whole batch).
+"""
+
+import re
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.idempotency import request_fingerprint
+from api.serializers import InvoiceSerializer
+from api.services import renewal_pay_once
+from api.views.common import BAD_INPUT, CONFLICT, REFUSED, IsCustomerOrReseller, actor_of, responses
+from renewals.manual import renewal_quote
+from tenants.selectors import customer_detail
+
+MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number is bad input, not a database error
+MAX_ITEMS = 200
+KEY_HEADER = "Idempotency-Key"
+KEY_PATTERN = r"^[!-~]{1,100}$"  # 1-100 visible ASCII characters, e.g. a UUID
+
+
+class RenewalItemSerializer(serializers.Serializer):
+    order = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="the order's id")
+    months = serializers.IntegerField(
+        min_value=1, max_value=120, default=1, help_text="a period the order's plan sells (default 1)"
+    )
+
+
+class QuoteItemsSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=RenewalItemSerializer(), min_length=1, max_length=MAX_ITEMS, help_text="one account's orders"
+    )
+    align_day = serializers.IntegerField(
+        min_value=1,
+        max_value=31,
+        allow_null=True,
+        default=None,
+        help_text="renew to this day of the month; the extra days are priced pro rata",
+    )
+
+
+class RenewalSerializer(QuoteItemsSerializer):
+    pins = serializers.DictField(
+        child=serializers.DateField(),
+        required=False,
+        help_text=(
+            'each order\'s `pin` from the quote, {"<order id>": "YYYY-MM-DD"}: the payment is refused '
+            "(409 renewed_meanwhile) if an order was renewed since"
+        ),
+    )
+    payment = serializers.ChoiceField(choices=["balance", "card"], default="balance")
+    auto_renew_next = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        default=list,
+        max_length=MAX_ITEMS,
+        help_text="orders of this renewal to renew automatically from the next cycle on",
+    )
+
+    def validate(self, attrs):
+        pins = attrs.get("pins")
+        if not pins:  # absent, or {}: nothing pinned
+            attrs["pins"] = None
+            return attrs
+        if not all(re.fullmatch(r"[1-9][0-9]{0,18}", key) for key in pins):
+            raise ValidationError({"pins": ["keys are order ids"]})
+        if {int(key) for key in pins} != {item["order"] for item in attrs["items"]}:
+            raise ValidationError({"pins": ["give a pin for every order in items, and only for those"]})
+        attrs["pins"] = {int(key): day for key, day in pins.items()}
+        return attrs
+
+
+class QuoteLineSerializer(serializers.Serializer):
+    order_id = serializers.IntegerField()
+    order = serializers.CharField(source="order_ref", help_text="the order's ref")
+    description = serializers.CharField()
+    period_start = serializers.DateField(source="period.start")
+    period_end = serializers.DateField(source="period.end", help_text="the paid-thru date after renewing")
+    months = serializers.IntegerField(source="period.months")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    pin = serializers.DateField(
+        source="period.start", help_text="the paid-thru date quoted: send it back in `pins` when paying"
+    )
+
+
+class QuoteSerializer(serializers.Serializer):
+    customer = serializers.SerializerMethodField(help_text="the customer's ref")
+    currency = serializers.CharField()
+    align_day = serializers.IntegerField(allow_null=True)
+    total = serializers.DecimalField(max_digits=20, decimal_places=2)
+    lines = QuoteLineSerializer(many=True)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_customer(self, quote) -> str:
+        return self.context["customer"]
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    KEY_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    pattern=KEY_PATTERN,
+    examples=[OpenApiExample("a UUID", value="5f0c2b1e-8d4a-4c57-9a53-0d2b7e6f4c11")],
+    description=(
+        "1-100 visible ASCII characters, new for each renewal (a UUID will do). Sending the same request again "
+        "with the same key returns the first answer and never charges twice; the same key with another body "
+        "answers 422 idempotency_key_reused, and while the first request runs, 409 idempotency_in_progress. "
+        "Keys are per login and kept 24 hours."
+    ),
+)
+# Two orders of the demo login `customer` (manage.py seed_demo), one for 1 month, one for 3.
+EXAMPLE_ITEMS = [{"order": 5, "months": 1}, {"order": 10, "months": 3}]
+REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    location=OpenApiParameter.HEADER,
+    enum=["true"],
+    response=[201, 403, 404, 409, 422],
+    description="`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
+)
+
+
+class QuoteView(APIView):
+    permission_classes = [IsAuthenticated, IsCustomerOrReseller]
+
+    @extend_schema(
+        operation_id="renewal_quote",
+        request=QuoteItemsSerializer,
+        responses=responses({200: QuoteSerializer}, BAD_INPUT, CONFLICT, REFUSED),
+        examples=[OpenApiExample("two orders", value={"items": EXAMPLE_ITEMS, "align_day": None}, request_only=True)],
+        description="Price renewing one account's orders, each for its period. Nothing is charged.",
+    )
+    def post(self, request):
+        body = QuoteItemsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        actor = actor_of(request)
+        quote = renewal_quote(
+            actor=actor,
+            items=[(item["order"], item["months"]) for item in body.validated_data["items"]],
+            align_day=body.validated_data["align_day"],
+        )
+        customer = customer_detail(actor=actor, customer_id=quote.customer_id)
+        return Response(QuoteSerializer(quote, context={"customer": customer.ref}).data)
+
+
+class RenewalView(APIView):
+    permission_classes = [IsAuthenticated, IsCustomerOrReseller]
+
+    @extend_schema(
+        operation_id="renewal_pay",
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
+        request=RenewalSerializer,
+        responses=responses({201: InvoiceSerializer}, BAD_INPUT, CONFLICT, REFUSED),
+        examples=[
+            OpenApiExample(
+                "two orders from the balance",
+                value={"items": EXAMPLE_ITEMS, "align_day": None, "payment": "balance", "auto_renew_next": [10]},
+                request_only=True,
+            )
+        ],
+        description=(
+            "Renew one account's orders and pay once (balance or saved card): one invoice, all or nothing. "
+            "A refused payment changed nothing."
+        ),
+    )
+    def post(self, request):
+        key = request.headers.get(KEY_HEADER)
+        if key is None or not re.fullmatch(KEY_PATTERN, key):
+            raise ValidationError({KEY_HEADER: ["send a header of 1-100 visible ASCII characters, e.g. a UUID"]})
+        body = RenewalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        answer = renewal_pay_once(
+            actor=actor_of(request),
+            key=key,
+            fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
+            items=[(item["order"], item["months"]) for item in data["items"]],
+            align_day=data["align_day"],
+            pins=data.get("pins"),
+            payment=data["payment"],
+            auto_renew_next=set(data["auto_renew_next"]),
+            render=lambda invoice: InvoiceSerializer(invoice).data,
+        )
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+        return Response(answer.body, status=answer.status, headers=headers)
