@@ -7,6 +7,9 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+from django.urls import reverse
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "docs" / "api" / "openapi.yaml"
 
@@ -28,3 +31,14 @@ def test_the_checked_in_schema_is_up_to_date(tmp_path):
         "docs/api/openapi.yaml is out of date with the API's views and serializers: "
         "run `make schema` and commit the result"
     )
+
+
+@pytest.mark.django_db
+def test_the_browsable_docs_are_served_from_the_project(client, tenants):
+    """Swagger UI and ReDoc load their assets from our own static files (no CDN:
+    there may be no internet where the portal runs)."""
+    client.force_login(tenants.users["owner"])
+    for name in ("api-docs", "api-redoc"):
+        page = client.get(reverse(name)).content.decode()
+        assert "/static/drf_spectacular_sidecar/" in page, name
+        assert "cdn" not in page.lower(), name
