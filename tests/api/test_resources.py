@@ -666,3 +666,28 @@ def test_the_schema_lists_every_endpoint_with_the_errors_it_can_answer(tenants):
     assert {p["name"] for p in orders["parameters"]} >= {"status", "category", "expiring_within", "customer", "sort"}
     assert "422" in paths["/api/balance/top-up/"]["post"]["responses"]
     assert "422" in paths["/api/orders/{order_id}/"]["patch"]["responses"]
+
+
+def test_requests_are_throttled_per_token(api, monkeypatch):
+    from rest_framework.throttling import UserRateThrottle
+
+    # The rates are read when DRF loads; a low one for this test only.
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/minute", "anon": "3/minute"})
+    owner, colleague = api("owner"), api("colleague")
+    assert [owner.get("/api/orders/").status_code for _ in range(3)] == [200, 200, 200]
+    response = owner.get("/api/orders/")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    assert colleague.get("/api/orders/").status_code == 200  # another login's token has its own count
+
+
+def test_an_admin_revokes_a_token_in_django_admin(api, tenants, admin_client):
+    from django.urls import reverse
+    from rest_framework.authtoken.models import Token
+
+    owner = api("owner")
+    token = Token.objects.get(user=tenants.users["owner"])
+    admin_client.post(reverse("admin:authtoken_tokenproxy_delete", args=[token.user_id]), {"post": "yes"})
+    assert not Token.objects.filter(user=tenants.users["owner"]).exists()
+    assert owner.get("/api/orders/").status_code == 401
