@@ -10,13 +10,12 @@ from balances.models import Account, EntryKind, LedgerEntry
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order, PaymentSource
-from orders.selectors import SORTS
+from orders.periods import days_remaining
+from orders.selectors import EXPIRING_WITHIN_MAX, SORT_KEYS
 from orders.states import OrderStatus
 from payments.models import Card, PaymentAttempt
 from renewals.rules import Reason
 from tenants.models import Customer
-
-ORDER_SORTS = [key for name in SORTS for key in (name, f"-{name}")]
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
@@ -55,11 +54,14 @@ class OrderQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False, allow_blank=True)
     category = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="a category's ref")
     expiring_within = serializers.IntegerField(
-        required=False, min_value=0, max_value=3650, help_text="paid thru within this many days from today"
+        required=False,
+        min_value=0,
+        max_value=EXPIRING_WITHIN_MAX,
+        help_text="paid thru within this many days from today",
     )
     customer = serializers.IntegerField(required=False, min_value=1, help_text="one customer's id (resellers)")
     sort = serializers.ChoiceField(
-        choices=ORDER_SORTS, required=False, default="paid_thru", help_text='a "-" prefix reverses the order'
+        choices=SORT_KEYS, required=False, default="paid_thru", help_text='a "-" prefix reverses the order'
     )
 
     def validate_category(self, value: str) -> str:
@@ -150,7 +152,7 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_days_remaining(self, order) -> int | None:
-        return (order.expires_on - self.context["today"]).days if order.expires_on else None
+        return days_remaining(order.expires_on, self.context["today"])
 
     def get_will_auto_renew(self, order) -> bool:
         return self._outlook(order)[0] is None

@@ -95,7 +95,7 @@ def termination_warnings(on: datetime.date) -> int:
     condition = Q(pk__in=[])
     termination_day = on + datetime.timedelta(days=WARNING_DAYS)
     for category_id, grace in graces.items():
-        # Terminated the day after grace ends: expires_on + grace + 1.
+        # The paid-thru date whose renewals.rules.termination_day is termination_day.
         expires = termination_day - datetime.timedelta(days=grace + 1)
         condition |= Q(plan__category_id=category_id, expires_on=expires)
     rows = Order.objects.filter(condition, status=OrderStatus.SUSPENDED).values_list(

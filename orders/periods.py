@@ -30,3 +30,9 @@ def anchor_fits(expires_on: datetime.date, anchor_day: int) -> bool:
     it falls on that day, or on the last day of a month too short for it."""
     last = days_in_month(expires_on.year, expires_on.month)
     return expires_on.day == anchor_day or (expires_on.day == last and anchor_day > last)
+
+
+def days_remaining(expires_on: datetime.date | None, on: datetime.date) -> int | None:
+    """Days from ``on`` to the paid-thru date (negative once it passed); None
+    for an order that never expires."""
+    return (expires_on - on).days if expires_on else None

@@ -21,6 +21,12 @@ SORTS = {
 }
 
 
+# Every sort a list accepts: each key, and reversed with a "-".
+SORT_KEYS = [key for name in SORTS for key in (name, f"-{name}")]
+# "Expiring within N days" takes at most ten years (the panels' form and the API's filter).
+EXPIRING_WITHIN_MAX = 3650
+
+
 @dataclass(frozen=True)
 class OrderFilters:
     status: str = ""

@@ -6,15 +6,17 @@ import datetime
 from django import forms
 
 from orders.models import PaymentSource
-from orders.selectors import SORTS, OrderFilters
+from orders.selectors import EXPIRING_WITHIN_MAX, SORT_KEYS, OrderFilters
 from orders.states import OrderStatus
 
 
 class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OrderStatus.choices])
     category = forms.ChoiceField(required=False)
-    expiring_within = forms.IntegerField(required=False, min_value=0, max_value=3650, label="Expiring within (days)")
-    sort = forms.ChoiceField(required=False, choices=[(key, key) for name in SORTS for key in (name, f"-{name}")])
+    expiring_within = forms.IntegerField(
+        required=False, min_value=0, max_value=EXPIRING_WITHIN_MAX, label="Expiring within (days)"
+    )
+    sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORT_KEYS])
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)

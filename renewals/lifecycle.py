@@ -24,6 +24,7 @@ from orders.states import OrderStatus, check_transition
 from renewals.card_path import claimed_orders_all
 from renewals.models import HookState, LifecycleEvent, Transition
 from renewals.provisioning import provisioning_hook
+from renewals.rules import termination_day
 from tenants.scope import Actor
 
 log = logging.getLogger("renewals.lifecycle")
@@ -69,7 +70,7 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
 
     def move(row, frm: str, to: str) -> Move:
         pk, ref, customer_id, reseller_id, email, expires_on, plan, months, category_id = row
-        terminate_on = expires_on + datetime.timedelta(days=graces[category_id] + 1)
+        terminate_on = termination_day(expires_on, graces[category_id])
         return Move(
             pk, ref, customer_id, reseller_id, email, expires_on, frm, to, product_label(plan, months), terminate_on
         )

@@ -76,6 +76,11 @@ def lead_days(tenure_months: int, plan_override: int | None) -> int:
     return SHORT_LEAD_DAYS if tenure_months <= SHORT_TENURE_MONTHS else LONG_LEAD_DAYS
 
 
+def termination_day(expires_on: datetime.date, grace_days: int) -> datetime.date:
+    """SPEC: an unrenewed order is terminated the day after its category's grace ends."""
+    return expires_on + datetime.timedelta(days=grace_days + 1)
+
+
 def is_due(expires_on: datetime.date | None, lead: int, on: datetime.date) -> bool:
     """Due on ``on`` when expires_on - lead <= on <= expires_on (retried each
     night up to and including the expiry date)."""

@@ -12,7 +12,7 @@ from core.errors import NotFound
 from orders.models import Order
 from renewals.facts import account_rows, facts_for, load_catalog, order_rows
 from renewals.payments import mark_usable_cards
-from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason
+from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason, termination_day
 from tenants.scope import Actor
 
 
@@ -35,21 +35,34 @@ SWITCH_BLOCKERS = frozenset(
 )
 
 
+def _engine_facts(orders):
+    """What the sweep's eligibility rule reads for ``orders`` (a queryset the
+    caller has scoped): their rows, their accounts' rows and the catalog, in
+    three queries however many orders."""
+    rows = order_rows(orders)
+    accounts = account_rows(Account.objects.filter(pk__in={row.customer_id for row in rows}))
+    return rows, accounts, load_catalog()
+
+
+def _renews_sentence(verdict: Eligibility) -> str:
+    opens = verdict.window_opens
+    return f"It renews automatically: the first attempt is on {opens}." if opens else "It renews automatically."
+
+
 def order_renewal_outlook(*, actor: Actor, order_id: int, on: datetime.date | None = None) -> RenewalOutlook:
     """Whether the order will renew automatically and, if not, the one reason
     (SPEC precedence) with what to do: the same rule the nightly sweep uses."""
     on = on or business_today()
-    orders = order_rows(Order.objects.visible_to(actor).filter(pk=order_id))
+    orders, accounts, catalog = _engine_facts(Order.objects.visible_to(actor).filter(pk=order_id))
     if not orders:
         raise NotFound(f"order {order_id} not found")
     order = orders[0]
-    account = account_rows(Account.objects.filter(pk=order.customer_id))[order.customer_id]
-    facts = facts_for(order, account, load_catalog())
+    facts = facts_for(order, accounts[order.customer_id], catalog)
     verdict = eligibility(facts, on)
     if verdict.reason is None:
-        opens = verdict.window_opens
-        sentence = f"It renews automatically: the first attempt is on {opens}." if opens else "It renews automatically."
-        return RenewalOutlook(verdict, None, sentence, "Keep enough funds on the account (or a usable card).")
+        return RenewalOutlook(
+            verdict, None, _renews_sentence(verdict), "Keep enough funds on the account (or a usable card)."
+        )
     switched_on = skip_reason(dataclasses.replace(facts, auto_renew=True, do_not_renew=False))
     blocked = switched_on if switched_on in SWITCH_BLOCKERS else None
     return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, WHAT_TO_DO[verdict.reason], blocked)
@@ -98,10 +111,9 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
         if tab == "manual":
             orders = orders.filter(expires_on__lte=on + datetime.timedelta(days=MANUAL_HORIZON_DAYS))
     orders = list(orders.order_by("expires_on", "pk"))
-    rows = {o.id: o for o in order_rows(Order.objects.filter(pk__in=[o.pk for o in orders]))}
-    accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
+    rows, accounts, catalog = _engine_facts(Order.objects.filter(pk__in=[o.pk for o in orders]))
+    rows = {row.id: row for row in rows}
     mark_usable_cards(accounts)
-    catalog = load_catalog()
     result = []
     spent: dict[int, Decimal] = {}
     for order in orders:
@@ -109,8 +121,7 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
         verdict = eligibility(facts_for(row, account, catalog), on)
         sentence = verdict.reason.label if verdict.reason else "Renews automatically."
         if tab == "grace":
-            grace = order.plan.category.grace_days
-            terminate_on = order.expires_on + datetime.timedelta(days=grace + 1)
+            terminate_on = termination_day(order.expires_on, order.plan.category.grace_days)
             result.append(CenterRow(order, verdict.reason, sentence, terminate_on=terminate_on))
         elif tab == "manual" and verdict.reason is not None:
             result.append(CenterRow(order, verdict.reason, sentence))
@@ -264,18 +275,11 @@ def orders_outlook(*, actor: Actor, orders, on: datetime.date | None = None) -> 
     ids = [order.pk for order in orders]
     if not ids:
         return {}
-    rows = order_rows(Order.objects.visible_to(actor).filter(pk__in=ids))
-    accounts = account_rows(Account.objects.visible_to(actor).filter(pk__in={row.customer_id for row in rows}))
-    catalog = load_catalog()
+    rows, accounts, catalog = _engine_facts(Order.objects.visible_to(actor).filter(pk__in=ids))
     outlook = {}
     for row in rows:
         verdict = eligibility(facts_for(row, accounts[row.customer_id], catalog), on)
-        if verdict.reason is not None:
-            outlook[row.id] = (verdict.reason, verdict.reason.label)
-        elif verdict.window_opens:
-            outlook[row.id] = (None, f"It renews automatically: the first attempt is on {verdict.window_opens}.")
-        else:
-            outlook[row.id] = (None, "It renews automatically.")
+        outlook[row.id] = (verdict.reason, verdict.reason.label if verdict.reason else _renews_sentence(verdict))
     return outlook
 
 

@@ -12,6 +12,7 @@ from core.errors import DomainError, NotFound
 from notifications.content import render_many
 from notifications.selectors import message_detail, messages_of
 from notifications.services import notice_mark_read
+from orders.periods import days_remaining
 from tenants.scope import Actor, ActorKind, actor_for_user
 
 PER_PAGE = 25
@@ -21,7 +22,7 @@ EXPIRING_DAYS = 30  # an active order expiring this soon stands out in the lists
 def with_days(orders, today):
     """Days remaining, and whether the row stands out, for the order lists."""
     for order in orders:
-        days = (order.expires_on - today).days if order.expires_on else None
+        days = days_remaining(order.expires_on, today)
         order.days_remaining = days
         order.expiring = order.status == "active" and days is not None and days <= EXPIRING_DAYS
         order.row_class = "suspended" if order.status == "suspended" else "expiring" if order.expiring else ""

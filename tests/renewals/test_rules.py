@@ -230,3 +230,10 @@ def test_a_renewal_form_proposes_one_month_or_the_shortest_period_sold(offered, 
     from renewals.rules import default_months
 
     assert default_months(offered) == months
+
+
+def test_an_order_is_terminated_the_day_after_its_grace_ends():
+    from renewals.rules import termination_day
+
+    assert termination_day(datetime.date(2026, 12, 10), 15) == datetime.date(2026, 12, 26)
+    assert termination_day(datetime.date(2026, 12, 31), 0) == datetime.date(2027, 1, 1)
