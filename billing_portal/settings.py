@@ -5,6 +5,7 @@ unset REDIS_URL means Celery runs tasks in-process, so nothing else needs to run
 """
 
 import os
+from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
@@ -154,13 +155,18 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@portal.test")
 # Where the panels are, for the links in notices.
 PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# The platform's operators: mailed once per fault of the nightly work (core.isolation),
+# e.g. ADMINS="Ops <ops@example.com>,oncall@example.com".
+ADMINS = [parseaddr(a.strip()) for a in os.environ.get("ADMINS", "").split(",") if a.strip()]
+EMAIL_SUBJECT_PREFIX = os.environ.get("EMAIL_SUBJECT_PREFIX", "[Renewal portal] ")
 
 # Celery: Redis in production; without REDIS_URL, tasks run in-process.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # The cache holds the sign-in throttle's counters: shared through Redis when
 # there is one, else kept per process.
+# With Redis down, each process counts on its own meanwhile (core.cache).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {"BACKEND": "core.cache.ResilientRedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

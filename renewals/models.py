@@ -11,6 +11,7 @@
 """
 
 from django.db import models
+from django.db.models import Q
 
 from core.money import MoneyField
 from invoices.models import Invoice
@@ -147,6 +148,15 @@ class OrderOutcome(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "business_date"], name="outcome_once_per_order_and_date")
         ]
+        indexes = [
+            # The orders held back by an internal error (renewals.held): few
+            # rows, found without reading the table.
+            models.Index(
+                fields=["order", "business_date"],
+                condition=Q(reason="internal_error"),
+                name="outcome_internal_error_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.business_date} {self.outcome}"
@@ -164,9 +174,16 @@ class HookState(models.TextChoices):
     FAILED = "failed", "Failed (will retry)"
 
 
+class EventOrigin(models.TextChoices):
+    NIGHTLY = "nightly", "Nightly lifecycle"
+    RENEWAL = "renewal", "Renewal during grace"
+    ADMIN = "admin", "Admin action"
+
+
 class LifecycleEvent(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lifecycle_events")
     transition = models.CharField(max_length=16, choices=Transition.choices)
+    origin = models.CharField(max_length=16, choices=EventOrigin.choices, default=EventOrigin.NIGHTLY)
     # The paid-thru date of the cycle the transition belongs to.
     cycle = models.DateField()
     business_date = models.DateField()
@@ -180,7 +197,14 @@ class LifecycleEvent(models.Model):
     class Meta:
         ordering = ["-business_date", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "transition", "cycle"], name="lifecycle_once_per_cycle"),
+            # The nightly lifecycle and renewals move an order once per cycle;
+            # an admin's moves are events of their own (an admin may suspend
+            # and restore an order within a cycle the night later suspends).
+            models.UniqueConstraint(
+                fields=["order", "transition", "cycle"],
+                condition=~Q(origin="admin"),
+                name="lifecycle_once_per_cycle",
+            ),
         ]
         indexes = [models.Index(fields=["hook_state"], name="lifecycle_hook_state_idx")]
 

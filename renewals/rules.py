@@ -31,6 +31,10 @@ class Reason(models.TextChoices):
         "This kind of service cannot renew automatically (an SSL certificate needs a new CSR).",
     )
     NOT_ALLOWED_BY_PLAN = "not_allowed_by_plan", "The plan does not allow automatic renewal."
+    PRICE_MISSING = (
+        "price_missing",
+        "The plan no longer sells this order's period, so it cannot renew automatically.",
+    )
     NOT_ALLOWED_BY_RESELLER = "not_allowed_by_reseller", "Your provider does not allow automatic renewal."
     ACCOUNT_AUTO_RENEW_OFF = "account_auto_renew_off", "Auto-renew is switched off for your whole account."
     ORDER_SUSPENDED = "order_suspended", "The order is suspended (or terminated)."
@@ -44,6 +48,10 @@ class Reason(models.TextChoices):
     NO_USABLE_CARD = "no_usable_card", "The order is paid by card, but the account has no usable card."
     CARD_DECLINED = "card_declined", "The card charge failed or needs your authentication."
     PAYMENT_UNKNOWN = "payment_unknown", "The card charge's outcome is not known yet; it will be settled."
+    INTERNAL_ERROR = (
+        "internal_error",
+        "The portal could not process this renewal tonight; its operators are told and it is retried the next night.",
+    )
 
 
 WHAT_TO_DO = {
@@ -52,6 +60,7 @@ WHAT_TO_DO = {
     Reason.ENDLESS_PLAN: "Nothing to do.",
     Reason.CATEGORY_NOT_SUPPORTED: "Renew it by hand before it expires.",
     Reason.NOT_ALLOWED_BY_PLAN: "Renew it by hand before it expires.",
+    Reason.PRICE_MISSING: "Renew it by hand with another period before it expires.",
     Reason.NOT_ALLOWED_BY_RESELLER: "Renew it by hand, or ask your provider to allow auto-renew.",
     Reason.ACCOUNT_AUTO_RENEW_OFF: "Switch auto-renew on in your account settings, or renew by hand.",
     Reason.ORDER_SUSPENDED: "Renew it by hand to restore it (a terminated order cannot come back).",
@@ -62,10 +71,11 @@ WHAT_TO_DO = {
     Reason.NO_USABLE_CARD: "Save a card, or switch the order to pay from your balance.",
     Reason.CARD_DECLINED: "Renew in the browser to confirm the payment, or use another card.",
     Reason.PAYMENT_UNKNOWN: "Nothing yet: the charge will be settled; you will not be charged twice.",
+    Reason.INTERNAL_ERROR: "Nothing: the order is kept running meanwhile, and it is retried the next night.",
 }
 
 # The reasons that make an order "skipped" (not part of its account's batch).
-SKIP_REASONS = frozenset(list(Reason)[:11])
+SKIP_REASONS = frozenset(list(Reason)[: list(Reason).index(Reason.PENDING_ACTION) + 1])
 
 
 def lead_days(tenure_months: int, plan_override: int | None) -> int:
@@ -119,8 +129,10 @@ def skip_reason(facts: OrderFacts) -> Reason | None:
         return Reason.ENDLESS_PLAN
     if not facts.category_auto_renew_supported:
         return Reason.CATEGORY_NOT_SUPPORTED
-    if not facts.plan_auto_renew_allowed or not facts.priced:
+    if not facts.plan_auto_renew_allowed:
         return Reason.NOT_ALLOWED_BY_PLAN
+    if not facts.priced:
+        return Reason.PRICE_MISSING
     if not facts.reseller_allows:
         return Reason.NOT_ALLOWED_BY_RESELLER
     if not facts.account_auto_renew:

@@ -24,7 +24,7 @@ from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
 from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
-from renewals.models import LifecycleEvent, Transition
+from renewals.models import EventOrigin, LifecycleEvent, Transition
 from renewals.rules import Period
 from tenants.scope import Actor
 
@@ -208,7 +208,11 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor) -> None:
     LifecycleEvent.objects.bulk_create(
         [
             LifecycleEvent(
-                order_id=line.order_id, transition=Transition.UNSUSPEND, cycle=line.period.start, business_date=on
+                order_id=line.order_id,
+                transition=Transition.UNSUSPEND,
+                origin=EventOrigin.RENEWAL,
+                cycle=line.period.start,
+                business_date=on,
             )
             for line in restored
         ]

@@ -95,6 +95,7 @@ def test_an_order_that_qualifies_has_no_reason():
         ({"plan_endless": True}, Reason.ENDLESS_PLAN),
         ({"category_auto_renew_supported": False}, Reason.CATEGORY_NOT_SUPPORTED),
         ({"plan_auto_renew_allowed": False}, Reason.NOT_ALLOWED_BY_PLAN),
+        ({"priced": False}, Reason.PRICE_MISSING),
         ({"reseller_allows": False}, Reason.NOT_ALLOWED_BY_RESELLER),
         ({"account_auto_renew": False}, Reason.ACCOUNT_AUTO_RENEW_OFF),
         ({"status": "suspended"}, Reason.ORDER_SUSPENDED),
@@ -117,6 +118,7 @@ def test_precedence_first_reason_wins():
         plan_endless=True,
         category_auto_renew_supported=False,
         plan_auto_renew_allowed=False,
+        priced=False,
         reseller_allows=False,
         account_auto_renew=False,
         status="suspended",
@@ -131,7 +133,8 @@ def test_precedence_first_reason_wins():
         ("auto_renew", True, Reason.ENDLESS_PLAN),
         ("plan_endless", False, Reason.CATEGORY_NOT_SUPPORTED),
         ("category_auto_renew_supported", True, Reason.NOT_ALLOWED_BY_PLAN),
-        ("plan_auto_renew_allowed", True, Reason.NOT_ALLOWED_BY_RESELLER),
+        ("plan_auto_renew_allowed", True, Reason.PRICE_MISSING),
+        ("priced", True, Reason.NOT_ALLOWED_BY_RESELLER),
         ("reseller_allows", True, Reason.ACCOUNT_AUTO_RENEW_OFF),
         ("account_auto_renew", True, Reason.ORDER_SUSPENDED),
         ("status", "active", Reason.ORDER_LOCKED),
@@ -152,6 +155,7 @@ def test_reason_codes_are_specs_list_in_order():
         "endless_plan",
         "category_not_supported",
         "not_allowed_by_plan",
+        "price_missing",
         "not_allowed_by_reseller",
         "account_auto_renew_off",
         "order_suspended",
@@ -162,6 +166,7 @@ def test_reason_codes_are_specs_list_in_order():
         "no_usable_card",
         "card_declined",
         "payment_unknown",
+        "internal_error",
     ]
 
 
