@@ -9,17 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from balances.models import Account
 from catalog.models import Plan, PlanPrice, product_label
 from orders.models import Order
+from orders.states import OrderStatus
 from renewals.rules import (
     LONG_LEAD_DAYS,
     SHORT_LEAD_DAYS,
     SHORT_TENURE_MONTHS,
     OrderFacts,
     Period,
+    Reason,
     renewal_period,
 )
 from tenants.models import Reseller
@@ -205,3 +207,21 @@ def facts_for(order: OrderRow, account: AccountRow, catalog: Catalog) -> OrderFa
         account_auto_renew=account.auto_renew,
         priced=order.tenure_months in plan.prices and plan.currency == account.currency,
     )
+
+
+def held_orders():
+    """Active orders held back by an internal error (SPEC "Faults and bad
+    data"): the last attempt of their current cycle failed with
+    ``internal_error``. They are not suspended while that lasts, and the sweep
+    retries their account every night, past the paid-thru date too, until an
+    attempt ends otherwise (renewed, failed for a reason of the customer's, or
+    skipped) or an operator renews or extends them."""
+    from renewals.models import OrderOutcome
+
+    later = OrderOutcome.objects.filter(
+        order_id=OuterRef("order_id"), cycle=OuterRef("cycle"), business_date__gt=OuterRef("business_date")
+    )
+    errors = OrderOutcome.objects.filter(
+        reason=Reason.INTERNAL_ERROR, order__status=OrderStatus.ACTIVE, cycle=F("order__expires_on")
+    ).filter(~Exists(later))
+    return Order.objects.filter(pk__in=errors.values("order_id"))
