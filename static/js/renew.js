@@ -20,4 +20,6 @@
   form.querySelectorAll("select[data-renew-period], #align_day").forEach(function (el) {
     el.addEventListener("change", changed);
   });
+  // Listening from here on (browser tests wait for this before changing a period).
+  form.dataset.enhanced = "true";
 })();

@@ -7,6 +7,7 @@ import pathlib
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from orders.models import Order
 
@@ -30,13 +31,15 @@ def test_a_customer_renews_three_orders_with_three_periods_from_the_balance(live
     for ref in ("o1", "o2", "o3"):
         page.check(f"input[aria-label='Renew {ref}']")
     page.click("text=Renew selected")
+    # The form's script must be listening before a period changes (it marks the form when it is).
+    page.wait_for_selector("#renew-form[data-enhanced=true]")
     page.select_option(f"select[name=months_{o1.pk}]", "3")
-    assert page.is_disabled("#pay")  # the shown price is stale until the prices are updated
-    assert "Update the prices to pay" in page.inner_text("#estimate")
+    expect(page.locator("#pay")).to_be_disabled()  # the shown price is stale until the prices are updated
+    expect(page.locator("#estimate")).to_contain_text("Update the prices to pay")
     page.select_option(f"select[name=months_{o2.pk}]", "1")
     page.select_option(f"select[name=months_{o3.pk}]", "12")
     page.click("button[value=quote]")
-    assert page.inner_text("#quote-total") == "52.00 USD"  # 27.00 + 10.00 + 15.00
+    expect(page.locator("#quote-total")).to_have_text("52.00 USD")  # 27.00 + 10.00 + 15.00
     page.click("#pay")
     page.wait_for_url("**/invoices/*/")
     assert "Renewed 3 orders: 52.00 USD paid" in page.inner_text(".messages")
