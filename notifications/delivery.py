@@ -18,6 +18,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db.models import Q
 from django.utils import timezone
 
+from core.isolation import Subject, each
+from core.models import Stage
 from notifications.content import Rendered
 from notifications.models import DeliveryState, Notice, NoticeKind
 
@@ -30,19 +32,26 @@ def backoff(attempts: int) -> datetime.timedelta:
 
 
 def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Send what is due: pending notices, and failed ones whose retry time came."""
+    """Send what is due: pending notices, and failed ones whose retry time came.
+
+    A mail server's refusal is the expected failure: the notice waits for its
+    retry. Anything else (a notice that cannot be rendered) is recorded as a
+    fault and retried the same way, and the other notices go out
+    (core.isolation)."""
     now = now or timezone.now()
     counts = {"sent": 0, "failed": 0, "panel_only": 0}
-    due = (
+    due = list(
         Notice.objects.filter(Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.FAILED, next_attempt_at__lte=now))
         .order_by("pk")
         .values_list("pk", "state", "attempts")[:limit]
     )
-    connection = None
-    for pk, state, attempts in due:
+    mail = {"connection": None}  # one SMTP connection for the pass, opened on first use
+
+    def deliver(candidate: tuple[int, str, int]) -> None:
+        pk, state, attempts = candidate
         # Claim: only the worker whose UPDATE moves the attempt counter sends it.
         if not Notice.objects.filter(pk=pk, state=state, attempts=attempts).update(attempts=attempts + 1):
-            continue
+            return
         notice = Notice.objects.select_related("reseller__parent", "customer").get(pk=pk)
         # Rendered once and kept: a retry sends the same words, the panel shows them.
         content = notice.rendered()
@@ -50,24 +59,42 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
         if not notice.recipient:
             Notice.objects.filter(pk=pk).update(state=DeliveryState.PANEL_ONLY, **stored)
             counts["panel_only"] += 1
-            continue
+            return
         try:
-            connection = connection or get_connection(fail_silently=False)
-            _message(notice, content, connection).send()
+            mail["connection"] = mail["connection"] or get_connection(fail_silently=False)
+            _message(notice, content, mail["connection"]).send()
         except Exception as exc:  # noqa: BLE001 - the mail server's failure is recorded and retried
             log.warning("notice %s not sent (attempt %s): %s", pk, attempts + 1, exc)
-            Notice.objects.filter(pk=pk).update(
-                state=DeliveryState.FAILED,
-                last_error=str(exc)[:2000],
-                next_attempt_at=now + backoff(attempts + 1),
-                **stored,
-            )
+            _retry_later(pk, attempts + 1, exc, now, **stored)
             counts["failed"] += 1
-            connection = None
-            continue
+            mail["connection"] = None
+            return
         Notice.objects.filter(pk=pk).update(state=DeliveryState.SENT, sent_at=timezone.now(), last_error="", **stored)
         counts["sent"] += 1
+
+    def undeliverable(candidate: tuple[int, str, int], error: BaseException) -> None:
+        _retry_later(candidate[0], candidate[2] + 1, error, now)
+        counts["failed"] += 1
+
+    # No transaction around a send: it talks to the mail server.
+    each(
+        due,
+        deliver,
+        stage=Stage.DELIVERY,
+        subject=lambda candidate: Subject(key=f"notice:{candidate[0]}", label=f"notice {candidate[0]}"),
+        atomic=False,
+        failed=undeliverable,
+    )
     return counts
+
+
+def _retry_later(pk: int, attempts: int, error: BaseException, now: datetime.datetime, **stored) -> None:
+    Notice.objects.filter(pk=pk).update(
+        state=DeliveryState.FAILED,
+        last_error=str(error)[:2000],
+        next_attempt_at=now + backoff(attempts),
+        **stored,
+    )
 
 
 def _message(notice: Notice, content: Rendered, connection) -> EmailMultiAlternatives:

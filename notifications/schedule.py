@@ -19,19 +19,24 @@ from django.db.models import Q
 
 from balances.models import Account
 from catalog.models import Category, product_label
+from core.isolation import Subject, isolated
+from core.models import Stage
 from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.states import OrderStatus
 from renewals.facts import Catalog, OrderRow, account_rows, facts_for, order_rows
-from renewals.rules import eligibility
+from renewals.rules import Reason, eligibility
 
 ADVANCE_DAYS = 3
 WARNING_DAYS = 3
 
 
 def _row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
-    """The order's row as its next renewal would be: period and price."""
+    """The order's row as its next renewal would be: period and price (none
+    when the plan no longer sells its period: ``price_missing``)."""
+    if not catalog.sells(order, currency):
+        return order_row(order.ref, catalog.describe(order), order.expires_on)
     period = catalog.next_period(order)
     return order_row(
         order.ref,
@@ -48,7 +53,28 @@ def _first_attempt_on(day: datetime.date, catalog: Catalog) -> Q:
     return catalog.by_lead_days(lambda lead: Q(expires_on=day + lead))
 
 
-def advance_notices(on: datetime.date, catalog: Catalog) -> int:
+def _write_each_account(groups: dict, build, *, on: datetime.date, run_id: int | None) -> int:
+    """Build and write each account's notices (``build(customer_id, lines)``
+    -> a list), all together; an account whose notices cannot be built or
+    written is left out, recorded as a fault, and the others are written
+    (core.isolation). Returns how many accounts were offered notices."""
+
+    def write(part: list) -> None:
+        notices_create([spec for customer_id in part for spec in build(customer_id, groups[customer_id])])
+
+    isolated(
+        sorted(groups),
+        write,
+        stage=Stage.SCHEDULE,
+        subject=lambda customer_id: Subject(key=f"account:{customer_id}", customer_id=customer_id),
+        on=on,
+        run_id=run_id,
+        chunk=max(1, len(groups)),
+    )
+    return len(groups)
+
+
+def advance_notices(on: datetime.date, catalog: Catalog, *, run_id: int | None = None) -> int:
     """Write the advance notices of business date ``on``; returns how many."""
     attempt_day = on + datetime.timedelta(days=ADVANCE_DAYS)
     orders = order_rows(Order.objects.filter(_first_attempt_on(attempt_day, catalog), status=OrderStatus.ACTIVE))
@@ -57,39 +83,37 @@ def advance_notices(on: datetime.date, catalog: Catalog) -> int:
     accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
     by_account: dict[int, list] = defaultdict(list)
     for order in orders:
-        account = accounts[order.customer_id]
-        if eligibility(facts_for(order, account, catalog), attempt_day).will_attempt:
-            by_account[order.customer_id].append((order, catalog.next_period(order).amount))
-    specs = []
-    for customer_id, lines in by_account.items():
+        if eligibility(facts_for(order, accounts[order.customer_id], catalog), attempt_day).will_attempt:
+            by_account[order.customer_id].append(order)
+
+    def build(customer_id: int, due: list[OrderRow]) -> list[NoticeSpec]:
         account = accounts[customer_id]
         currency = account.currency
-        total = sum((price for _o, price in lines), Decimal("0.00"))
+        total = sum((catalog.next_period(o).amount for o in due), Decimal("0.00"))
         available = account.spendable + account.credit_limit
-        specs.append(
-            NoticeSpec(
-                kind="advance_notice",
-                customer_id=customer_id,
-                reseller_id=account.reseller_id,
-                recipient=account.email,
-                subject_key=f"account:{customer_id}",
-                cycle=attempt_day.isoformat(),
-                business_date=on,
-                data={
-                    "orders": [_row(o, catalog, currency) for o, _price in lines],
-                    "total": money(total, currency),
-                    "attempt_on": attempt_day.isoformat(),
-                    "available": money(available, currency),
-                    "short": money(total - available, currency) if total > available else "",
-                },
-                order_refs=[o.ref for o, _p in lines],
-            )
+        notice = NoticeSpec(
+            kind="advance_notice",
+            customer_id=customer_id,
+            reseller_id=account.reseller_id,
+            recipient=account.email,
+            subject_key=f"account:{customer_id}",
+            cycle=attempt_day.isoformat(),
+            business_date=on,
+            data={
+                "orders": [_row(o, catalog, currency) for o in due],
+                "total": money(total, currency),
+                "attempt_on": attempt_day.isoformat(),
+                "available": money(available, currency),
+                "short": money(total - available, currency) if total > available else "",
+            },
+            order_refs=[o.ref for o in due],
         )
-    notices_create(specs)
-    return len(specs)
+        return [notice]
+
+    return _write_each_account(by_account, build, on=on, run_id=run_id)
 
 
-def termination_warnings(on: datetime.date) -> int:
+def termination_warnings(on: datetime.date, *, run_id: int | None = None) -> int:
     """Orders in grace terminated 3 days from ``on``: a warning each, once."""
     graces = dict(Category.objects.values_list("pk", "grace_days"))
     condition = Q(pk__in=[])
@@ -102,35 +126,42 @@ def termination_warnings(on: datetime.date) -> int:
         "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "plan__name",
         "tenure_months",
     )  # fmt: skip
-    specs = [
-        NoticeSpec(
-            kind="termination_warning",
-            customer_id=customer_id,
-            reseller_id=reseller_id,
-            recipient=email,
-            subject_key=f"order:{pk}",
-            cycle=expires_on.isoformat(),
-            business_date=on,
-            data={
-                "orders": [order_row(ref, product_label(plan, months), expires_on)],
-                "terminate_on": termination_day.isoformat(),
-            },
-            order_refs=[ref],
-        )
-        for pk, ref, customer_id, reseller_id, email, expires_on, plan, months in rows
-    ]
-    notices_create(specs)
-    return len(specs)
+    by_account: dict[int, list] = defaultdict(list)
+    for row in rows:
+        by_account[row[2]].append(row)
+
+    def build(customer_id: int, orders: list) -> list[NoticeSpec]:
+        return [
+            NoticeSpec(
+                kind="termination_warning",
+                customer_id=customer_id,
+                reseller_id=reseller_id,
+                recipient=email,
+                subject_key=f"order:{pk}",
+                cycle=expires_on.isoformat(),
+                business_date=on,
+                data={
+                    "orders": [order_row(ref, product_label(plan, months), expires_on)],
+                    "terminate_on": termination_day.isoformat(),
+                },
+                order_refs=[ref],
+            )
+            for pk, ref, _customer_id, reseller_id, email, expires_on, plan, months in orders
+        ]
+
+    return _write_each_account(by_account, build, on=on, run_id=run_id)
 
 
-def renewal_reminders(on: datetime.date, catalog: Catalog, days: tuple[int, ...] | None = None) -> int:
+def renewal_reminders(
+    on: datetime.date, catalog: Catalog, days: tuple[int, ...] | None = None, *, run_id: int | None = None
+) -> int:
     """SPEC: 30, 7 and 1 days before expiry (settings.RENEWAL_REMINDER_DAYS),
     one per account and day, listing the orders that will not auto-renew and
     those whose auto-renewal failed this cycle; never do-not-renew orders."""
     from renewals.models import OrderOutcome  # the outcomes of this cycle's attempts
 
     days = days or tuple(getattr(settings, "RENEWAL_REMINDER_DAYS", (30, 7, 1)))
-    specs = []
+    written = 0
     for before in days:
         expires = on + datetime.timedelta(days=before)
         orders = order_rows(
@@ -139,35 +170,38 @@ def renewal_reminders(on: datetime.date, catalog: Catalog, days: tuple[int, ...]
         if not orders:
             continue
         accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
+        # Failed for a reason of the customer's: an internal error is the operators' to fix.
         failed = set(
-            OrderOutcome.objects.filter(
-                order_id__in=[o.id for o in orders], cycle=expires, outcome="failed"
-            ).values_list("order_id", flat=True)
+            OrderOutcome.objects.filter(order_id__in=[o.id for o in orders], cycle=expires, outcome="failed")
+            .exclude(reason=Reason.INTERNAL_ERROR)
+            .values_list("order_id", flat=True)
         )
         by_account: dict[int, list] = defaultdict(list)
         for order in orders:
             verdict = eligibility(facts_for(order, accounts[order.customer_id], catalog), on)
             if verdict.reason is not None or order.id in failed:
                 by_account[order.customer_id].append(order)
-        for customer_id, due in by_account.items():
+
+        # Called before the loop moves on; the defaults only tell ruff so.
+        def build(customer_id, due, before=before, expires=expires, failed=failed, accounts=accounts) -> list:
             account = accounts[customer_id]
-            specs.append(
-                NoticeSpec(
-                    kind="renewal_reminder",
-                    customer_id=customer_id,
-                    reseller_id=account.reseller_id,
-                    recipient=account.email,
-                    subject_key=f"account:{customer_id}:{before}d",
-                    cycle=expires.isoformat(),
-                    business_date=on,
-                    data={
-                        "orders": [_row(o, catalog, account.currency) for o in due],
-                        "expires_on": expires.isoformat(),
-                        "days": before,
-                        "failed": [o.ref for o in due if o.id in failed],
-                    },
-                    order_refs=[o.ref for o in due],
-                )
+            notice = NoticeSpec(
+                kind="renewal_reminder",
+                customer_id=customer_id,
+                reseller_id=account.reseller_id,
+                recipient=account.email,
+                subject_key=f"account:{customer_id}:{before}d",
+                cycle=expires.isoformat(),
+                business_date=on,
+                data={
+                    "orders": [_row(o, catalog, account.currency) for o in due],
+                    "expires_on": expires.isoformat(),
+                    "days": before,
+                    "failed": [o.ref for o in due if o.id in failed],
+                },
+                order_refs=[o.ref for o in due],
             )
-    notices_create(specs)
-    return len(specs)
+            return [notice]
+
+        written += _write_each_account(by_account, build, on=on, run_id=run_id)
+    return written

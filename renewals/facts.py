@@ -47,6 +47,9 @@ class Catalog:
     # (only then do batches look up claimed orders). A run's own card batches
     # are of accounts already attempted, so they need no look-up.
     claims_open: bool = False
+    # Orders held back by an internal error when the run began (held_orders):
+    # the sweep retries them past their paid-thru date too. Few, if any.
+    held: frozenset[int] = frozenset()
 
     def by_lead_days(self, condition: Callable[[datetime.timedelta], Q]) -> Q:
         """``condition(lead)``, a condition on expires_on, applied with each
@@ -68,8 +71,14 @@ class Catalog:
     def describe(self, order: "OrderRow") -> str:
         return product_label(self.plans[order.plan_id].name, order.tenure_months)
 
+    def sells(self, order: "OrderRow", currency: str) -> bool:
+        """Whether the plan still sells the order's tenure, in ``currency``."""
+        plan = self.plans[order.plan_id]
+        return order.tenure_months in plan.prices and plan.currency == currency
+
     def next_period(self, order: "OrderRow") -> Period:
-        """The period (and price) the order's next renewal at its tenure buys."""
+        """The period (and price) the order's next renewal at its tenure buys
+        (only for an order whose plan ``sells`` its tenure)."""
         return renewal_period(
             expires_on=order.expires_on,
             anchor_day=order.anchor_day,
@@ -81,8 +90,16 @@ class Catalog:
         """Orders whose attempt window holds ``on``."""
         return Q(expires_on__gte=on) & self.by_lead_days(lambda lead: Q(expires_on__lte=on + lead))
 
+    def due_q(self, on: datetime.date) -> Q:
+        """Orders the sweep looks at on ``on``: those whose window holds it,
+        and those held back by an internal error."""
+        window = self.window_q(on)
+        return window | Q(pk__in=sorted(self.held)) if self.held else window
 
-def load_catalog() -> Catalog:
+
+def load_catalog(*, held: bool = False) -> Catalog:
+    """The catalog for rules and planning; ``held``: with the orders held back
+    by an internal error (the nightly run and its predictions)."""
     prices: dict[int, dict[int, Decimal]] = {}
     for plan_id, months, amount in PlanPrice.objects.values_list("plan_id", "months", "amount"):
         prices.setdefault(plan_id, {})[months] = amount
@@ -105,7 +122,12 @@ def load_catalog() -> Catalog:
     claims_open = PaymentAttempt.objects.filter(
         purpose=AttemptPurpose.RENEWAL, state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]
     ).exists()
-    return Catalog(plans=plans, forbidden_resellers=frozenset(forbidden), claims_open=claims_open)
+    return Catalog(
+        plans=plans,
+        forbidden_resellers=frozenset(forbidden),
+        claims_open=claims_open,
+        held=frozenset(held_orders().values_list("pk", flat=True)) if held else frozenset(),
+    )
 
 
 @dataclass
@@ -183,8 +205,9 @@ def order_rows(queryset) -> list[OrderRow]:
 
 
 def window_orders(customer_ids, on: datetime.date, catalog: Catalog) -> list[OrderRow]:
-    """Orders of these customers whose attempt window holds ``on``."""
-    queryset = Order.objects.filter(catalog.window_q(on), customer_id__in=list(customer_ids))
+    """Orders of these customers whose attempt window holds ``on`` (and those
+    held back by an internal error)."""
+    queryset = Order.objects.filter(catalog.due_q(on), customer_id__in=list(customer_ids))
     return order_rows(queryset.order_by("customer_id", "expires_on", "pk"))
 
 
@@ -205,7 +228,7 @@ def facts_for(order: OrderRow, account: AccountRow, catalog: Catalog) -> OrderFa
         category_auto_renew_supported=plan.category_supported,
         reseller_allows=account.allow_auto_renew and account.reseller_id not in catalog.forbidden_resellers,
         account_auto_renew=account.auto_renew,
-        priced=order.tenure_months in plan.prices and plan.currency == account.currency,
+        priced=catalog.sells(order, account.currency),
     )
 
 

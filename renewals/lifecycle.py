@@ -16,12 +16,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Category, product_label
+from core.isolation import Subject, each, isolated
+from core.models import Stage
+from core.queue import enqueue_on_commit
 from notifications.content import order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.card_path import claimed_orders_all
+from renewals.facts import held_orders
 from renewals.models import HookState, LifecycleEvent, Transition
 from renewals.provisioning import provisioning_hook
 from renewals.rules import termination_day
@@ -62,7 +66,10 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
     is suspended and terminated in the same run."""
     graces = dict(Category.objects.values_list("pk", "grace_days"))
     moves = []
-    expired = Order.objects.filter(status=OrderStatus.ACTIVE, expires_on__lt=on)
+    # An order held back by an internal error waits for an operator, not the lifecycle.
+    expired = Order.objects.filter(status=OrderStatus.ACTIVE, expires_on__lt=on).exclude(
+        pk__in=held_orders().values("pk")
+    )
     suspended = Order.objects.filter(status=OrderStatus.SUSPENDED, expires_on__lt=on)
     past_grace = Q()
     for category_id, grace in graces.items():
@@ -90,15 +97,39 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
 
 def lifecycle_apply(moves: list[Move], *, on: datetime.date, actor: Actor, run=None) -> list[Move]:
     """Apply planned moves, each once: a move whose order is no longer in its
-    ``frm`` state (another run did it) is left out. Returns the moves made."""
+    ``frm`` state (another run did it) is left out. Returns the moves made.
+
+    CHUNK moves per transaction; a chunk that raises is split until the
+    order that cannot move is found alone, recorded as a fault and left for
+    the next night, while every other order moves (core.isolation)."""
     made: list[Move] = []
+
+    def apply(part: list[Move]) -> None:
+        made.extend(_apply_chunk(part, on=on, actor=actor, run=run))
+
     for to in (OrderStatus.SUSPENDED, OrderStatus.TERMINATED):
-        step = [m for m in moves if m.to == to]
-        for start in range(0, len(step), CHUNK):
-            made += _apply_chunk(step[start : start + CHUNK], on=on, actor=actor, run=run)
+        isolated(
+            [m for m in moves if m.to == to],
+            apply,
+            stage=Stage.LIFECYCLE,
+            subject=_move_subject,
+            on=on,
+            run_id=run.pk if run else None,
+            chunk=CHUNK,
+            atomic=False,  # each chunk is its own transaction
+        )
     if made:
         schedule_hooks()
     return made
+
+
+def _move_subject(move: Move) -> Subject:
+    return Subject(
+        key=f"order:{move.order_id}",
+        label=f"order {move.order_ref}: {move.frm} -> {move.to}",
+        customer_id=move.customer_id,
+        orders=(move.order_ref,),
+    )
 
 
 def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
@@ -157,40 +188,55 @@ def _notice(move: Move, on: datetime.date) -> NoticeSpec:
 
 
 def schedule_hooks() -> None:
-    """Run the provisioning hooks once the current transaction commits."""
-    from renewals.tasks import run_provisioning_hooks
+    """Run the provisioning hooks once the current transaction commits (with
+    the broker down, the next scheduled pass runs them: they wait as pending
+    events)."""
+    enqueue_on_commit("renewals.tasks.run_provisioning_hooks")
 
-    transaction.on_commit(run_provisioning_hooks.delay)
 
-
-def provisioning_run(limit: int = 500) -> dict[str, int]:
-    """Call the hook for pending (and failed, to retry) events, each claimed by a
-    conditional UPDATE so that two workers never run the same one."""
+def provisioning_run(limit: int = 500, *, retry_failed: bool = True) -> dict[str, int]:
+    """Call the hook for pending events (and failed ones, to retry them: the
+    nightly pass), each claimed by a conditional UPDATE so that two workers
+    never run the same one. A hook that raises is recorded on its event and
+    as a fault (core.isolation), and the others run."""
     hook = provisioning_hook()
     counts = {"done": 0, "failed": 0}
-    candidates = (
-        LifecycleEvent.objects.filter(
-            hook_state__in=[HookState.PENDING, HookState.FAILED], hook_attempts__lt=MAX_HOOK_ATTEMPTS
-        )
+    states = [HookState.PENDING, HookState.FAILED] if retry_failed else [HookState.PENDING]
+    candidates = list(
+        LifecycleEvent.objects.filter(hook_state__in=states, hook_attempts__lt=MAX_HOOK_ATTEMPTS)
         .order_by("pk")
         .values_list("pk", "hook_state", "hook_attempts")[:limit]
     )
-    for pk, state, attempts in candidates:
+
+    def run_one(candidate: tuple[int, str, int]) -> None:
+        pk, state, attempts = candidate
         claimed = LifecycleEvent.objects.filter(pk=pk, hook_state=state, hook_attempts=attempts).update(
             hook_attempts=attempts + 1
         )
         if not claimed:
-            continue
-        event = LifecycleEvent.objects.select_related("order").get(pk=pk)
-        try:
-            hook(event)
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
-            log.warning("provisioning hook failed for event %s: %s", pk, exc)
-            LifecycleEvent.objects.filter(pk=pk).update(hook_state=HookState.FAILED, hook_error=str(exc)[:2000])
-            counts["failed"] += 1
-        else:
-            LifecycleEvent.objects.filter(pk=pk).update(
-                hook_state=HookState.DONE, hook_error="", hook_done_at=timezone.now()
-            )
-            counts["done"] += 1
+            return
+        hook(LifecycleEvent.objects.select_related("order").get(pk=pk))
+        LifecycleEvent.objects.filter(pk=pk).update(
+            hook_state=HookState.DONE, hook_error="", hook_done_at=timezone.now()
+        )
+        counts["done"] += 1
+
+    def hook_failed(candidate: tuple[int, str, int], error: BaseException) -> None:
+        LifecycleEvent.objects.filter(pk=candidate[0]).update(hook_state=HookState.FAILED, hook_error=str(error)[:2000])
+        counts["failed"] += 1
+
+    # No transaction around a hook: it calls out to the provider.
+    each(candidates, run_one, stage=Stage.HOOKS, subject=_event_subject, atomic=False, failed=hook_failed)
     return counts
+
+
+def _event_subject(candidate: tuple[int, str, int]) -> Subject:
+    event = LifecycleEvent.objects.select_related("order").filter(pk=candidate[0]).first()
+    if event is None:
+        return Subject(key=f"event:{candidate[0]}")
+    return Subject(
+        key=f"event:{event.pk}",
+        label=f"{event.get_transition_display()} hook of order {event.order.ref}",
+        customer_id=event.order.customer_id,
+        orders=(event.order.ref,),
+    )

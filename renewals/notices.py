@@ -14,7 +14,7 @@ from decimal import Decimal
 from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from renewals.models import BatchOutcome, OrderOutcome
-from renewals.rules import Period
+from renewals.rules import Period, Reason
 
 
 @dataclass
@@ -58,12 +58,15 @@ def failure_notices(failures: list[Failure], on: datetime.date) -> None:
         return
     from tenants.models import Reseller
 
+    # An internal error is not the customer's failure: the first one of theirs still tells them.
     failed_before = set(
         OrderOutcome.objects.filter(
             order_id__in=[o.id for f in failures for o in f.orders],
             outcome=BatchOutcome.FAILED,
             business_date__lt=on,
-        ).values_list("order_id", "cycle")
+        )
+        .exclude(reason=Reason.INTERNAL_ERROR)
+        .values_list("order_id", "cycle")
     )
     resellers = dict(Reseller.objects.filter(pk__in={f.reseller_id for f in failures}).values_list("pk", "email"))
     specs = []

@@ -3,12 +3,18 @@ in-process (CELERY_TASK_ALWAYS_EAGER)."""
 
 from celery import shared_task
 
+from core.isolation import faults_alert
+from core.queue import enqueue
+
 
 @shared_task(acks_late=True)
 def run_provisioning_hooks() -> dict:
+    """The hooks of events just committed, and of any still waiting because
+    the broker was down when they were (beat runs it every 5 minutes);
+    failed hooks are retried by the nightly task."""
     from renewals.lifecycle import provisioning_run
 
-    return provisioning_run()
+    return provisioning_run(retry_failed=False)
 
 
 @shared_task(acks_late=True)
@@ -24,23 +30,27 @@ def sweep_batch(batch_id: int) -> None:
 def nightly_run() -> list:
     """Beat's 02:00 task: every business date since the last completed run."""
     from api.idempotency import idempotency_keys_purge
-    from payments.gateway import stripe_configured
-    from payments.services import payment_attempts_reconcile
+    from payments.services import payment_reconciliation_pass
     from renewals.lifecycle import provisioning_run
     from renewals.sweep.run import nightly
 
-    if stripe_configured():
-        payment_attempts_reconcile()  # settle card charges whose outcome was unknown
+    # Settle card charges whose outcome is open, so their orders are renewed
+    # or released before the sweep. Isolated: its failure (Stripe down) is a
+    # recorded fault and never stops the sweep.
+    payment_reconciliation_pass()
     reports = nightly()
     provisioning_run()  # retry hooks that failed earlier
     idempotency_keys_purge()  # the API's Idempotency-Keys older than 24 hours
-    deliver_notices.delay()
+    enqueue("renewals.tasks.deliver_notices")  # with the broker down, beat's next pass sends them
     return [] if reports is None else [r.date for r in reports]
 
 
 @shared_task(acks_late=True)
 def deliver_notices() -> dict:
-    """Send the outbox (beat runs it every minute, the nightly work at its end)."""
+    """Send the outbox and the operators' fault alerts (beat runs it every
+    minute, the nightly work at its end)."""
     from notifications.delivery import deliver_pending
 
-    return deliver_pending()
+    counts = deliver_pending()
+    counts["faults_alerted"] = faults_alert()
+    return counts

@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from balances.models import EntryKind, LedgerEntry
 from core.errors import DomainError
 from core.money import format_amount
+from core.queue import enqueue_on_commit
 from core.sql import db_now, insert_rows, update_from_values
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import invoice_numbers_take
@@ -57,6 +58,10 @@ class Charge:
     # The card charged for it first, as its notice names it ("visa •••• 4242"), and how much.
     card: str = ""
     card_amount: Decimal = Decimal("0.00")
+    # An admin's extension at no charge (renewals.operator): its lines are
+    # marked complimentary and its customer is told the orders were extended
+    # (renewal_completed), not charged.
+    complimentary: bool = False
 
     def __post_init__(self):
         self.total = sum((line.period.amount for line in self.lines), Decimal("0.00"))
@@ -119,10 +124,10 @@ def write_renewals(
     # The renewal records: unique per order and cycle (period_start).
     insert_rows(
         InvoiceLine,
-        ("invoice_id", "order_id", "description", "period_start", "period_end", "months", "amount"),
+        ("invoice_id", "order_id", "description", "period_start", "period_end", "months", "amount", "complimentary"),
         [
             (written.invoice_ids[c.customer_id], line.order_id, line.description, line.period.start,
-             line.period.end, line.period.months, line.period.amount)
+             line.period.end, line.period.months, line.period.amount, c.complimentary)
             for c, line in lines
         ],
     )  # fmt: skip
@@ -177,6 +182,7 @@ def finish(written: Written) -> dict[int, int]:
              json.dumps(format_amount(c.balance_before)), json.dumps(format_amount(c.balance_before - c.total)),
              numbers[c.customer_id][1])
             for c in charges
+            if not c.complimentary  # no money moved: the operator's service audits it, with its reason
         ],
     )  # fmt: skip
     return written.invoice_ids
@@ -218,9 +224,7 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor) -> None:
         ]
     )
     if restored:
-        from renewals.lifecycle import schedule_hooks
-
-        schedule_hooks()
+        enqueue_on_commit("renewals.tasks.run_provisioning_hooks")
 
 
 def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.date) -> None:
@@ -230,7 +234,7 @@ def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.da
         data = {"invoice_id": invoice_ids[c.customer_id]}
         if c.card:
             data.update(card=c.card, card_amount=str(c.card_amount))
-        for kind in ("renewal_succeeded", "renewal_completed"):
+        for kind in ("renewal_completed",) if c.complimentary else ("renewal_succeeded", "renewal_completed"):
             specs.append(
                 NoticeSpec(
                     kind=kind,

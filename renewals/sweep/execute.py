@@ -3,20 +3,26 @@ locked in id order, then a fixed number of set-based statements whatever the
 batch holds."""
 
 import datetime
+import functools
 from collections import defaultdict
 
 from django.db import transaction
 
+from balances.models import Account
+from core.isolation import Subject, each, isolated
+from core.models import Stage
 from core.sql import db_now, insert_rows
 from invoices.models import RenewalSource
+from orders.models import Order
 from renewals.card_path import card_batch, claimed_orders
 from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.payments import mark_usable_cards
 from renewals.rules import Reason
-from renewals.sweep.plan import AccountPlan, plan_account
+from renewals.sweep.plan import ZERO, AccountPlan, plan_account
 from renewals.writer import Charge, Line, finish, write_renewals
+from tenants.models import Customer
 from tenants.scope import Actor
 
 
@@ -39,8 +45,41 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     return [p for p in plans if p.due]
 
 
-def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: Actor, run=None) -> list[AccountPlan]:
-    """Renew, or fail, each account's batch: all or nothing per account."""
+def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: Actor, run=None) -> None:
+    """Renew, or fail, each account's batch: all or nothing per account.
+
+    One account's unexpected error never stops the others (SPEC "Faults and
+    bad data"): the accounts are swept together, set-based, and a part that
+    raises is rolled back and split until the broken accounts are found
+    alone; each of those fails with ``internal_error`` and the rest renew.
+    """
+    ids = sorted(customer_ids)
+    card_accounts: list[int] = []
+    options = {
+        "on": on,
+        "run_id": run.pk if run else None,
+        "subject": functools.partial(account_subject, on=on, catalog=catalog),
+        "failed": functools.partial(internal_error, on=on, catalog=catalog, run=run),
+        "atomic": False,  # each step opens its own transaction
+    }
+
+    def balance_step(part: list[int]) -> None:
+        card_accounts.extend(_balance_step(part, on=on, catalog=catalog, actor=actor, run=run))
+
+    isolated(ids, balance_step, stage=Stage.SWEEP, chunk=max(1, len(ids)), **options)
+    # One account at a time, outside any transaction: no lock across the network.
+    each(
+        card_accounts,
+        lambda pk: card_batch(pk, on=on, catalog=catalog, actor=actor, run=run),
+        stage=Stage.CARD,
+        **options,
+    )
+
+
+def _balance_step(customer_ids, *, on: datetime.date, catalog: Catalog, actor: Actor, run) -> list[int]:
+    """One transaction: the accounts paid from the balance renewed, those that
+    cannot pay failed, all set-based. Returns the accounts left for the card
+    path (nothing of theirs is recorded here, so the card path attempts them)."""
     with transaction.atomic():
         plans = plan_accounts(customer_ids, on, catalog, lock=True)
         balance_paid = [p for p in plans if p.outcome == BatchOutcome.RENEWED and not p.needs_card]
@@ -48,17 +87,63 @@ def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: 
             [_charge(p, catalog) for p in balance_paid], on=on, source=RenewalSource.AUTOMATIC, actor=actor
         )
         invoices = written.invoice_ids
-        # Batches that need a card charge are left to the card path: nothing
-        # of theirs is recorded here, so the card path attempts them.
         card_plans = [p for p in plans if p.outcome == BatchOutcome.RENEWED and p.needs_card]
         recorded = [p for p in plans if p not in card_plans]
         record_plans(recorded, invoices, on, run)
         failure_notices(_failures([p for p in recorded if p.outcome == BatchOutcome.FAILED], catalog), on)
         finish(written)  # last: it locks the resellers' invoice sequences until the commit
-    # One account at a time, outside any transaction: no lock across the network.
-    for plan in card_plans:
-        card_batch(plan.account.customer_id, on=on, catalog=catalog, actor=actor, run=run)
-    return plans
+    return [p.account.customer_id for p in card_plans]
+
+
+def _due_orders(customer_id: int, on: datetime.date, catalog: Catalog) -> list[tuple[int, str, datetime.date]]:
+    """The account's orders the sweep looks at on ``on`` (id, ref, paid-thru),
+    read without the planning code, which may be what failed."""
+    orders = Order.objects.filter(catalog.due_q(on), customer_id=customer_id).order_by("expires_on", "pk")
+    return list(orders.values_list("pk", "ref", "expires_on"))
+
+
+def account_subject(customer_id: int, *, on: datetime.date, catalog: Catalog) -> Subject:
+    customer = Customer.objects.filter(pk=customer_id).values_list("ref", "name").first() or ("?", "?")
+    return Subject(
+        key=f"account:{customer_id}",
+        label=f"customer {customer[0]} ({customer[1]})",
+        customer_id=customer_id,
+        orders=tuple(ref for _pk, ref, _expires in _due_orders(customer_id, on, catalog)),
+    )
+
+
+def internal_error(customer_id: int, error: BaseException, *, on: datetime.date, catalog: Catalog, run) -> None:
+    """The account's batch fails with ``internal_error``, every order it would
+    have looked at with it: no failure notice (it is not the customer's to
+    fix), and its orders are held from suspension until an attempt ends
+    otherwise (renewals.facts.held_orders)."""
+    if BatchAttempt.objects.filter(customer_id=customer_id, business_date=on).exists():
+        return  # recorded before the error (a card payment in flight): reconciliation settles it
+    currency = Account.objects.filter(pk=customer_id).values_list("currency", flat=True).first()
+    attempt = BatchAttempt.objects.create(
+        customer_id=customer_id,
+        business_date=on,
+        run=run,
+        outcome=BatchOutcome.FAILED,
+        reason=Reason.INTERNAL_ERROR,
+        total=ZERO,
+        currency=currency or "",
+    )
+    OrderOutcome.objects.bulk_create(
+        [
+            OrderOutcome(
+                order_id=pk,
+                business_date=on,
+                cycle=expires_on,
+                attempt=attempt,
+                run=run,
+                outcome=BatchOutcome.FAILED,
+                reason=Reason.INTERNAL_ERROR,
+                expires_on=expires_on,
+            )
+            for pk, _ref, expires_on in _due_orders(customer_id, on, catalog)
+        ]
+    )
 
 
 def _charge(plan: AccountPlan, catalog: Catalog) -> Charge:

@@ -74,7 +74,9 @@ def plan_account(
     plan = AccountPlan(account=account)
     for order in orders:
         verdict = eligibility(facts_for(order, account, catalog), on)
-        if not verdict.due:
+        # An order held back by an internal error is retried past its
+        # paid-thru date too, until an attempt ends otherwise.
+        if not verdict.due and order.id not in catalog.held:
             continue
         if verdict.reason is not None:
             plan.skipped.append(PlannedOrder(order, verdict.reason))

@@ -7,13 +7,15 @@ planning functions, nothing written, locked, charged or sent.
 """
 
 import datetime
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from django.conf import settings
@@ -22,6 +24,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.dates import business_today
+from core.isolation import faults_alert
+from core.queue import broker_available, enqueue
 from invoices.models import InvoiceLine
 from notifications.schedule import advance_notices, renewal_reminders, termination_warnings
 from orders.models import Order
@@ -50,9 +54,10 @@ BATCH_SIZE = getattr(settings, "SWEEP_BATCH_SIZE", 1000)
 
 
 def due_account_batches(on: datetime.date, catalog) -> Iterator[list[int]]:
-    """Accounts with an order whose window holds ``on`` and no attempt on
-    ``on`` yet, in id order, BATCH_SIZE at a time: one indexed query (orders by
-    expiry), streamed so memory stays flat however many accounts are due."""
+    """Accounts with an order whose window holds ``on`` (or one held back by
+    an internal error) and no attempt on ``on`` yet, in id order, BATCH_SIZE
+    at a time: one indexed query (orders by expiry), streamed so memory stays
+    flat however many accounts are due."""
     attempted = BatchAttempt.objects.filter(business_date=on).values("customer_id")
     ids = (
         Order.objects.filter(catalog.window_q(on))
@@ -65,6 +70,15 @@ def due_account_batches(on: datetime.date, catalog) -> Iterator[list[int]]:
     # opens, so the run's own writes cannot move it); SQLite, a small
     # deployment's database, reads it whole first for the same reason.
     rows = ids.iterator(chunk_size=5000) if connection.vendor == "postgresql" else iter(list(ids))
+    if catalog.held:
+        held = (
+            Order.objects.filter(pk__in=catalog.held)
+            .exclude(customer_id__in=attempted)
+            .order_by("customer_id")
+            .values_list("customer_id", flat=True)
+            .distinct()
+        )
+        rows = (pk for pk, _group in itertools.groupby(heapq.merge(rows, list(held))))
     batch: list[int] = []
     for customer_id in rows:
         batch.append(customer_id)
@@ -75,49 +89,72 @@ def due_account_batches(on: datetime.date, catalog) -> Iterator[list[int]]:
         yield batch
 
 
+def _quiet(phase: str, done: int, total: int | None) -> None:
+    pass
+
+
 def sweep_run(
-    *, on: datetime.date, dry_run: bool = False, actor: Actor | None = None, build_report: bool = True
+    *,
+    on: datetime.date,
+    dry_run: bool = False,
+    actor: Actor | None = None,
+    build_report: bool = True,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Report | None:
     """Run (or dry-run) the nightly work for business date ``on``. The report
     holds a line per due order; ``build_report=False`` skips it for huge runs
-    (the SweepRun row keeps the counts either way)."""
+    (the SweepRun row keeps the counts either way). ``progress(phase, done,
+    total)`` hears of each phase and batch of accounts as it ends (a
+    terminal's progress bars: core.progress)."""
     actor = actor or Actor.system()
+    tell = progress or _quiet
     if dry_run:
-        return _dry_run(on)
+        return _dry_run(on, tell)
     started = time.monotonic()
     run = SweepRun.objects.create(business_date=on, triggered_by=actor.label)
     try:
         lifecycle_apply(lifecycle_plan(on), on=on, actor=actor, run=run)
-        catalog = load_catalog()
+        tell("lifecycle", 1, 1)
+        catalog = load_catalog(held=True)
         batches = due_account_batches(on, catalog)
         if fan_out_enabled():
-            _fan_out(run, on, batches)
+            _fan_out(run, on, batches, progress=progress)
         elif sweep_workers() > 1:
-            _in_parallel(batches, on=on, catalog=catalog, actor=actor, run=run)
+            _in_parallel(batches, on=on, catalog=catalog, actor=actor, run=run, progress=tell)
         else:
+            swept = 0
             for ids in batches:
                 sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
-        advance_notices(on, catalog)
-        renewal_reminders(on, catalog)
-        termination_warnings(on)
+                swept += len(ids)
+                tell("accounts", swept, None)
+        advance_notices(on, catalog, run_id=run.pk)
+        tell("notices", 1, 3)
+        renewal_reminders(on, catalog, run_id=run.pk)
+        tell("notices", 2, 3)
+        termination_warnings(on, run_id=run.pk)
+        tell("notices", 3, 3)
     except Exception as exc:
         SweepRun.objects.filter(pk=run.pk).update(
             outcome=RunOutcome.FAILED, error=repr(exc)[:4000], finished_at=timezone.now()
         )
         raise
     _finish(run, started)
+    faults_alert()  # the operators hear of what failed alone tonight, once
     return report_from_records(run) if build_report else None
 
 
-def _dry_run(on: datetime.date) -> Report:
+def _dry_run(on: datetime.date, progress: Callable[[str, int, int | None], None]) -> Report:
     lifecycle = lifecycle_plan(on)
-    catalog = load_catalog()
+    catalog = load_catalog(held=True)
     plans = []
+    planned = 0
     # Read-only: no transaction is needed for correctness, but one keeps the
     # reads of a batch consistent on PostgreSQL.
     for ids in due_account_batches(on, catalog):
         with transaction.atomic():
             plans += plan_accounts(ids, on, catalog, lock=False)
+        planned += len(ids)
+        progress("accounts planned", planned, None)
     return report_from_plans(on, plans, lifecycle)
 
 
@@ -144,7 +181,7 @@ def sweep_workers() -> int:
     return getattr(settings, "SWEEP_WORKERS", None) or os.cpu_count() or 1
 
 
-def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run) -> None:
+def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run, progress=_quiet) -> None:
     """Sweep batches side by side, each with its own connection: in worker
     processes (settings.SWEEP_POOL = "processes", the default: Python's work
     runs on every core) or threads. Batches hold disjoint accounts; the only
@@ -161,18 +198,23 @@ def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run) -> No
         work = batches
         pool = ThreadPoolExecutor(max_workers=workers)
     failures: list[BaseException] = []
+    swept = 0
     with pool:
-        pending: deque = deque()
+        pending: deque = deque()  # (future, accounts in its batch)
 
         def settle_oldest() -> None:
-            error = pending.popleft().exception()  # waits for it to end
+            nonlocal swept
+            future, accounts = pending.popleft()
+            error = future.exception()  # waits for it to end
             if error is not None:
                 failures.append(error)
+            swept += accounts
+            progress("accounts", swept, None)
 
         for ids in work:
-            pending.append(pool.submit(_sweep_batch_alone, ids, on, catalog, actor, run))
+            pending.append((pool.submit(_sweep_batch_alone, ids, on, catalog, actor, run), len(ids)))
             # A few batches in flight at a time: memory stays flat.
-            while len(pending) > 2 * workers or (pending and pending[0].done()):
+            while len(pending) > 2 * workers or (pending and pending[0][0].done()):
                 settle_oldest()
             if failures:
                 break  # no new batches after a failure; those in flight end
@@ -209,24 +251,37 @@ def run_counts(run: SweepRun) -> dict[str, int]:
 
 
 def fan_out_enabled() -> bool:
-    return not settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SWEEP_FAN_OUT", True)
+    """Batches go to the Celery workers when there is a broker and it
+    answers; with the broker down the run does the work itself."""
+    if settings.CELERY_TASK_ALWAYS_EAGER or not getattr(settings, "SWEEP_FAN_OUT", True):
+        return False
+    if not broker_available():
+        log.warning("the broker does not answer: the nightly run sweeps in this process")
+        return False
+    return True
 
 
-def _fan_out(run: SweepRun, on: datetime.date, batches: Iterator[list[int]]) -> None:
+def _fan_out(run: SweepRun, on: datetime.date, batches: Iterator[list[int]], *, progress=None) -> None:
     """One Celery task per batch of accounts; wait until each batch row says done.
 
     A batch whose task is lost, late or redelivered is harmless: whichever
     worker locks an account first records its attempt, and the others find it
-    and do nothing. After the wait, whatever is still not done is swept here.
+    and do nothing. After the wait, whatever is still not done is swept here;
+    a batch that cannot be queued (the broker went down meanwhile) at once.
     """
-    from renewals.tasks import sweep_batch
-
+    queued = True
     for number, ids in enumerate(batches):
         row = SweepBatch.objects.create(run=run, number=number, customer_ids=ids)
-        sweep_batch.delay(row.pk)
+        queued = queued and enqueue("renewals.tasks.sweep_batch", row.pk)
+        if not queued:
+            sweep_batch_run(row.pk)
     deadline = time.monotonic() + getattr(settings, "SWEEP_BATCH_WAIT_SECONDS", 600)
     open_batches = SweepBatch.objects.filter(run=run, finished_at__isnull=True)
     while open_batches.exists() and time.monotonic() < deadline:
+        if progress is not None:
+            # The batches end in the workers; their rows say how many have.
+            total = SweepBatch.objects.filter(run=run).count()
+            progress("batches", total - open_batches.count(), total)
         time.sleep(0.5)  # the workers' commits are the event; the database is where it shows
     for row in open_batches:
         log.warning("sweep %s: batch %s not done by the workers; sweeping it here", on, row.number)
@@ -237,7 +292,8 @@ def sweep_batch_run(batch_id: int) -> None:
     """Sweep one fanned-out batch (a Celery task, or the orchestrator itself)."""
     batch = SweepBatch.objects.select_related("run").get(pk=batch_id)
     run = batch.run
-    sweep_accounts(batch.customer_ids, on=run.business_date, catalog=load_catalog(), actor=Actor.system(), run=run)
+    catalog = load_catalog(held=True)
+    sweep_accounts(batch.customer_ids, on=run.business_date, catalog=catalog, actor=Actor.system(), run=run)
     SweepBatch.objects.filter(pk=batch_id, finished_at__isnull=True).update(finished_at=timezone.now())
 
 
