@@ -21,6 +21,8 @@ class InvoiceSequence(models.Model):
 class RenewalSource(models.TextChoices):
     AUTOMATIC = "automatic", "Automatic (nightly sweep)"
     MANUAL = "manual", "Manual"
+    # An admin's extension at no charge (renewals.operator.order_extend).
+    COMPLIMENTARY = "complimentary", "Complimentary (admin extension)"
 
 
 class Invoice(models.Model):
@@ -50,6 +52,9 @@ class Invoice(models.Model):
             models.UniqueConstraint(fields=["number"], name="invoice_number_unique"),
             models.UniqueConstraint(fields=["reseller", "sequence"], name="invoice_sequence_unique_per_reseller"),
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(source=RenewalSource.COMPLIMENTARY) | Q(total=0), name="invoice_complimentary_is_free"
+            ),
         ]
         indexes = [models.Index(fields=["customer", "business_date"], name="invoice_customer_date_idx")]
 
@@ -73,6 +78,10 @@ class InvoiceLine(models.Model):
     period_end = models.DateField()
     months = models.PositiveIntegerField()
     amount = MoneyField()
+    # An admin's extension at no charge: recorded like a renewal of its cycle,
+    # so that the cycle stays unique (SPEC "Orders"). The database default
+    # makes a line written without it (raw SQL, a migration) a paid one.
+    complimentary = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["invoice", "pk"]
@@ -80,6 +89,9 @@ class InvoiceLine(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_line_amount_not_negative"),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="invoice_line_period"),
             models.UniqueConstraint(fields=["order", "period_start"], name="renewal_once_per_order_and_cycle"),
+            models.CheckConstraint(
+                condition=Q(complimentary=False) | Q(amount=0), name="invoice_line_complimentary_is_free"
+            ),
         ]
 
     def __str__(self) -> str:
