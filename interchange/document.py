@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from catalog.rules import lead_days_limit
+from catalog.rules import lead_days_problem
 from core.errors import IllegalTransition
 from core.money import format_amount, is_currency, parse_amount
 from orders.models import PaymentSource
@@ -154,6 +154,9 @@ class Known:
     customer_currencies: dict[str, str] = field(default_factory=dict)
     customers_with_ledger: set[str] = field(default_factory=set)
     order_statuses: dict[str, str] = field(default_factory=dict)
+    # Each existing order's latest renewal recorded: (its period_end, the
+    # invoice's number). A file may not set the paid-thru date before it.
+    renewed_thru: dict[str, tuple[datetime.date, str]] = field(default_factory=dict)
 
 
 class _Missing:
@@ -440,13 +443,9 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
             currency=currency,
         )
         if isinstance(row.lead_days, int) and isinstance(prices, dict):
-            limit = lead_days_limit(list(prices))
-            if limit is not None and row.lead_days > limit:
-                r.error(
-                    "lead_days",
-                    f"must be shorter than the shortest tenure ({min(prices)} month(s) = "
-                    f"{min(prices) * 28} days at 28 days a month), so at most {limit}, not {row.lead_days}",
-                )
+            problem = lead_days_problem(row.lead_days, prices)
+            if problem:
+                r.error("lead_days", problem)
         if r.ok:
             doc.plans.append(row)
 
@@ -572,6 +571,15 @@ def _orders(doc: Document, errors: list[str], objects, known: Known) -> None:
                 )
         elif expires_on is None:
             anchor_day = None
+        renewed = known.renewed_thru.get(ref) if isinstance(ref, str) else None
+        if renewed and isinstance(expires_on, datetime.date) and expires_on < renewed[0]:
+            # Its cycle was renewed already: the next run would renew it again
+            # (SPEC "Orders": that row is an error in the file).
+            r.error(
+                "expires_on",
+                f"{expires_on.isoformat()} is before {renewed[0].isoformat()}, the end of a renewal already "
+                f"paid (invoice {renewed[1]}); a re-import cannot set a paid-thru date back",
+            )
         current = known.order_statuses.get(ref) if isinstance(ref, str) else None
         if isinstance(status, str) and current and current != status:
             try:

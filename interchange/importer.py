@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 
 from audit.services import Change, audit_record_many, audited_update
 from balances.models import Account, EntryKind, LedgerEntry
@@ -24,6 +24,7 @@ from core.dates import business_today
 from core.errors import DomainError
 from core.locks import lock_account
 from interchange.document import ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
+from invoices.models import InvoiceLine
 from orders.models import Order
 from payments.models import Card
 from tenants.models import Customer, Reseller
@@ -103,6 +104,18 @@ def load_known(data: object) -> Known:
                 known.customers_with_ledger.add(ref)
     for chunk in _chunks(sorted(_refs_in(data.get("orders"), "ref"))):
         known.order_statuses.update(Order.objects.filter(ref__in=chunk).values_list("ref", "status"))
+        # Each order's latest renewal (found through the unique (order,
+        # period_start) index), one row per order however long its history.
+        latest = InvoiceLine.objects.filter(order_id=OuterRef("pk")).order_by("-period_end")
+        rows = (
+            Order.objects.filter(ref__in=chunk)
+            .annotate(
+                end=Subquery(latest.values("period_end")[:1]), number=Subquery(latest.values("invoice__number")[:1])
+            )
+            .filter(end__isnull=False)
+            .values_list("ref", "end", "number")
+        )
+        known.renewed_thru.update((ref, (end, number)) for ref, end, number in rows)
     return known
 
 
