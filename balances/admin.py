@@ -8,6 +8,7 @@ from balances.models import Account, EntryKind, LedgerEntry
 from balances.rules import credit_limit_problem
 from balances.services import account_update, ledger_post
 from core.admin import AuditedAdmin, ReadOnlyAdmin
+from core.admin_actions import PermittedActionsMixin
 from core.errors import DomainError
 from tenants.scope import actor_for_user
 
@@ -39,13 +40,15 @@ class AdjustmentForm(forms.Form):
 
 
 @admin.register(Account)
-class AccountAdmin(AuditedAdmin):
+class AccountAdmin(PermittedActionsMixin, AuditedAdmin):
     form = AccountForm
     list_display = ("customer", "currency", "balance", "credit_limit", "available", "auto_renew")
     list_filter = ("currency", "auto_renew", "customer__reseller")
     search_fields = ("customer__ref", "customer__name", "customer__email")
     list_select_related = ("customer",)
-    readonly_fields = ("customer", "balance")
+    # The balance moves only by ledger entries (an adjustment below, with its
+    # reason); what card payments hold, only with them.
+    readonly_fields = ("customer", "balance", "held")
     actions = ("post_adjustment",)
 
     def has_add_permission(self, request):
@@ -58,7 +61,7 @@ class AccountAdmin(AuditedAdmin):
     def save_changes(self, request, stored, changes):
         account_update(actor=actor_for_user(request.user), account_id=stored.pk, reason="admin", **changes)
 
-    @admin.action(description="Post a balance adjustment (with a reason)")
+    @admin.action(description="Post a balance adjustment (with a reason)", permissions=["change"])
     def post_adjustment(self, request, queryset):
         form = AdjustmentForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():

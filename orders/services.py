@@ -1,13 +1,16 @@
-"""Writes to orders: the lifecycle transition and the switches and flags."""
+"""Writes to orders: the lifecycle transition, the switches and flags, and an
+operator's change of tenure."""
 
 from django.db import transaction
+from django.db.models import Count
 
 from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
+from catalog.models import PlanPrice
 from core.errors import DomainError, IllegalTransition, NotFound
 from core.locks import lock_order
 from orders.models import Order, PaymentSource
-from orders.states import check_transition
+from orders.states import OrderStatus, check_transition
 from tenants.scope import Actor, ActorKind
 
 # Which actor may change which switch or flag of an order. The provider's lock
@@ -103,3 +106,46 @@ def order_status_audit_many(*, actor: Actor, business_date, moves: list[tuple[in
         ],
         batch_size=1000,
     )
+
+
+def reason_required(reason: str) -> str:
+    """An operator's change of an order's dates, status or tenure carries a
+    reason (SPEC "Orders"): it is kept in the audit log."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("give a reason: it is kept with the change in the audit log", code="reason_required")
+    return reason
+
+
+@transaction.atomic
+def order_tenure_change(*, actor: Actor, order_id: int, months: int, reason: str) -> list[str]:
+    """An operator's change of the tenure the order renews at (its next
+    auto-renewal buys ``months`` at that price). Refused unless the plan sells
+    that tenure, so the order never renews at a price that does not exist."""
+    reason = reason_required(reason)
+    order = lock_order(order_id)
+    if order.status == OrderStatus.TERMINATED:
+        raise DomainError(f"order {order.ref} is terminated: it never renews again", code="terminated")
+    sold = sorted(PlanPrice.objects.filter(plan_id=order.plan_id).values_list("months", flat=True))
+    if months not in sold:
+        raise DomainError(
+            f"order {order.ref}: its plan has no {months}-month price (it sells {', '.join(map(str, sold))})",
+            code="invalid_period",
+        )
+    return audited_update(actor=actor, instance=order, changes={"tenure_months": months}, reason=reason)
+
+
+# The orders that renew at their plan's price: terminated ones never do again.
+LIVE_STATUSES = (OrderStatus.ACTIVE, OrderStatus.SUSPENDED)
+
+
+def orders_renewing_at(*, plan_id: int) -> dict[int, int]:
+    """{months: how many active or suspended orders of the plan renew at that
+    tenure}: the prices that cannot be removed (catalog.rules.price_in_use_problem)."""
+    rows = (
+        Order.objects.filter(plan_id=plan_id, status__in=LIVE_STATUSES)
+        .values("tenure_months")
+        .annotate(n=Count("pk"))
+        .values_list("tenure_months", "n")
+    )
+    return dict(rows)

@@ -70,7 +70,7 @@ def test_lock_and_unlock_go_through_the_service_and_are_audited(staff):
 
 def test_terminating_an_active_order_is_refused_with_the_reason(staff):
     order = Order.objects.filter(status="active", expires_on__isnull=False).first()
-    response = act(staff, Order, "terminate_orders", [order])
+    response = act(staff, Order, "terminate_orders", [order], reason="closing", apply="1")
     assert "must be suspended and run out its grace first" in response.content.decode()
     order.refresh_from_db()
     assert order.status == "active"
