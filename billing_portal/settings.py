@@ -242,4 +242,6 @@ LOGGING = {
 # "threads" (SWEEP_POOL).
 if os.environ.get("SWEEP_WORKERS"):
     SWEEP_WORKERS = int(os.environ["SWEEP_WORKERS"])
+if os.environ.get("SWEEP_BATCH_SIZE"):
+    SWEEP_BATCH_SIZE = int(os.environ["SWEEP_BATCH_SIZE"])
 SWEEP_POOL = os.environ.get("SWEEP_POOL", "processes")
