@@ -231,9 +231,9 @@ def sweep_preview(*, actor: Actor, on: datetime.date | None = None) -> Preview:
     from tenants.models import Customer
 
     on = on or next_run_date()
-    catalog = load_catalog()
+    catalog = load_catalog(held=True)
     ids = list(
-        Order.objects.filter(catalog.window_q(on), customer_id__in=Customer.objects.visible_to(actor).values("pk"))
+        Order.objects.filter(catalog.due_q(on), customer_id__in=Customer.objects.visible_to(actor).values("pk"))
         .exclude(customer_id__in=BatchAttempt.objects.filter(business_date=on).values("customer_id"))
         .order_by("customer_id")
         .values_list("customer_id", flat=True)

@@ -25,11 +25,11 @@ D = datetime.date
 @pytest.fixture
 def redis_down(settings, monkeypatch):
     """REDIS_URL set, and Redis not answering: the cache and the broker both point at it."""
+    previous = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)  # before the settings change
     settings.REDIS_URL = DOWN
     settings.CACHES = {"default": {"BACKEND": "core.cache.ResilientRedisCache", "LOCATION": DOWN}}
     settings.CELERY_TASK_ALWAYS_EAGER = False
     monkeypatch.setattr(queue, "_failing", set())
-    previous = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
     celery_app.conf.update(broker_url=DOWN, task_always_eager=False)
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
