@@ -1,8 +1,12 @@
+from django import forms
 from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdmin
+from core.admin_actions import PermittedActionsMixin, ReasonForm, confirm_and_apply
 from payments.models import AttemptState, Card, PaymentAttempt, WebhookEvent
-from payments.services import payment_attempts_reconcile
+from payments.rules import reconcile_delay
+from payments.selectors import attempts_awaiting_decision
+from payments.services import payment_attempt_decide, payment_attempts_reconcile
 from tenants.scope import actor_for_user
 
 
@@ -14,8 +18,37 @@ class CardAdmin(ReadOnlyAdmin):
     list_select_related = ("account__customer",)
 
 
+class AwaitingDecisionFilter(admin.SimpleListFilter):
+    title = "awaiting a decision"
+    parameter_name = "awaiting"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Open longer than the reconcile delay"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=attempts_awaiting_decision().values("pk"))
+        return queryset
+
+
+class PaidForm(ReasonForm):
+    payment_intent_id = forms.CharField(
+        max_length=100,
+        required=False,
+        label="PaymentIntent id",
+        help_text="The charge found at Stripe (pi_...), recorded when the attempt has none.",
+    )
+
+
+DECIDE_INTRO = (
+    "Check each attempt at Stripe first (its PaymentIntent, or an intent whose metadata names the attempt). "
+    "The decision settles it the way a webhook or reconciliation would: a renewal paid renews its orders; "
+    "one failed releases its hold and its orders. It is audited with your reason."
+)
+
+
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(ReadOnlyAdmin):
+class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "account",
@@ -26,18 +59,48 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
         "stripe_payment_intent_id",
         "error",
     )
-    list_filter = ("state", "purpose", "business_date")
+    list_filter = (AwaitingDecisionFilter, "state", "purpose", "business_date")
     search_fields = ("account__customer__ref", "stripe_payment_intent_id", "idempotency_key")
     list_select_related = ("account__customer",)
-    actions = ("reconcile",)
+    actions = ("reconcile", "settle_paid", "settle_failed")
 
-    @admin.action(description="Reconcile unknown attempts with Stripe (never charges again)")
+    @admin.action(description="Reconcile open attempts with Stripe (never charges again)")
     def reconcile(self, request, queryset):
-        if not queryset.filter(state=AttemptState.UNKNOWN).exists():
-            self.message_user(request, "None of the selected attempts is unknown.", messages.WARNING)
+        if not queryset.filter(state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]).exists():
+            self.message_user(request, "None of the selected attempts is open.", messages.WARNING)
             return
         counts = payment_attempts_reconcile(actor=actor_for_user(request.user))
-        self.message_user(request, f"Settled {counts['settled']}; still unknown {counts['still_unknown']}.")
+        self.message_user(request, f"Settled {counts['settled']}; still open {counts['still_unknown']}.")
+
+    def has_decide_permission(self, request) -> bool:
+        return request.user.has_perm("payments.decide_paymentattempt")
+
+    @admin.action(description="Settle as paid (after checking at Stripe; with a reason)", permissions=["decide"])
+    def settle_paid(self, request, queryset):
+        return self._decide(request, queryset, AttemptState.SUCCEEDED, "settle_paid", PaidForm, "Settle as paid")
+
+    @admin.action(description="Settle as failed (after checking at Stripe; with a reason)", permissions=["decide"])
+    def settle_failed(self, request, queryset):
+        return self._decide(request, queryset, AttemptState.FAILED, "settle_failed", ReasonForm, "Settle as failed")
+
+    def _decide(self, request, queryset, state, action, form_class, title):
+        minutes = int(reconcile_delay().total_seconds() // 60)
+        return confirm_and_apply(
+            self,
+            request,
+            queryset.select_related("account__customer"),
+            action=action,
+            form_class=form_class,
+            title=title,
+            intro=f"{DECIDE_INTRO} Only attempts open for more than {minutes} minutes can be decided.",
+            apply=lambda actor, attempt, data: payment_attempt_decide(
+                actor=actor,
+                attempt_id=attempt.pk,
+                state=state,
+                reason=data["reason"],
+                payment_intent_id=data.get("payment_intent_id", ""),
+            ),
+        )
 
 
 @admin.register(WebhookEvent)

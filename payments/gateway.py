@@ -2,12 +2,41 @@
 
 The SDK's own network retries are off: a retry is our decision, made from our
 records (payments.models.PaymentAttempt), never a silent second request.
+Every request has a timeout (SPEC "Money": connect 10 s, read 30 s), so a
+slow processor makes an attempt ``unknown`` for reconciliation instead of
+holding a sweep worker for the SDK's default 80 s, or for ever.
 """
+
+import os
 
 import stripe
 from django.conf import settings
 
 from core.errors import DomainError
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
+
+
+def http_client() -> stripe.RequestsClient:
+    """A client with the portal's timeouts."""
+    return stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+
+
+# One client per process: its sessions are per thread (the SDK's
+# RequestsClient), so sweep threads never share a connection, and a forked
+# sweep worker starts its own rather than reuse its parent's sockets.
+_http_client = http_client()
+
+
+def _fresh_client_after_fork() -> None:
+    global _http_client
+    _http_client = http_client()
+    if stripe.default_http_client is not None:
+        stripe.default_http_client = _http_client
+
+
+os.register_at_fork(after_in_child=_fresh_client_after_fork)
 
 
 class CardsUnavailable(DomainError):
@@ -26,4 +55,49 @@ def stripe_client():
     if settings.STRIPE_API_BASE:
         stripe.api_base = settings.STRIPE_API_BASE
     stripe.max_network_retries = 0
+    stripe.default_http_client = _http_client
     return stripe
+
+
+# Answers that leave a charge's outcome open: none came (a timeout, a
+# dropped connection), or one we cannot trust (a 5xx, a rate limit).
+NO_ANSWER = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+# Answers that refuse the request as made (4xx other than a card decline):
+# Stripe did nothing with it.
+REFUSED = (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError, stripe.IdempotencyError)
+# Of those, the ones that are the portal's fault (its key, its account), not
+# the customer's card.
+PORTALS_FAULT = (stripe.AuthenticationError, stripe.PermissionError)
+
+
+class AmbiguousIntent(Exception):
+    """More than one PaymentIntent carries one attempt's id: never made by
+    this portal (it creates one per attempt); an operator must look."""
+
+
+def intent_of_attempt(customer_id: str, attempt_id: int):
+    """The PaymentIntent created for ``attempt_id`` (its metadata says so)
+    on the Stripe Customer ``customer_id``, or None when there is none.
+
+    Stripe's search API finds it in one request (its index lags writes by up
+    to a minute: callers trust "none" only for older attempts). Where search
+    is not offered (localstripe answers 404; some Stripe regions), the
+    PaymentIntents are paged through, 100 at a time.
+    """
+    stripe = stripe_client()
+    try:
+        query = f"customer:'{customer_id}' AND metadata['attempt']:'{attempt_id}'"
+        found = list(stripe.PaymentIntent.search(query=query, limit=10).data)
+    except stripe.InvalidRequestError:
+        found = [
+            intent
+            for intent in stripe.PaymentIntent.list(limit=100).auto_paging_iter()
+            if _carries(intent.to_dict(), customer_id, attempt_id)
+        ]
+    if len(found) > 1:
+        raise AmbiguousIntent(f"{len(found)} payment intents carry attempt {attempt_id}: {[i.id for i in found]}")
+    return found[0] if found else None
+
+
+def _carries(intent: dict, customer_id: str, attempt_id: int) -> bool:
+    return intent.get("customer") == customer_id and (intent.get("metadata") or {}).get("attempt") == str(attempt_id)

@@ -84,9 +84,14 @@ class PaymentAttempt(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_attempt_amount_positive"),
         ]
         indexes = [models.Index(fields=["state"], name="payment_attempt_state_idx")]
+        # An operator's decision on an attempt reconciliation could not settle
+        # (payments.services.payment_attempt_decide): moves money, so it is a
+        # permission of its own, not "change".
+        permissions = [("decide_paymentattempt", "Can settle a payment attempt as paid or failed")]
 
     def __str__(self) -> str:
-        return f"{self.purpose} {self.amount} {self.currency} {self.state}"
+        intent = f", {self.stripe_payment_intent_id}" if self.stripe_payment_intent_id else ""
+        return f"attempt {self.pk}: {self.purpose} {self.amount} {self.currency} {self.state}{intent}"
 
 
 class WebhookEvent(models.Model):

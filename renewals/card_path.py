@@ -4,12 +4,15 @@ account's batch at a time, no lock held across the network.
 1. Transaction: lock the account, plan it again, hold the balance part,
    record the batch as pending and the charge as a payment attempt that
    claims the due orders (with the periods priced). Commit.
-2. Create the PaymentIntent unconfirmed, store its id, confirm it.
+2. Charge off-session (payments.services.charge): the PaymentIntent is
+   created and confirmed in one request, with the attempt id in its metadata.
 3. Transaction (payments.services._settle -> ``settle_renewal``): succeeded:
    card top-up credit, the batch debited, invoiced and extended, the hold
-   released; failed: the hold released, the batch failed with
-   ``card_declined``; no answer: everything stays as it is (pending,
-   ``payment_unknown``) until reconciliation settles it by the stored id.
+   released; failed or refused: the hold released, the batch failed with
+   ``card_declined`` (``internal_error`` when the processor refused the
+   portal itself); no answer: everything stays as it is (pending,
+   ``payment_unknown``) until reconciliation settles it from the intent,
+   found by its id or by the attempt id.
 """
 
 import datetime
@@ -123,8 +126,13 @@ def _period(line: dict) -> Period:
     )
 
 
-def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: str = "") -> None:
-    """Step 3, inside the transaction that moved the attempt to ``state``."""
+def settle_renewal(
+    attempt: PaymentAttempt, state: str, *, actor: Actor, error: str = "", internal: bool = False
+) -> None:
+    """Step 3, inside the transaction that moved the attempt to ``state``.
+    ``internal``: the charge failed for the portal's fault (the processor
+    refused our key or account), not the card's: the batch fails with
+    ``internal_error`` (no customer notice, orders held, retried tomorrow)."""
     account = lock_account(attempt.account_id)
     if attempt.hold:
         Account.objects.filter(pk=account.pk).update(held=F("held") - attempt.hold)
@@ -133,11 +141,13 @@ def settle_renewal(attempt: PaymentAttempt, state: str, *, actor: Actor, error: 
     order_ids = [line["order_id"] for line in attempt.claim]
     if state != AttemptState.SUCCEEDED:
         if batch is not None:
-            BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED)
+            reason = Reason.INTERNAL_ERROR if internal else Reason.CARD_DECLINED
+            BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason=reason)
             OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).update(
-                outcome=BatchOutcome.FAILED, reason=Reason.CARD_DECLINED
+                outcome=BatchOutcome.FAILED, reason=reason
             )
-            _declined_notice(attempt, account, error)
+            if not internal:
+                _declined_notice(attempt, account, error)
         return
     ledger_post(
         actor=actor,

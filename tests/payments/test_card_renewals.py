@@ -202,11 +202,58 @@ def test_asking_to_switch_on_a_locked_auto_renew_is_refused_before_the_card_is_c
     assert Order.objects.get().expires_on == D(2027, 1, 10)
 
 
-@pytest.mark.django_db
-def test_a_webhook_settles_a_pending_card_batch_once(portal_with, reply_lost, settings, client, assert_invariants):
+def deliver_twice(client, payload: bytes) -> list[str]:
+    """A webhook delivered, then retried by Stripe."""
     from django.urls import reverse
 
-    from tests.payments.test_webhooks import SECRET, event, sign
+    from tests.payments.test_webhooks import sign
+
+    answers = []
+    for _ in range(2):
+        signature = sign(payload)
+        response = client.post(
+            reverse("stripe-webhook"), data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+        )
+        assert response.status_code == 200
+        answers.append(response.content.decode())
+    return answers
+
+
+@pytest.mark.django_db
+def test_a_webhook_settles_a_pending_manual_card_renewal_once(
+    portal_with, reply_lost, settings, client, assert_invariants
+):
+    """On-session (create, store the id, confirm): a lost confirm reply leaves
+    the attempt unknown with its intent id, which the webhook matches."""
+    from tests.payments.test_webhooks import SECRET, event
+
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    portal_with("0.00", [order("o1", D(2026, 12, 10), auto_renew=False)])
+    save_card(GOOD)
+    jane = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=account().pk)
+    quote = renewal_quote(actor=jane, items=[(Order.objects.get().pk, 1)])
+    with reply_lost(), pytest.raises(DomainError, match="the card payment's outcome is not known yet"):
+        renewal_pay(actor=jane, quote=quote, payment="card", on=ON)
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.state == AttemptState.UNKNOWN
+    assert attempt.stripe_payment_intent_id == intents_of()[0].id
+    answers = deliver_twice(client, event(attempt.stripe_payment_intent_id, event_id="evt_renewal"))
+    assert answers == [f"attempt {attempt.pk} settled", "event evt_renewal already processed"]
+    assert Order.objects.get().expires_on == D(2027, 1, 10)
+    assert InvoiceLine.objects.count() == 1
+    assert list(LedgerEntry.objects.order_by("pk").values_list("kind", flat=True)) == ["card_top_up", "renewal"]
+    assert payment_attempts_reconcile() == {"settled": 0, "still_unknown": 0}  # nothing left to settle
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_lost_off_session_reply_is_found_by_the_attempt_id_and_a_later_webhook_changes_nothing(
+    portal_with, reply_lost, settings, client, assert_invariants
+):
+    """Off-session (one create-and-confirm request): a lost reply leaves no
+    intent id here; reconciliation finds the intent by the attempt id in its
+    metadata and settles it; Stripe's webhook for it then settles nothing again."""
+    from tests.payments.test_webhooks import SECRET, event
 
     settings.STRIPE_WEBHOOK_SECRET = SECRET
     portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
@@ -214,18 +261,17 @@ def test_a_webhook_settles_a_pending_card_batch_once(portal_with, reply_lost, se
     with reply_lost():
         sweep_run(on=ON)
     attempt = PaymentAttempt.objects.get()
-    assert attempt.state == AttemptState.UNKNOWN
-    payload = event(attempt.stripe_payment_intent_id, event_id="evt_renewal")
-    for _ in range(2):  # delivered, then retried by Stripe
-        response = client.post(
-            reverse("stripe-webhook"),
-            data=payload,
-            content_type="application/json",
-            HTTP_STRIPE_SIGNATURE=sign(payload),
-        )
-        assert response.status_code == 200
+    assert (attempt.state, attempt.stripe_payment_intent_id) == (AttemptState.UNKNOWN, "")
+    [intent] = intents_of()
+    assert (intent.status, intent.metadata["attempt"]) == ("succeeded", str(attempt.pk))
+    assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 0}
+    attempt.refresh_from_db()
+    assert (attempt.state, attempt.stripe_payment_intent_id) == (AttemptState.SUCCEEDED, intent.id)
+    answers = deliver_twice(client, event(intent.id, event_id="evt_renewal"))
+    assert answers == [f"attempt {attempt.pk} was already settled", "event evt_renewal already processed"]
     assert Order.objects.get().expires_on == D(2027, 1, 10)
     assert InvoiceLine.objects.count() == 1
     assert list(LedgerEntry.objects.order_by("pk").values_list("kind", flat=True)) == ["card_top_up", "renewal"]
-    assert payment_attempts_reconcile() == {"settled": 0, "still_unknown": 0}  # nothing left to settle
+    assert LedgerEntry.objects.get(kind="card_top_up").reference == intent.id
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
     assert_invariants()
