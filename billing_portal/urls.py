@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core.views import healthz
+from core.views import healthz, healthz_live, status_page
 from panels.auth import ThrottledLoginView
 from payments.views import card_add_page, cards, stripe_webhook
 
@@ -10,11 +10,13 @@ admin.site.site_title = "Renewal portal"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz-live"),
     path("stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/cards/", cards, name="cards"),
     path("account/cards/add/", card_add_page, name="card-add"),
+    path("admin/status/", admin.site.admin_view(status_page), name="admin-status"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("", include("panels.urls")),

@@ -2,9 +2,16 @@
 audited services, and the append-only tables are read-only."""
 
 from django.contrib import admin
+from django.utils.html import format_html
 
 from audit.services import audit_record, audited_update
+from core.admin_actions import PermittedActionsMixin
+from core.models import Fault
+from core.services import faults_resolve
 from tenants.scope import actor_for_user
+
+# The admin's index links the status page (templates/admin/core/index.html).
+admin.site.index_template = "admin/core/index.html"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -62,3 +69,83 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def save_changes(self, request, stored, changes: dict) -> None:
         audited_update(actor=actor_for_user(request.user), instance=stored, changes=changes, reason="admin")
+
+
+class FaultResolvedFilter(admin.SimpleListFilter):
+    title = "resolved"
+    parameter_name = "resolved"
+
+    def lookups(self, request, model_admin):
+        return (("no", "Open"), ("yes", "Resolved"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(Fault)
+class FaultAdmin(PermittedActionsMixin, ReadOnlyAdmin):
+    """What the nightly work rolled back, item by item (core.isolation): read
+    only; an operator who dealt with one marks it resolved (view-only staff
+    may not: 403)."""
+
+    list_display = (
+        "business_date",
+        "stage",
+        "label",
+        "occurrences",
+        "error_line",
+        "alerted",
+        "resolved",
+    )
+    list_filter = ("stage", FaultResolvedFilter, "business_date")
+    search_fields = ("subject", "label", "error")
+    date_hierarchy = "business_date"
+    actions = ("mark_resolved",)
+    fields = (
+        "business_date",
+        "stage",
+        "subject",
+        "label",
+        "customer_id",
+        "orders",
+        "run_id",
+        "occurrences",
+        "first_seen_at",
+        "last_seen_at",
+        "alerted_at",
+        "resolved_at",
+        "resolved_by",
+        "error",
+        "traceback_block",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="error")
+    def error_line(self, fault: Fault) -> str:
+        return fault.error.splitlines()[0] if fault.error else ""
+
+    @admin.display(description="alerted", boolean=True, ordering="alerted_at")
+    def alerted(self, fault: Fault) -> bool:
+        return fault.alerted_at is not None
+
+    @admin.display(description="resolved", boolean=True, ordering="resolved_at")
+    def resolved(self, fault: Fault) -> bool:
+        return fault.resolved_at is not None
+
+    @admin.display(description="traceback")
+    def traceback_block(self, fault: Fault) -> str:
+        return format_html('<pre class="fault-traceback">{}</pre>', fault.traceback or "(none recorded)")
+
+    def has_resolve_permission(self, request) -> bool:
+        # Resolving is the one change an operator makes to a fault; a staff
+        # user who may only view faults may not.
+        return request.user.has_perm("core.change_fault")
+
+    @admin.action(description="Mark resolved", permissions=["resolve"])
+    def mark_resolved(self, request, queryset):
+        count = faults_resolve(actor=actor_for_user(request.user), ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Marked {count} fault(s) resolved.")
