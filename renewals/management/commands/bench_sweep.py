@@ -10,6 +10,7 @@ from django.db.backends.signals import connection_created
 
 from core.dates import business_today
 from core.invariants import invariant_violations
+from core.progress import add_progress_argument, command_progress
 from core.sql import COPY_HOOKS
 from renewals.bench import build_portal
 from renewals.models import SweepRun
@@ -28,8 +29,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--date", help="business date to sweep (default: today)")
         parser.add_argument("--json", action="store_true")
+        add_progress_argument(parser)
 
     def handle(self, *args, **options):
+        with command_progress(self, options) as progress:
+            self.bench(options, progress)
+
+    def bench(self, options, progress):
         if options["orders"] < 1:
             raise CommandError("--orders must be at least 1")
         if not 0 <= options["due_fraction"] <= 1:
@@ -38,9 +44,11 @@ class Command(BaseCommand):
         if SweepRun.objects.filter(business_date=on, dry_run=False).exists():
             raise CommandError(f"{on} was already swept in this database; use another --date or a fresh database")
         built_at = time.perf_counter()
+        progress("build", 0, 1)
         built = build_portal(
             orders=options["orders"], due_fraction=options["due_fraction"], seed=options["seed"], on=on
         )
+        progress("build", 1, 1)
         build_seconds = time.perf_counter() - built_at
         # Statements on every connection, the sweep's worker processes' and
         # threads' included: a counter in shared memory, hooked into each
@@ -65,13 +73,14 @@ class Command(BaseCommand):
         COPY_HOOKS.append(count_copy)
         started = time.perf_counter()
         try:
-            sweep_run(on=on, build_report=False)
+            sweep_run(on=on, build_report=False, progress=progress or None)
         finally:
             seconds = time.perf_counter() - started
             connection_created.disconnect(wrap)
             COPY_HOOKS.remove(count_copy)
             if count in connection.execute_wrappers:
                 connection.execute_wrappers.remove(count)
+        progress.close()  # the bars end before the figures are printed
         run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
         problems = invariant_violations()
         figures = {
