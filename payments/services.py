@@ -258,6 +258,30 @@ def _store_intent_id(attempt: PaymentAttempt, intent_id: str) -> None:
         attempt.stripe_payment_intent_id = intent_id
 
 
+def attempt_of_intent(intent) -> PaymentAttempt | None:
+    """The attempt a PaymentIntent (from Stripe: a webhook's object) was made
+    for: by its stored id, else (a sweep charge whose reply was lost, so no
+    id was stored) by the attempt id in its metadata, for the same Stripe
+    customer, and the id is stored then. None for an intent without an id."""
+    data = intent.to_dict()
+    if not data.get("id"):
+        return None
+    attempt = PaymentAttempt.objects.filter(stripe_payment_intent_id=data["id"]).first()
+    if attempt is not None:
+        return attempt
+    claimed = str((data.get("metadata") or {}).get("attempt") or "")
+    if not claimed.isascii() or not claimed.isdigit():
+        return None
+    attempt = (
+        PaymentAttempt.objects.select_related("account")
+        .filter(pk=int(claimed), stripe_payment_intent_id="", account__stripe_customer_id=data.get("customer") or "-")
+        .first()
+    )
+    if attempt is not None:
+        _store_intent_id(attempt, data["id"])
+    return attempt
+
+
 def _declined(exc) -> str:
     if exc.code == "authentication_required":  # off-session: Stripe's answer for a card that needs 3-D Secure
         return NEEDS_AUTHENTICATION

@@ -7,8 +7,8 @@ from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
 from payments.gateway import stripe_client
-from payments.models import AttemptState, PaymentAttempt, WebhookEvent
-from payments.services import _settle
+from payments.models import AttemptState, WebhookEvent
+from payments.services import _settle, attempt_of_intent
 from tenants.scope import Actor
 
 log = logging.getLogger("payments.webhooks")
@@ -47,9 +47,9 @@ def _process(event) -> str:
     if event.type not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         return f"ignored {event.type}"
     intent = event.data.object
-    attempt = PaymentAttempt.objects.filter(stripe_payment_intent_id=intent.id).first()
+    attempt = attempt_of_intent(intent)
     if attempt is None:
-        return f"no attempt for {intent.id}"
+        return f"no attempt for {intent.id or 'an intent without an id'}"
     actor = Actor.system("stripe webhook")
     if event.type == "payment_intent.succeeded":
         moved = _settle(attempt, AttemptState.SUCCEEDED, actor=actor)

@@ -2,6 +2,7 @@
 per batch, all or nothing, never a second charge."""
 
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
@@ -273,5 +274,43 @@ def test_a_lost_off_session_reply_is_found_by_the_attempt_id_and_a_later_webhook
     assert InvoiceLine.objects.count() == 1
     assert list(LedgerEntry.objects.order_by("pk").values_list("kind", flat=True)) == ["card_top_up", "renewal"]
     assert LedgerEntry.objects.get(kind="card_top_up").reference == intent.id
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_webhook_settles_a_lost_off_session_reply_by_the_attempt_id_in_its_metadata(
+    portal_with, reply_lost, settings, client, assert_invariants
+):
+    """Stripe's webhook may come before reconciliation: it finds the attempt
+    by the attempt id the intent carries (for the same Stripe customer), not
+    by an id we never stored; an event naming another customer, or no
+    intent id at all, settles nothing."""
+    from tests.payments.test_webhooks import SECRET
+
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
+    save_card(GOOD)
+    with reply_lost():
+        sweep_run(on=ON)
+    attempt = PaymentAttempt.objects.get()
+    [intent] = intents_of()
+
+    def succeeded(event_id: str, **object_fields) -> bytes:
+        body = {"id": event_id, "object": "event", "type": "payment_intent.succeeded",
+                "data": {"object": {"object": "payment_intent", "status": "succeeded", **object_fields}}}  # fmt: skip
+        return json.dumps(body).encode()
+
+    stranger = succeeded("evt_a", id=intent.id, customer="cus_someone_else", metadata={"attempt": str(attempt.pk)})
+    nameless = succeeded("evt_b", id="", customer=intent.customer, metadata={"attempt": str(attempt.pk)})
+    assert deliver_twice(client, stranger)[0] == f"no attempt for {intent.id}"
+    assert deliver_twice(client, nameless)[0] == "no attempt for an intent without an id"
+    assert PaymentAttempt.objects.get().state == AttemptState.UNKNOWN
+    real = succeeded("evt_c", id=intent.id, customer=intent.customer, metadata={"attempt": str(attempt.pk)})
+    assert deliver_twice(client, real) == [f"attempt {attempt.pk} settled", "event evt_c already processed"]
+    attempt.refresh_from_db()
+    assert (attempt.state, attempt.stripe_payment_intent_id) == (AttemptState.SUCCEEDED, intent.id)
+    assert payment_attempts_reconcile() == {"settled": 0, "still_unknown": 0}
+    assert Order.objects.get().expires_on == D(2027, 1, 10)
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
     assert_invariants()
