@@ -24,7 +24,9 @@ from django.db.models import F
 
 from balances.models import Account, EntryKind
 from balances.services import ledger_post
+from core.isolation import Subject, fault_record
 from core.locks import lock_account
+from core.models import Stage
 from invoices.models import RenewalSource
 from orders.models import Order
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
@@ -33,7 +35,7 @@ from renewals.facts import Catalog
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.rules import Period, Reason
-from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
+from renewals.writer import Charge, Line, finish, write_renewals
 from tenants.scope import Actor
 
 OPEN = (AttemptState.PENDING, AttemptState.UNKNOWN)
@@ -162,13 +164,29 @@ def settle_renewal(
     try:
         with transaction.atomic():
             _renew_claimed(attempt, account, batch, actor)
-    except RenewalConflict:
-        # Paid, but the orders moved meanwhile (they should not: claimed
-        # orders are refused elsewhere). The money stays on the balance as a
-        # card top-up, never lost; the batch is marked failed.
-        log.error("card attempt %s: paid but the orders changed; the charge stays on the balance", attempt.pk)
+    except Exception as exc:  # noqa: BLE001 - paid: whatever failed, the money must not be lost with it
+        # Paid, but the renewal could not be written (the orders moved
+        # meanwhile, which claims should prevent, or bad data). The money
+        # stays on the balance as the card top-up just posted; the batch fails
+        # with internal_error (its orders held from suspension, retried from
+        # the balance the next night) and the operators are told.
+        log.exception("card attempt %s: paid but not renewed; the charge stays on the balance", attempt.pk)
+        fault_record(
+            stage=Stage.CARD,
+            subject=Subject(
+                key=f"account:{account.pk}",
+                label=f"card attempt {attempt.pk}: paid, not renewed; the amount is on the balance",
+                customer_id=account.pk,
+                orders=tuple(line["order_ref"] for line in attempt.claim),
+            ),
+            on=attempt.business_date,
+            error=exc,
+        )
         if batch is not None:
-            BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason="")
+            BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.FAILED, reason=Reason.INTERNAL_ERROR)
+            OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).update(
+                outcome=BatchOutcome.FAILED, reason=Reason.INTERNAL_ERROR
+            )
 
 
 def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttempt | None, actor: Actor) -> None:

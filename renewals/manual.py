@@ -254,15 +254,24 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
             "the card payment's outcome is not known yet; it will be settled shortly and you will not be charged twice",
             code="payment_unknown",
         )
+    first = fresh.lines[0]
+    line = (
+        InvoiceLine.objects.select_related("invoice")
+        .filter(order_id=first.order_id, period_start=first.period.start)
+        .first()
+    )
+    if line is None:
+        # Charged, but the renewal could not be written (renewals.card_path
+        # settle_renewal): the amount was credited to the balance instead.
+        raise DomainError(
+            f"the card was charged {format_amount(attempt.amount)} {attempt.currency}, but the renewal could not be "
+            "completed; the amount is on your balance and our operators are told. Renew again from the balance.",
+            code="renewal_not_completed",
+        )
     for order_id in sorted(auto_renew_next):
         try:
             order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
         except DomainError as exc:
             # Paid and renewed already: a switch locked meanwhile must not turn that into an error.
             log.warning("order %s: auto-renew not switched on after a card renewal: %s", order_id, exc)
-    first = fresh.lines[0]
-    return (
-        InvoiceLine.objects.select_related("invoice")
-        .get(order_id=first.order_id, period_start=first.period.start)
-        .invoice
-    )
+    return line.invoice

@@ -314,3 +314,47 @@ def test_a_webhook_settles_a_lost_off_session_reply_by_the_attempt_id_in_its_met
     assert Order.objects.get().expires_on == D(2027, 1, 10)
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
     assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_sweep_charge_whose_renewal_cannot_be_written_stays_on_the_balance(portal_with, reply_lost,
+                                                                             assert_invariants):  # fmt: skip
+    from core.models import Fault
+    from renewals.models import BatchAttempt
+
+    portal_with("0.00", [order("o1", D(2026, 12, 10), payment_source="card")])
+    save_card(GOOD)
+    with reply_lost():
+        sweep_run(on=ON)  # charged at Stripe; the reply lost
+    Order.objects.filter(ref="o1").update(expires_on=D(2026, 12, 12))  # a hand edit while the charge was in flight
+    payment_attempts_reconcile()
+    assert PaymentAttempt.objects.get().state == AttemptState.SUCCEEDED
+    assert not InvoiceLine.objects.exists()
+    assert (account().balance, account().held) == (Decimal("10.00"), Decimal("0.00"))  # paid for: never lost
+    assert list(LedgerEntry.objects.values_list("kind", flat=True)) == ["card_top_up"]
+    assert BatchAttempt.objects.get().reason == "internal_error"
+    assert Fault.objects.get().stage == "card"
+    assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_manual_card_renewal_that_cannot_be_written_says_the_money_is_on_the_balance(portal_with, monkeypatch,
+                                                                                       assert_invariants):  # fmt: skip
+    from renewals import card_path
+
+    portal_with("0.00", [order("o1", D(2026, 12, 10))])
+    save_card(GOOD)
+    jane = Actor(kind=ActorKind.CUSTOMER, label="c1", customer_id=Customer.objects.get(ref="c1").pk)
+    quote = renewal_quote(actor=jane, items=[(Order.objects.get().pk, 1)])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected fault while writing the renewal")
+
+    monkeypatch.setattr(card_path, "write_renewals", broken)
+    with pytest.raises(DomainError, match="the amount is on your balance") as refused:
+        renewal_pay(actor=jane, quote=quote, payment="card", on=ON)
+    assert refused.value.code == "renewal_not_completed"
+    assert account().balance == Decimal("10.00")
+    assert not Invoice.objects.exists()
+    assert_invariants()
