@@ -4,30 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('invoices', '0001_initial'),
-        ('orders', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("invoices", "0001_initial"),
+        ("orders", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='invoiceline',
-            name='complimentary',
+            model_name="invoiceline",
+            name="complimentary",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='source',
-            field=models.CharField(choices=[('automatic', 'Automatic (nightly sweep)'), ('manual', 'Manual'), ('complimentary', 'Complimentary (admin extension)')], max_length=16),
+            model_name="invoice",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("automatic", "Automatic (nightly sweep)"),
+                    ("manual", "Manual"),
+                    ("complimentary", "Complimentary (admin extension)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('source', 'complimentary'), _negated=True), ('total', 0), _connector='OR'), name='invoice_complimentary_is_free'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("source", "complimentary"), _negated=True), ("total", 0), _connector="OR"),
+                name="invoice_complimentary_is_free",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoiceline',
-            constraint=models.CheckConstraint(condition=models.Q(('complimentary', False), ('amount', 0), _connector='OR'), name='invoice_line_complimentary_is_free'),
+            model_name="invoiceline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("complimentary", False), ("amount", 0), _connector="OR"),
+                name="invoice_line_complimentary_is_free",
+            ),
         ),
     ]
