@@ -3,10 +3,10 @@ from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdmin
 from core.admin_actions import PermittedActionsMixin, ReasonForm, confirm_and_apply
+from payments.charges import payment_attempt_decide, payment_attempts_reconcile
 from payments.models import AttemptState, Card, PaymentAttempt, WebhookEvent
 from payments.rules import reconcile_delay
 from payments.selectors import attempts_awaiting_decision
-from payments.services import payment_attempt_decide, payment_attempts_reconcile
 from tenants.scope import actor_for_user
 
 

@@ -85,7 +85,7 @@ class PaymentAttempt(models.Model):
         ]
         indexes = [models.Index(fields=["state"], name="payment_attempt_state_idx")]
         # An operator's decision on an attempt reconciliation could not settle
-        # (payments.services.payment_attempt_decide): moves money, so it is a
+        # (payments.charges.payment_attempt_decide): moves money, so it is a
         # permission of its own, not "change".
         permissions = [("decide_paymentattempt", "Can settle a payment attempt as paid or failed")]
 

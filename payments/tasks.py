@@ -8,6 +8,6 @@ def reconcile_payments() -> dict | None:
     """Beat's every-5-minutes task (also the nightly task's first step):
     settle the card attempts whose outcome is open. Nothing without Stripe
     configured; never raises for Stripe being down (a fault is recorded)."""
-    from payments.services import payment_reconciliation_pass
+    from payments.charges import payment_reconciliation_pass
 
     return payment_reconciliation_pass()

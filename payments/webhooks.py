@@ -6,9 +6,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
+from payments.charges import _settle, attempt_of_intent
 from payments.gateway import stripe_client
 from payments.models import AttemptState, WebhookEvent
-from payments.services import _settle, attempt_of_intent
 from tenants.scope import Actor
 
 log = logging.getLogger("payments.webhooks")

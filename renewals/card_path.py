@@ -4,9 +4,9 @@ account's batch at a time, no lock held across the network.
 1. Transaction: lock the account, plan it again, hold the balance part,
    record the batch as pending and the charge as a payment attempt that
    claims the due orders (with the periods priced). Commit.
-2. Charge off-session (payments.services.charge): the PaymentIntent is
+2. Charge off-session (payments.charges.charge): the PaymentIntent is
    created and confirmed in one request, with the attempt id in its metadata.
-3. Transaction (payments.services._settle -> ``settle_renewal``): succeeded:
+3. Transaction (payments.charges._settle -> ``settle_renewal``): succeeded:
    card top-up credit, the batch debited, invoiced and extended, the hold
    released; failed or refused: the hold released, the batch failed with
    ``card_declined`` (``internal_error`` when the processor refused the
@@ -29,8 +29,9 @@ from core.locks import lock_account
 from core.models import Stage
 from invoices.models import RenewalSource
 from orders.models import Order
+from payments.charges import charge
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
-from payments.services import charge, default_card
+from payments.services import default_card
 from renewals.facts import Catalog
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices

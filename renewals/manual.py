@@ -225,8 +225,9 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
     """The card path for one manual payment: the attempt and its claim are
     committed first, the charge made with no lock held, the renewal written
     when the charge succeeded (renewals.card_path.settle_renewal)."""
+    from payments.charges import charge
     from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
-    from payments.services import charge, default_card
+    from payments.services import default_card
     from renewals.card_path import claim_line
 
     with transaction.atomic():

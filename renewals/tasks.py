@@ -30,7 +30,7 @@ def sweep_batch(batch_id: int) -> None:
 def nightly_run() -> list:
     """Beat's 02:00 task: every business date since the last completed run."""
     from api.idempotency import idempotency_keys_purge
-    from payments.services import payment_reconciliation_pass
+    from payments.charges import payment_reconciliation_pass
     from renewals.lifecycle import provisioning_run
     from renewals.sweep.run import nightly
 

@@ -12,9 +12,10 @@ from core.errors import DomainError
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order
+from payments.charges import payment_attempts_reconcile
 from payments.gateway import stripe_client
 from payments.models import AttemptState, PaymentAttempt
-from payments.services import card_add, payment_attempts_reconcile
+from payments.services import card_add
 from renewals.manual import renewal_pay, renewal_quote
 from renewals.sweep.run import sweep_run
 from tenants.models import Customer

@@ -7,6 +7,7 @@ import pytest
 
 from balances.models import Account, LedgerEntry
 from core.errors import DomainError
+from payments.charges import payment_attempts_reconcile
 from payments.gateway import CardsUnavailable, stripe_client
 from payments.models import AttemptState, Card, PaymentAttempt
 from payments.services import (
@@ -14,7 +15,6 @@ from payments.services import (
     card_add,
     card_remove,
     card_set_default,
-    payment_attempts_reconcile,
     top_up_by_card,
 )
 from tenants.scope import Actor, ActorKind

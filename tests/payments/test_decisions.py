@@ -21,9 +21,9 @@ from core.isolation import faults_alert
 from core.models import Fault, Stage
 from invoices.models import InvoiceLine
 from orders.models import Order
+from payments.charges import payment_attempt_decide, payment_attempts_reconcile
 from payments.models import AttemptState, PaymentAttempt
 from payments.selectors import attempts_awaiting_decision
-from payments.services import payment_attempt_decide, payment_attempts_reconcile
 from payments.tasks import reconcile_payments
 from renewals.models import BatchAttempt
 from renewals.sweep.run import sweep_run
@@ -213,7 +213,7 @@ def test_the_nightly_task_sweeps_when_reconciliation_fails_entirely(tonight, str
     if failure == "stripe down":
         fault = stripe_fault("down", on=lambda method, url, body: "payment_intents" in url)
     else:
-        monkeypatch.setattr("payments.services.stripe_client", _raises(RuntimeError("no Stripe client")))
+        monkeypatch.setattr("payments.charges.stripe_client", _raises(RuntimeError("no Stripe client")))
         fault = stripe_fault("down", on=lambda method, url, body: False)
     with fault:
         assert nightly_run() == [ON.isoformat()]
