@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core.views import healthz, healthz_live, status_page
+from core.views import healthz_live
 from panels.auth import ThrottledLoginView
 from payments.views import card_add_page, cards, stripe_webhook
+from renewals.views import healthz, status_page
 
 admin.site.site_header = "Renewal portal administration"
 admin.site.site_title = "Renewal portal"

@@ -142,6 +142,11 @@ def fault_record(*, stage: str, subject: Subject, on: datetime.date, error: Base
     return fault
 
 
+def first_line(text: str) -> str:
+    """An error's first line (its whole text and traceback stay on the fault)."""
+    return text.strip().splitlines()[0] if text and text.strip() else ""
+
+
 ALERT_LIMIT = 200
 
 
@@ -186,5 +191,5 @@ def _alert_body(faults: list[Fault]) -> str:
         lines.append(f"- {fault.business_date} {fault.get_stage_display()}: {fault.label or fault.subject}")
         if fault.orders:
             lines.append(f"  orders: {', '.join(fault.orders)}")
-        lines.append(f"  error: {fault.error.splitlines()[0] if fault.error else ''}")
+        lines.append(f"  error: {first_line(fault.error)}")
     return "\n".join(lines) + "\n"

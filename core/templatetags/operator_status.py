@@ -2,7 +2,7 @@
 
 from django import template
 
-from core.status import first_line as _first_line
+from core.isolation import first_line as _first_line
 
 register = template.Library()
 

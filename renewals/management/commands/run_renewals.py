@@ -4,8 +4,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from core.dates import business_today
+from core.isolation import first_line
 from core.progress import add_progress_argument, command_progress
-from core.status import first_line
 from renewals.sweep.run import sweep_run
 from tenants.scope import Actor
 

@@ -5,8 +5,9 @@ import datetime
 
 import pytest
 
-from core.status import CHART_PLOT, first_line, runs_chart
+from core.isolation import first_line
 from renewals.models import RunOutcome, SweepRun
+from renewals.status import CHART_PLOT, runs_chart
 
 D = datetime.date
 

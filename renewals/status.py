@@ -16,6 +16,7 @@ from django.db.models import Count, F, Min, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from core.dates import business_today
+from core.isolation import first_line
 from core.models import Fault
 from notifications.models import DeliveryState, Notice
 from payments.selectors import attempts_awaiting_decision
@@ -44,10 +45,6 @@ class Listing:
 def _listing(queryset, limit: int = SHOWN) -> Listing:
     rows = list(queryset[: limit + 1])
     return Listing(rows[:limit], len(rows) > limit)
-
-
-def first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text and text.strip() else ""
 
 
 # ---------------------------------------------------------------- health
