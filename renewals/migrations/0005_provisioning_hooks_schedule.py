@@ -3,23 +3,17 @@ minutes (beat, editable in the admin)."""
 
 from django.db import migrations
 
-NAME = "Run pending provisioning hooks"
-
-
-def create(apps, schema_editor):
-    interval_model = apps.get_model("django_celery_beat", "IntervalSchedule")
-    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
-    interval, _ = interval_model.objects.get_or_create(every=5, period="minutes")
-    task_model.objects.get_or_create(
-        name=NAME, defaults={"task": "renewals.tasks.run_provisioning_hooks", "interval": interval}
-    )
-
-
-def remove(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+from core.beat import every_minutes
 
 
 class Migration(migrations.Migration):
     dependencies = [("renewals", "0004_fault_isolation"), ("django_celery_beat", "0019_alter_periodictasks_options")]
 
-    operations = [migrations.RunPython(create, remove)]
+    operations = [
+        every_minutes(
+            "Run pending provisioning hooks",
+            "renewals.tasks.run_provisioning_hooks",
+            5,
+            "Hooks of lifecycle events not run yet (their queueing failed); failed ones are retried nightly.",
+        )
+    ]

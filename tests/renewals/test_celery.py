@@ -34,6 +34,22 @@ def test_beat_runs_the_nightly_work_at_two_in_the_platform_time_zone():
 
 
 @pytest.mark.django_db
+def test_beat_runs_pending_hooks_every_five_minutes_and_retries_failed_ones_only_nightly(portal, settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from renewals.models import HookState, LifecycleEvent
+    from renewals.tasks import run_provisioning_hooks
+
+    task = PeriodicTask.objects.get(task="renewals.tasks.run_provisioning_hooks")
+    assert (task.enabled, task.interval.every, task.interval.period) == (True, 5, "minutes")
+    portal([order("o1", D(2026, 12, 10), auto_renew=False), order("o2", D(2026, 12, 10), auto_renew=False)])
+    sweep_module.sweep_run(on=D(2026, 12, 11))  # two suspensions, their hooks pending
+    LifecycleEvent.objects.filter(order__ref="o1").update(hook_state=HookState.FAILED, hook_attempts=1)
+    assert run_provisioning_hooks() == {"done": 1, "failed": 0}  # o2's pending hook; o1's failed one waits
+    assert LifecycleEvent.objects.get(order__ref="o1").hook_state == HookState.FAILED
+
+
+@pytest.mark.django_db
 def test_the_nightly_task_runs_in_process_without_a_broker(portal):
     from renewals.tasks import nightly_run
 
