@@ -41,19 +41,32 @@ def enqueue_on_commit(name: str, *args) -> None:
     transaction.on_commit(functools.partial(enqueue, name, *args), robust=True)
 
 
-def broker_available(timeout: float = 2.0) -> bool:
-    """Whether the Celery broker answers now (without one, tasks run
-    in-process: nothing to wait for)."""
+# A monitor polls this, and a run asks it once: answer within a second.
+BROKER_TIMEOUT_SECONDS = 1
+
+
+def broker_problem() -> str | None:
+    """Why the Celery broker does not answer now, or None when it does or
+    when there is none (tasks then run in-process): one connection with short
+    timeouts and no retry, to ``settings.REDIS_URL`` as it is now."""
     from django.conf import settings
 
     from billing_portal.celery import app
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return True
+    if not settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    timeouts = {"socket_connect_timeout": BROKER_TIMEOUT_SECONDS, "socket_timeout": BROKER_TIMEOUT_SECONDS}
     try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+        with app.connection_for_write(settings.REDIS_URL, transport_options=timeouts) as connection:
+            connection.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - any failure to connect means: not available
-        log.warning("the broker does not answer: %s", exc)
-        return False
-    return True
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]
+    return None
+
+
+def broker_available() -> bool:
+    """Whether work can go to the Celery workers now (logged when not)."""
+    problem = broker_problem()
+    if problem is not None:
+        log.warning("the broker does not answer: %s", problem)
+    return problem is None
