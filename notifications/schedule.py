@@ -15,7 +15,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from balances.models import Account
 from catalog.models import Category, product_label
@@ -25,7 +25,7 @@ from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.states import OrderStatus
-from renewals.facts import Catalog, OrderRow, account_rows, facts_for, order_rows
+from renewals.facts import Catalog, OrderRow, account_rows, facts_for, order_rows, suspensions_of_the_cycle
 from renewals.rules import Reason, eligibility
 
 ADVANCE_DAYS = 3
@@ -119,9 +119,20 @@ def termination_warnings(on: datetime.date, *, run_id: int | None = None) -> int
     condition = Q(pk__in=[])
     termination_day = on + datetime.timedelta(days=WARNING_DAYS)
     for category_id, grace in graces.items():
-        # The paid-thru date whose renewals.rules.termination_day is termination_day.
+        # renewals.rules.termination_day as a condition: the paid-thru date
+        # whose grace ends then, and whose suspension was not later than the
+        # day after it; or a later suspension (held back by an internal
+        # error meanwhile) whose own grace ends then.
         expires = termination_day - datetime.timedelta(days=grace + 1)
-        condition |= Q(plan__category_id=category_id, expires_on=expires)
+        suspended_on = termination_day - datetime.timedelta(days=grace)
+        condition |= (
+            Q(plan__category_id=category_id)
+            & ~Exists(suspensions_of_the_cycle().filter(business_date__gt=suspended_on))
+            & (
+                Q(expires_on=expires)
+                | Q(expires_on__lt=expires) & Exists(suspensions_of_the_cycle().filter(business_date=suspended_on))
+            )
+        )
     rows = Order.objects.filter(condition, status=OrderStatus.SUSPENDED).values_list(
         "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "plan__name",
         "tenure_months",

@@ -248,3 +248,13 @@ def held_orders():
         reason=Reason.INTERNAL_ERROR, order__status=OrderStatus.ACTIVE, cycle=F("order__expires_on")
     ).filter(~Exists(later))
     return Order.objects.filter(pk__in=errors.values("order_id"))
+
+
+def suspensions_of_the_cycle():
+    """The suspension events of an outer query's order, for its current cycle
+    (the grace of renewals.rules.termination_day runs from the latest)."""
+    from renewals.models import LifecycleEvent, Transition
+
+    return LifecycleEvent.objects.filter(
+        order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), transition=Transition.SUSPEND
+    )

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from catalog.models import Category, product_label
@@ -25,10 +25,10 @@ from orders.models import Order
 from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.card_path import claimed_orders_all
-from renewals.facts import held_orders
-from renewals.models import HookState, LifecycleEvent, Transition
+from renewals.facts import held_orders, suspensions_of_the_cycle
+from renewals.models import HookState, LifecycleEvent, OrderOutcome, Transition
 from renewals.provisioning import provisioning_hook
-from renewals.rules import termination_day
+from renewals.rules import Reason, termination_day
 from tenants.scope import Actor
 
 log = logging.getLogger("renewals.lifecycle")
@@ -63,7 +63,8 @@ _COLUMNS = (
 def lifecycle_plan(on: datetime.date) -> list[Move]:
     """Suspensions (active, paid-thru date passed) and terminations (grace over),
     in the order they apply; an order that is both past expiry and past grace
-    is suspended and terminated in the same run."""
+    is suspended and terminated in the same run, unless it was held back by
+    an internal error this cycle: its grace then runs from its suspension."""
     graces = dict(Category.objects.values_list("pk", "grace_days"))
     moves = []
     # An order held back by an internal error waits for an operator, not the lifecycle.
@@ -73,11 +74,17 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
     suspended = Order.objects.filter(status=OrderStatus.SUSPENDED, expires_on__lt=on)
     past_grace = Q()
     for category_id, grace in graces.items():
-        past_grace |= Q(plan__category_id=category_id, expires_on__lt=on - datetime.timedelta(days=grace))
+        # renewals.rules.termination_day as a condition: past the grace after
+        # the paid-thru date, and after the suspension of this cycle.
+        since = on - datetime.timedelta(days=grace)
+        past_grace |= Q(plan__category_id=category_id, expires_on__lt=since) & ~Exists(
+            suspensions_of_the_cycle().filter(business_date__gt=since)
+        )
 
     def move(row, frm: str, to: str) -> Move:
         pk, ref, customer_id, reseller_id, email, expires_on, plan, months, category_id = row
-        terminate_on = termination_day(expires_on, graces[category_id])
+        # A suspension made now: its grace runs from today at the earliest.
+        terminate_on = termination_day(expires_on, graces[category_id], suspended_on=on)
         return Move(
             pk, ref, customer_id, reseller_id, email, expires_on, frm, to, product_label(plan, months), terminate_on
         )
@@ -85,8 +92,11 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
     for row in expired.order_by("pk").values_list(*_COLUMNS):
         moves.append(move(row, OrderStatus.ACTIVE, OrderStatus.SUSPENDED))
     if graces:
+        was_held = OrderOutcome.objects.filter(
+            order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), reason=Reason.INTERNAL_ERROR
+        )
         rows = Order.objects.filter(past_grace).filter(
-            Q(pk__in=expired.values("pk")) | Q(pk__in=suspended.values("pk"))
+            (Q(pk__in=expired.values("pk")) & ~Exists(was_held)) | Q(pk__in=suspended.values("pk"))
         )
         # Never while a card payment for its renewal is in flight: it may have succeeded.
         rows = rows.exclude(pk__in=list(claimed_orders_all()))

@@ -86,9 +86,17 @@ def lead_days(tenure_months: int, plan_override: int | None) -> int:
     return SHORT_LEAD_DAYS if tenure_months <= SHORT_TENURE_MONTHS else LONG_LEAD_DAYS
 
 
-def termination_day(expires_on: datetime.date, grace_days: int) -> datetime.date:
-    """SPEC: an unrenewed order is terminated the day after its category's grace ends."""
-    return expires_on + datetime.timedelta(days=grace_days + 1)
+def termination_day(
+    expires_on: datetime.date, grace_days: int, suspended_on: datetime.date | None = None
+) -> datetime.date:
+    """SPEC: an unrenewed order is terminated the day after its category's
+    grace ends. The grace runs from the suspension, the day after the
+    paid-thru date; an order suspended later (held back by an internal error
+    meanwhile) keeps its whole grace from ``suspended_on``."""
+    normal = expires_on + datetime.timedelta(days=grace_days + 1)
+    if suspended_on is None:
+        return normal
+    return max(normal, suspended_on + datetime.timedelta(days=grace_days))
 
 
 def is_due(expires_on: datetime.date | None, lead: int, on: datetime.date) -> bool:

@@ -306,3 +306,25 @@ def test_one_notice_that_cannot_be_rendered_leaves_the_others_sent(portal, run, 
     assert (broken.state, broken.next_attempt_at is not None) == (DeliveryState.FAILED, True)
     assert Fault.objects.get().stage == Stage.DELIVERY
     assert sorted(m.to[0] for m in mailoutbox if m.to != [OPS]) == ["c1@x.test", "c2@x.test", "c4@x.test", "c5@x.test"]
+
+
+def test_an_order_held_past_its_grace_keeps_its_whole_grace_once_suspended(portal, run, monkeypatch):
+    """Held for 20 days (hosting's grace is 15), then released by an attempt
+    that fails for the customer's own reason: suspended the next night, not
+    terminated with it; warned 3 days before, terminated when the grace that
+    began with the suspension ends."""
+    portal(
+        [order("o1", D(2026, 12, 10))],
+        customers=[{"ref": "c1", "name": "Jane", "email": "j@x.test", "reseller": "r1", "balance": "1.00"}],
+    )
+    break_account(monkeypatch, "c1")
+    run(D(2026, 12, 10))
+    assert run(D(2026, 12, 30))["lifecycle"] == []  # held: past its paid-thru date and its grace
+    monkeypatch.undo()
+    assert batches(run(D(2026, 12, 31))) == {"c1": ("failed", "insufficient_funds")}
+    assert run(D(2027, 1, 1))["lifecycle"] == [{"order": "o1", "from": "active", "to": "suspended"}]
+    assert Notice.objects.get(kind="suspended").data["terminate_on"] == "2027-01-16"
+    run(D(2027, 1, 13))
+    assert Notice.objects.filter(kind="termination_warning").count() == 1
+    assert run(D(2027, 1, 15))["lifecycle"] == []
+    assert run(D(2027, 1, 16))["lifecycle"] == [{"order": "o1", "from": "suspended", "to": "terminated"}]

@@ -242,3 +242,14 @@ def test_an_order_is_terminated_the_day_after_its_grace_ends():
 
     assert termination_day(datetime.date(2026, 12, 10), 15) == datetime.date(2026, 12, 26)
     assert termination_day(datetime.date(2026, 12, 31), 0) == datetime.date(2027, 1, 1)
+    # The grace runs from the suspension: the day after the paid-thru date, or later (held back meanwhile).
+    assert termination_day(datetime.date(2026, 12, 10), 15, suspended_on=datetime.date(2026, 12, 11)) == (
+        datetime.date(2026, 12, 26)
+    )
+    assert termination_day(datetime.date(2026, 12, 10), 15, suspended_on=datetime.date(2027, 1, 1)) == (
+        datetime.date(2027, 1, 16)
+    )
+    # An admin's early suspension does not shorten it.
+    assert termination_day(datetime.date(2026, 12, 10), 15, suspended_on=datetime.date(2026, 12, 1)) == (
+        datetime.date(2026, 12, 26)
+    )
