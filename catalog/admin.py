@@ -7,7 +7,7 @@ from catalog.models import Category, Plan, PlanPrice
 from catalog.rules import lead_days_problem, price_in_use_problem
 from core.admin import AuditedAdmin
 from core.admin_actions import PermittedActionsMixin
-from orders.services import orders_renewing_at
+from orders.selectors import orders_renewing_at
 from tenants.scope import actor_for_user
 
 

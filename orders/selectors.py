@@ -1,9 +1,10 @@
-"""Reads of orders for the panels and the API, scoped to the acting user."""
+"""Reads of orders for the panels and the API, scoped to the acting user,
+and the admin's platform-wide ones."""
 
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import Case, Count, QuerySet, Value, When
 
 from catalog.models import Category, PlanPrice
 from core.errors import NotFound
@@ -81,3 +82,19 @@ def periods_of(plan_ids) -> dict[int, list[tuple[int, object]]]:
     ):
         periods.setdefault(plan_id, []).append((months, amount))
     return periods
+
+
+# The orders that renew at their plan's price: terminated ones never do again.
+LIVE_STATUSES = (OrderStatus.ACTIVE, OrderStatus.SUSPENDED)
+
+
+def orders_renewing_at(*, plan_id: int) -> dict[int, int]:
+    """{months: how many active or suspended orders of the plan renew at that
+    tenure}: the prices that cannot be removed (catalog.rules.price_in_use_problem)."""
+    rows = (
+        Order.objects.filter(plan_id=plan_id, status__in=LIVE_STATUSES)
+        .values("tenure_months")
+        .annotate(n=Count("pk"))
+        .values_list("tenure_months", "n")
+    )
+    return dict(rows)

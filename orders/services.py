@@ -2,7 +2,6 @@
 operator's change of tenure."""
 
 from django.db import transaction
-from django.db.models import Count
 
 from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
@@ -133,19 +132,3 @@ def order_tenure_change(*, actor: Actor, order_id: int, months: int, reason: str
             code="invalid_period",
         )
     return audited_update(actor=actor, instance=order, changes={"tenure_months": months}, reason=reason)
-
-
-# The orders that renew at their plan's price: terminated ones never do again.
-LIVE_STATUSES = (OrderStatus.ACTIVE, OrderStatus.SUSPENDED)
-
-
-def orders_renewing_at(*, plan_id: int) -> dict[int, int]:
-    """{months: how many active or suspended orders of the plan renew at that
-    tenure}: the prices that cannot be removed (catalog.rules.price_in_use_problem)."""
-    rows = (
-        Order.objects.filter(plan_id=plan_id, status__in=LIVE_STATUSES)
-        .values("tenure_months")
-        .annotate(n=Count("pk"))
-        .values_list("tenure_months", "n")
-    )
-    return dict(rows)
