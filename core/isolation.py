@@ -67,6 +67,7 @@ def isolated(
     chunk: int = 1,
     atomic: bool = True,
     failed: Callable[[T, BaseException], None] | None = None,
+    record: bool = True,
 ) -> Isolated:
     """Call ``work(part)`` for consecutive parts of ``chunk`` items.
 
@@ -74,7 +75,8 @@ def isolated(
     caller's); pass False when ``work`` opens its own transactions and makes
     network calls, which must not run inside one. ``failed(item, error)`` runs
     in the fault's transaction: if it (or recording the fault) raises, the
-    loop cannot go on and the error propagates.
+    loop cannot go on and the error propagates. ``record=False`` for work
+    that must write nothing (a prediction): the failure is logged, not kept.
     """
     result = Isolated()
     on = on or business_today()
@@ -96,7 +98,8 @@ def isolated(
             about = subject(item)
             log.exception("%s: %s failed on %s; rolled back, the rest go on", stage, about.label or about.key, on)
             with transaction.atomic():
-                fault_record(stage=stage, subject=about, on=on, run_id=run_id, error=exc)
+                if record:
+                    fault_record(stage=stage, subject=about, on=on, run_id=run_id, error=exc)
                 if failed is not None:
                     failed(item, exc)
             result.failed.append((item, exc))

@@ -224,10 +224,8 @@ def next_run_date(today: datetime.date | None = None) -> datetime.date:
 def sweep_preview(*, actor: Actor, on: datetime.date | None = None) -> Preview:
     """What the nightly run would do for the customers the actor sees: the
     same planning code as the run and its dry-run, reading only."""
-    from django.db import transaction
-
     from renewals.models import BatchAttempt
-    from renewals.sweep.execute import plan_accounts
+    from renewals.sweep.execute import plan_accounts_predicted
     from tenants.models import Customer
 
     on = on or next_run_date()
@@ -241,8 +239,7 @@ def sweep_preview(*, actor: Actor, on: datetime.date | None = None) -> Preview:
     )
     plans = []
     for start in range(0, len(ids), 1000):
-        with transaction.atomic():  # consistent reads of a batch, as the dry-run does
-            plans += plan_accounts(ids[start : start + 1000], on, catalog, lock=False)
+        plans += plan_accounts_predicted(ids[start : start + 1000], on, catalog)
     return Preview(on, plans, catalog)
 
 

@@ -15,12 +15,12 @@ from core.sql import db_now, insert_rows
 from invoices.models import RenewalSource
 from orders.models import Order
 from renewals.card_path import card_batch, claimed_orders
-from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
+from renewals.facts import Catalog, OrderRow, load_accounts, order_rows, window_orders
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.payments import mark_usable_cards
 from renewals.rules import Reason
-from renewals.sweep.plan import ZERO, AccountPlan, plan_account
+from renewals.sweep.plan import ZERO, AccountPlan, PlannedOrder, plan_account
 from renewals.writer import Charge, Line, finish, write_renewals
 from tenants.models import Customer
 from tenants.scope import Actor
@@ -43,6 +43,44 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
         by_customer[order.customer_id].append(order)
     plans = [plan_account(accounts[pk], by_customer[pk], catalog, on, claimed) for pk in sorted(by_customer)]
     return [p for p in plans if p.due]
+
+
+def plan_accounts_predicted(customer_ids, on: datetime.date, catalog: Catalog) -> list[AccountPlan]:
+    """``plan_accounts`` without locks, for a prediction (the dry-run, the
+    reseller's preview): an account whose planning raises is predicted as the
+    real run would end it, failed with ``internal_error``, and nothing is
+    written (no fault: the real run records it)."""
+    plans: list[AccountPlan] = []
+
+    def plan(part: list[int]) -> None:
+        plans.extend(plan_accounts(part, on, catalog, lock=False))
+
+    def predicted_failure(customer_id: int, error: BaseException) -> None:
+        account = load_accounts([customer_id], lock=False).get(customer_id)
+        orders = order_rows(Order.objects.filter(catalog.due_q(on), customer_id=customer_id).order_by("expires_on"))
+        if account is not None and orders:
+            plans.append(
+                AccountPlan(
+                    account=account,
+                    batch=[PlannedOrder(o, None) for o in orders],
+                    outcome=BatchOutcome.FAILED,
+                    reason=Reason.INTERNAL_ERROR,
+                )
+            )
+
+    ids = sorted(customer_ids)
+    # Each part in a transaction: consistent reads of a batch on PostgreSQL.
+    isolated(
+        ids,
+        plan,
+        stage=Stage.SWEEP,
+        subject=lambda customer_id: Subject(key=f"account:{customer_id}"),
+        on=on,
+        chunk=max(1, len(ids)),
+        failed=predicted_failure,
+        record=False,
+    )
+    return sorted(plans, key=lambda p: p.account.customer_id)
 
 
 def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: Actor, run=None) -> None:

@@ -55,10 +55,13 @@ class Report:
 
     def summary(self) -> str:
         c = self.counts()
+        internal = sum(1 for b in self.batches if b["reason"] == Reason.INTERNAL_ERROR)
         return (
             f"{self.date}{' (dry run)' if self.dry_run else ''}: "
             f"{c['batches_renewed']} batch(es) renewed ({c['orders_renewed']} orders), "
-            f"{c['batches_failed']} failed, {c['batches_pending']} pending, {c['orders_skipped']} order(s) skipped; "
+            f"{c['batches_failed']} failed"
+            f"{f' ({internal} could not be processed: internal_error, see the faults)' if internal else ''}, "
+            f"{c['batches_pending']} pending, {c['orders_skipped']} order(s) skipped; "
             f"{c['suspended']} suspended, {c['terminated']} terminated"
         )
 

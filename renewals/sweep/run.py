@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ from renewals.models import (
     SweepRun,
     Transition,
 )
-from renewals.sweep.execute import plan_accounts, sweep_accounts
+from renewals.sweep.execute import plan_accounts_predicted, sweep_accounts
 from renewals.sweep.report import Report, report_from_plans, report_from_records
 from tenants.scope import Actor
 
@@ -148,11 +148,8 @@ def _dry_run(on: datetime.date, progress: Callable[[str, int, int | None], None]
     catalog = load_catalog(held=True)
     plans = []
     planned = 0
-    # Read-only: no transaction is needed for correctness, but one keeps the
-    # reads of a batch consistent on PostgreSQL.
     for ids in due_account_batches(on, catalog):
-        with transaction.atomic():
-            plans += plan_accounts(ids, on, catalog, lock=False)
+        plans += plan_accounts_predicted(ids, on, catalog)
         planned += len(ids)
         progress("accounts planned", planned, None)
     return report_from_plans(on, plans, lifecycle)

@@ -3,10 +3,13 @@ for the others (SPEC "Faults and bad data"): a fault injected into one item,
 and real bad data, leave every other item done that night."""
 
 import datetime
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from catalog.models import PlanPrice
 from core.models import Fault, Stage
@@ -22,6 +25,7 @@ from renewals.sweep import execute
 from renewals.sweep.execute import sweep_accounts
 from tenants.models import Customer
 from tenants.scope import Actor
+from tests.panels.conftest import tenants  # noqa: F401 - the three-tenant portal with logins
 from tests.renewals.conftest import order
 
 D = datetime.date
@@ -328,3 +332,28 @@ def test_an_order_held_past_its_grace_keeps_its_whole_grace_once_suspended(porta
     assert Notice.objects.filter(kind="termination_warning").count() == 1
     assert run(D(2027, 1, 15))["lifecycle"] == []
     assert run(D(2027, 1, 16))["lifecycle"] == [{"order": "o1", "from": "suspended", "to": "terminated"}]
+
+
+def test_the_dry_run_predicts_the_internal_error_and_writes_nothing(portal, run, monkeypatch, snapshot_db):
+    portal([order(f"o{n}", D(2026, 12, 10), customer=f"c{n}") for n in range(1, 4)], customers=customers(3))
+    break_account(monkeypatch, "c2")
+    before = snapshot_db()
+    predicted = run(ON, dry_run=True)
+    assert snapshot_db() == before  # no fault either: the real run records it
+    real = run(ON)
+    assert batches(predicted) == batches(real) == {
+        "c1": ("renewed", None), "c2": ("failed", "internal_error"), "c3": ("renewed", None),
+    }  # fmt: skip
+    assert predicted["orders"] == real["orders"]
+    out = io.StringIO()
+    call_command("run_renewals", "--date", "2026-12-06", stdout=out)  # c2 again, the others done
+    assert "1 failed (1 could not be processed: internal_error, see the faults)" in out.getvalue()
+
+
+def test_the_resellers_preview_shows_an_account_it_cannot_plan(tenants, client, monkeypatch):  # noqa: F811
+    break_account(monkeypatch, "c2")  # Wes Tern, a customer of the sub-reseller
+    client.force_login(tenants.users["acme"])
+    page = client.get(reverse("reseller-preview")).content.decode()
+    assert "Wes Tern" in page
+    assert "The portal could not process this renewal tonight" in page
+    assert not Fault.objects.exists()
