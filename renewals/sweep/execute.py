@@ -57,7 +57,7 @@ def plan_accounts_predicted(customer_ids, on: datetime.date, catalog: Catalog) -
 
     def predicted_failure(customer_id: int, error: BaseException) -> None:
         account = load_accounts([customer_id], lock=False).get(customer_id)
-        orders = order_rows(Order.objects.filter(catalog.due_q(on), customer_id=customer_id).order_by("expires_on"))
+        orders = _due_orders(customer_id, on, catalog)
         if account is not None and orders:
             plans.append(
                 AccountPlan(
@@ -133,11 +133,10 @@ def _balance_step(customer_ids, *, on: datetime.date, catalog: Catalog, actor: A
     return [p.account.customer_id for p in card_plans]
 
 
-def _due_orders(customer_id: int, on: datetime.date, catalog: Catalog) -> list[tuple[int, str, datetime.date]]:
-    """The account's orders the sweep looks at on ``on`` (id, ref, paid-thru),
-    read without the planning code, which may be what failed."""
-    orders = Order.objects.filter(catalog.due_q(on), customer_id=customer_id).order_by("expires_on", "pk")
-    return list(orders.values_list("pk", "ref", "expires_on"))
+def _due_orders(customer_id: int, on: datetime.date, catalog: Catalog) -> list[OrderRow]:
+    """The account's orders the sweep looks at on ``on``, read without the
+    planning code, which may be what failed."""
+    return order_rows(Order.objects.filter(catalog.due_q(on), customer_id=customer_id).order_by("expires_on", "pk"))
 
 
 def account_subject(customer_id: int, *, on: datetime.date, catalog: Catalog) -> Subject:
@@ -146,7 +145,7 @@ def account_subject(customer_id: int, *, on: datetime.date, catalog: Catalog) ->
         key=f"account:{customer_id}",
         label=f"customer {customer[0]} ({customer[1]})",
         customer_id=customer_id,
-        orders=tuple(ref for _pk, ref, _expires in _due_orders(customer_id, on, catalog)),
+        orders=tuple(o.ref for o in _due_orders(customer_id, on, catalog)),
     )
 
 
@@ -170,16 +169,16 @@ def internal_error(customer_id: int, error: BaseException, *, on: datetime.date,
     OrderOutcome.objects.bulk_create(
         [
             OrderOutcome(
-                order_id=pk,
+                order_id=o.id,
                 business_date=on,
-                cycle=expires_on,
+                cycle=o.expires_on,
                 attempt=attempt,
                 run=run,
                 outcome=BatchOutcome.FAILED,
                 reason=Reason.INTERNAL_ERROR,
-                expires_on=expires_on,
+                expires_on=o.expires_on,
             )
-            for pk, _ref, expires_on in _due_orders(customer_id, on, catalog)
+            for o in _due_orders(customer_id, on, catalog)
         ]
     )
 
