@@ -15,6 +15,8 @@ class NoticeKind(models.TextChoices):
     TERMINATION_WARNING = "termination_warning", "Termination warning"
     TERMINATED = "terminated", "Terminated"
     RESELLER_FAILURE = "reseller_failure", "Customer renewal failed (to reseller)"
+    # A card charge whose renewal could not be written: the amount is on the balance.
+    PAYMENT_CREDITED = "payment_credited", "Card payment credited to the balance"
 
 
 class DeliveryState(models.TextChoices):

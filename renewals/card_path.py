@@ -27,7 +27,10 @@ from balances.services import ledger_post
 from core.isolation import Subject, fault_record
 from core.locks import lock_account
 from core.models import Stage
+from core.money import ZERO
 from invoices.models import RenewalSource
+from notifications.content import money, order_row
+from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from payments.charges import charge
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
@@ -36,7 +39,7 @@ from renewals.facts import Catalog
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.rules import Period, Reason
-from renewals.writer import Charge, Line, finish, write_renewals
+from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor
 
 OPEN = (AttemptState.PENDING, AttemptState.UNKNOWN)
@@ -72,7 +75,7 @@ def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: 
             return  # the card was removed meanwhile: the account is tried again tomorrow
         plan.outcome, plan.reason = BatchOutcome.PENDING, Reason.PAYMENT_UNKNOWN
         batch_id = record_plans([plan], {}, on, run)[customer_id]
-        hold = plan.total - plan.card_amount
+        hold = plan.from_balance
         attempt = PaymentAttempt.objects.create(
             account_id=customer_id,
             card=card,
@@ -114,10 +117,13 @@ def claim_line(order_id: int, order_ref: str, status: str, description: str, per
         "extra_days": period.extra_days,
         "extra": str(period.extra_amount),
         "anchor": period.anchor_day,
+        "currency": period.currency,
     }
 
 
-def _period(line: dict) -> Period:
+def _period(line: dict, currency: str | None = None) -> Period:
+    """A claimed order's period again, priced in the attempt's ``currency``
+    (claims written before lines carried it need it passed)."""
     return Period(
         start=datetime.date.fromisoformat(line["start"]),
         end=datetime.date.fromisoformat(line["end"]),
@@ -126,6 +132,7 @@ def _period(line: dict) -> Period:
         extra_days=line["extra_days"],
         extra_amount=Decimal(line["extra"]),
         anchor_day=line["anchor"],
+        currency=currency or line["currency"],
     )
 
 
@@ -168,10 +175,12 @@ def settle_renewal(
     except Exception as exc:  # noqa: BLE001 - paid: whatever failed, the money must not be lost with it
         # Paid, but the renewal could not be written (the orders moved
         # meanwhile, which claims should prevent, or bad data). The money
-        # stays on the balance as the card top-up just posted; the batch fails
-        # with internal_error (its orders held from suspension, retried from
-        # the balance the next night) and the operators are told.
+        # stays on the balance as the card top-up just posted, and the
+        # customer is told so; the batch fails with internal_error (its
+        # orders held from suspension, retried from the balance the next
+        # night) and the operators are told.
         log.exception("card attempt %s: paid but not renewed; the charge stays on the balance", attempt.pk)
+        _credited_notice(attempt, account, renewed_meanwhile=isinstance(exc, RenewalConflict))
         fault_record(
             stage=Stage.CARD,
             subject=Subject(
@@ -198,7 +207,13 @@ def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttemp
     charge = Charge.of_account(
         account,
         [
-            Line(line["order_id"], line["order_ref"], line["description"], statuses[line["order_id"]], _period(line))
+            Line(
+                line["order_id"],
+                line["order_ref"],
+                line["description"],
+                statuses[line["order_id"]],
+                _period(line, attempt.currency),
+            )
             for line in attempt.claim
         ],
     )
@@ -217,10 +232,45 @@ def _renew_claimed(attempt: PaymentAttempt, account: Account, batch: BatchAttemp
         BatchAttempt.objects.filter(pk=batch.pk).update(outcome=BatchOutcome.RENEWED, reason="", invoice_id=invoice_id)
 
 
+def _credited_notice(attempt: PaymentAttempt, account: Account, *, renewed_meanwhile: bool) -> None:
+    """``payment_credited``: the card was charged, the renewal not written,
+    the amount is on the balance (one per attempt)."""
+    customer = account.customer
+    notices_create(
+        [
+            NoticeSpec(
+                kind="payment_credited",
+                customer_id=account.pk,
+                reseller_id=customer.reseller_id,
+                recipient=customer.email,
+                subject_key=f"attempt:{attempt.pk}",
+                cycle=attempt.business_date.isoformat(),
+                business_date=attempt.business_date,
+                data={
+                    "orders": [
+                        order_row(line["order_ref"], line["description"], _period(line).start)
+                        for line in attempt.claim
+                    ],
+                    "amount": money(attempt.amount, attempt.currency),
+                    "card": str(attempt.card or "card"),
+                    "renewed_meanwhile": renewed_meanwhile,
+                },
+                order_refs=[line["order_ref"] for line in attempt.claim],
+            )
+        ]
+    )
+
+
 def _declined_notice(attempt: PaymentAttempt, account: Account, error: str) -> None:
     customer = account.customer
     orders = [
-        FailedOrder(line["order_id"], line["order_ref"], line["description"], _period(line).start, _period(line))
+        FailedOrder(
+            line["order_id"],
+            line["order_ref"],
+            line["description"],
+            _period(line, attempt.currency).start,
+            _period(line, attempt.currency),
+        )
         for line in attempt.claim
     ]
     failure_notices(
@@ -231,7 +281,7 @@ def _declined_notice(attempt: PaymentAttempt, account: Account, error: str) -> N
                 email=customer.email,
                 currency=attempt.currency,
                 orders=orders,
-                total=sum((o.period.amount for o in orders), Decimal("0.00")),
+                total=sum((o.period.amount for o in orders), ZERO),
                 reason=Reason.CARD_DECLINED,
                 detail=f"We could not charge your card {attempt.card or ''}: {error}" if error else "",
             )

@@ -37,7 +37,10 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     )
     accounts = {pk: a for pk, a in accounts.items() if pk not in attempted}
     mark_usable_cards(accounts)
-    claimed = claimed_orders(accounts) if catalog.claims_open else set()
+    # Under the accounts' locks: a card payment that claimed orders (a manual
+    # renewal started a moment ago, whatever the run saw when it began) keeps
+    # them until it is settled; the batch leaves them out (payment_unknown).
+    claimed = claimed_orders(accounts)
     by_customer: dict[int, list[OrderRow]] = defaultdict(list)
     for order in window_orders(accounts, on, catalog):
         by_customer[order.customer_id].append(order)
