@@ -335,6 +335,10 @@ def test_a_sweep_charge_whose_renewal_cannot_be_written_stays_on_the_balance(por
     assert list(LedgerEntry.objects.values_list("kind", flat=True)) == ["card_top_up"]
     assert BatchAttempt.objects.get().reason == "internal_error"
     assert Fault.objects.get().stage == "card"
+    # The customer is told where the money is (and not blamed for a failure).
+    notice = Notice.objects.get(kind="payment_credited")
+    assert "is on your balance: nothing is lost" in notice.rendered().text
+    assert not Notice.objects.filter(kind__in=["renewal_failed", "renewal_last_chance"]).exists()
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 1000)]
     assert_invariants()
 
