@@ -6,7 +6,9 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import AmountField
 from balances.models import Account, EntryKind, LedgerEntry
+from core.errors import DomainError
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order, PaymentSource
@@ -14,6 +16,7 @@ from orders.periods import days_remaining
 from orders.selectors import EXPIRING_WITHIN_MAX, SORT_KEYS
 from orders.states import OrderStatus
 from payments.models import Card, PaymentAttempt
+from payments.services import top_up_amount_check
 from renewals.rules import Reason
 from tenants.models import Customer
 
@@ -23,6 +26,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
     order_id = serializers.IntegerField()
     # Declared: the model field's bounds differ by database, the schema must not.
     months = serializers.IntegerField(min_value=1)
+    amount = AmountField(currency="invoice.currency")
 
     class Meta:
         model = InvoiceLine
@@ -32,6 +36,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
 class InvoiceSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.ref", help_text="the customer's ref")
     lines = InvoiceLineSerializer(many=True)
+    total = AmountField()
 
     class Meta:
         model = Invoice
@@ -76,9 +81,9 @@ class OrderQuery(serializers.Serializer):
 
 class CustomerSerializer(serializers.ModelSerializer):
     reseller = serializers.CharField(source="reseller.ref", help_text="the reseller's ref")
-    balance = serializers.DecimalField(source="account.balance", max_digits=20, decimal_places=2)
+    balance = AmountField(source="account.balance", currency="account.currency")
     currency = serializers.CharField(source="account.currency")
-    credit_limit = serializers.DecimalField(source="account.credit_limit", max_digits=20, decimal_places=2)
+    credit_limit = AmountField(source="account.credit_limit", currency="account.currency")
     allow_auto_renew = serializers.BooleanField(help_text="the reseller's permission for this customer")
     orders_active = serializers.IntegerField()
     orders_suspended = serializers.IntegerField()
@@ -171,7 +176,7 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class PeriodSerializer(serializers.Serializer):
     months = serializers.IntegerField()
-    price = serializers.DecimalField(max_digits=20, decimal_places=2)
+    price = AmountField()
 
 
 class OrderDetailSerializer(OrderSerializer):
@@ -201,7 +206,8 @@ class OrderDetailSerializer(OrderSerializer):
 
     @extend_schema_field(PeriodSerializer(many=True))
     def get_periods(self, order):
-        return PeriodSerializer([{"months": m, "price": p} for m, p in self.context["periods"]], many=True).data
+        rows = [{"months": m, "price": p, "currency": order.plan.currency} for m, p in self.context["periods"]]
+        return PeriodSerializer(rows, many=True).data
 
 
 class OrderChangeSerializer(serializers.Serializer):
@@ -227,9 +233,10 @@ class OrderChangeSerializer(serializers.Serializer):
 
 
 class BalanceSerializer(serializers.ModelSerializer):
-    available = serializers.DecimalField(
-        max_digits=20, decimal_places=2, help_text="balance - held + credit_limit: what a renewal may use"
-    )
+    balance = AmountField()
+    credit_limit = AmountField()
+    held = AmountField(help_text="reserved for card payments in progress")
+    available = AmountField(help_text="balance - held + credit_limit: what a renewal may use")
     auto_renew = serializers.BooleanField(help_text="the account's master auto-renew switch")
 
     class Meta:
@@ -246,6 +253,8 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     # A string, not an enum, in the schema: the messages' "kind" is one, and two
     # enums of one name would clash (see the entries' codes in the help text).
     kind = serializers.CharField(help_text=f"one of {', '.join(EntryKind.values)}")
+    amount = AmountField(currency="account.currency", help_text="credits positive, debits negative")
+    balance_after = AmountField(currency="account.currency")
 
     class Meta:
         model = LedgerEntry
@@ -254,12 +263,26 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class TopUpSerializer(serializers.Serializer):
+    # Three places at most (KWD); the service refuses an amount finer than the
+    # account's own currency or below the card processor's minimum, saying which.
     amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text="charged to the default card"
+        max_digits=20,
+        decimal_places=3,
+        min_value=Decimal("0.001"),
+        help_text="charged to the default card, in the account's currency; at least the processor's minimum",
     )
+
+    def validate_amount(self, amount: Decimal) -> Decimal:
+        """In the context's ``currency``: the service's rule, as this field's error."""
+        try:
+            return top_up_amount_check(amount, self.context["currency"])
+        except DomainError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class PaymentAttemptSerializer(serializers.ModelSerializer):
+    amount = AmountField()
+
     class Meta:
         model = PaymentAttempt
         fields = ["id", "state", "amount", "currency", "error"]
@@ -321,7 +344,7 @@ class MessageDetailSerializer(MessageSerializer):
 
 class PreviewTotalSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    amount = AmountField()
 
 
 class PreviewSummarySerializer(serializers.Serializer):
@@ -345,7 +368,7 @@ class PreviewOrderSerializer(serializers.Serializer):
     payment_source = serializers.ChoiceField(choices=PaymentSource.choices)
     paid_thru = serializers.DateField()
     new_paid_thru = serializers.DateField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    amount = AmountField()
 
 
 class PreviewSkippedSerializer(serializers.Serializer):
@@ -370,12 +393,13 @@ class PreviewLineSerializer(serializers.Serializer):
     reason = serializers.SerializerMethodField()
     reason_text = serializers.SerializerMethodField()
     what_to_do = serializers.CharField(help_text="for a failing batch: what the customer can do")
-    total = serializers.DecimalField(source="plan.total", max_digits=20, decimal_places=2)
-    from_balance = serializers.DecimalField(max_digits=20, decimal_places=2)
-    from_card = serializers.DecimalField(max_digits=20, decimal_places=2)
-    shortfall = serializers.DecimalField(
-        max_digits=20, decimal_places=2, help_text="what a failing batch lacks; 0.00 otherwise"
+    total = AmountField(source="plan.total", currency="plan.account.currency")
+    from_balance = AmountField(currency="plan.account.currency")
+    from_card = AmountField(
+        currency="plan.account.currency",
+        help_text="charged to the saved card: at least the card processor's minimum, the rest staying on the balance",
     )
+    shortfall = AmountField(currency="plan.account.currency", help_text="what a failing batch lacks; 0 otherwise")
     orders = serializers.SerializerMethodField()
     skipped = serializers.SerializerMethodField()
 
@@ -404,6 +428,7 @@ class PreviewLineSerializer(serializers.Serializer):
                 "paid_thru": item.order.expires_on,
                 "new_paid_thru": item.period.end,
                 "amount": item.period.amount,
+                "currency": line.plan.account.currency,
             }
             for item, product in line.batch
         ]

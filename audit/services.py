@@ -21,7 +21,9 @@ class Change:
 def _plain(value: Any) -> Any:
     """JSON-safe form of a value for before/after: amounts and dates as text."""
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        # Two places as a rule; never fewer than the amount has (a KWD amount
+        # keeps its third). Callers that know the currency pass its text.
+        return f"{value:.2f}" if value == round(value, 2) else f"{value.normalize():f}"
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, dict):

@@ -7,9 +7,10 @@ from django.template.response import TemplateResponse
 from balances.models import Account, EntryKind, LedgerEntry
 from balances.rules import credit_limit_problem
 from balances.services import account_update, ledger_post
-from core.admin import AuditedAdmin, ReadOnlyAdmin
+from core.admin import AuditedAdmin, ReadOnlyAdmin, money_column
 from core.admin_actions import PermittedActionsMixin
 from core.errors import DomainError
+from core.money import is_currency, quantize
 from tenants.scope import actor_for_user
 
 
@@ -18,17 +19,30 @@ class AccountForm(forms.ModelForm):
         model = Account
         fields = ("currency", "credit_limit", "auto_renew", "stripe_customer_id", "stripe_payment_method_id")
 
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"]
+        if not is_currency(currency):
+            raise forms.ValidationError(f"{currency!r} is not an ISO 4217 currency code such as USD")
+        return currency
+
     def clean_credit_limit(self):
         limit = self.cleaned_data["credit_limit"]
-        problem = credit_limit_problem(self.instance.balance, limit)
+        currency = self.cleaned_data.get("currency")
+        if currency is None:
+            return limit  # the currency's own error is shown
+        problem = credit_limit_problem(self.instance.balance, limit, currency)
         if problem:
             raise forms.ValidationError(problem)
-        return limit
+        return quantize(limit, currency)
 
 
 class AdjustmentForm(forms.Form):
+    # Up to 3 places (KWD, BHD); each account refuses an amount finer than its
+    # own currency's minor unit (balances.services.ledger_post says which).
     amount = forms.DecimalField(
-        max_digits=20, decimal_places=2, help_text="Positive to credit the account, negative to debit it."
+        max_digits=20,
+        decimal_places=3,
+        help_text="In each account's currency. Positive to credit the account, negative to debit it.",
     )
     reason = forms.CharField(max_length=500, help_text="Shown in the ledger and the audit log.")
 
@@ -42,7 +56,14 @@ class AdjustmentForm(forms.Form):
 @admin.register(Account)
 class AccountAdmin(PermittedActionsMixin, AuditedAdmin):
     form = AccountForm
-    list_display = ("customer", "currency", "balance", "credit_limit", "available", "auto_renew")
+    list_display = (
+        "customer",
+        "currency",
+        money_column("balance"),
+        money_column("credit_limit"),
+        money_column("available"),
+        "auto_renew",
+    )
     list_filter = ("currency", "auto_renew", "customer__reseller")
     search_fields = ("customer__ref", "customer__name", "customer__email")
     list_select_related = ("customer",)
@@ -103,8 +124,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "business_date",
         "account",
         "kind",
-        "amount",
-        "balance_after",
+        money_column("amount", "account.currency"),
+        money_column("balance_after", "account.currency"),
         "reference",
         "memo",
         "actor_label",

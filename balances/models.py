@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from core.money import MoneyField
+from core.money import MoneyField, format_money
 from tenants.models import Customer
 from tenants.scope import TenantQuerySet
 
@@ -45,7 +45,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer} {self.balance} {self.currency}"
+        return f"{self.customer} {format_money(self.balance, self.currency)}"
 
     @property
     def available(self):

@@ -15,5 +15,7 @@ def account_of(*, actor: Actor, account_id: int) -> Account:
 
 
 def ledger_of(*, actor: Actor, account_id: int) -> QuerySet:
-    """An account's ledger, newest first."""
-    return LedgerEntry.objects.visible_to(actor).filter(account_id=account_id).order_by("-created_at", "-pk")
+    """An account's ledger, newest first, each entry with its account (its
+    currency says how the amounts are shown)."""
+    entries = LedgerEntry.objects.visible_to(actor).filter(account_id=account_id).select_related("account")
+    return entries.order_by("-created_at", "-pk")

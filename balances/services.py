@@ -11,7 +11,7 @@ from balances.rules import credit_limit_problem
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.locks import lock_account
-from core.money import format_amount, is_currency
+from core.money import check_exact, format_amount, format_money, is_currency
 from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
 
@@ -42,18 +42,21 @@ def ledger_post(
     amount = Decimal(amount)
     if amount == 0:
         raise DomainError("a ledger entry moves money: the amount must not be zero")
-    if amount.as_tuple().exponent < -2:
-        raise DomainError(f"amount {amount} has more than two decimal places")
     if kind not in EntryKind.values:
         raise DomainError(f"unknown ledger entry kind {kind!r}")
     account = lock_account(account_id)
+    try:
+        amount = check_exact(amount, account.currency)
+    except ValueError as exc:
+        raise DomainError(f"{account.customer.ref}: {exc}", code="invalid_amount") from exc
     new_balance = account.balance + amount
     if amount < 0 and new_balance - account.held < -account.credit_limit:
+        cur = account.currency
         raise InsufficientFunds(
-            f"{account.customer.ref}: a debit of {format_amount(-amount)} {account.currency} needs "
-            f"{format_amount(-amount)} available, but only {format_amount(account.available)} is "
-            f"(balance {format_amount(account.balance)} + credit limit {format_amount(account.credit_limit)}"
-            + (f" - {format_amount(account.held)} held for a card payment in progress" if account.held else "")
+            f"{account.customer.ref}: a debit of {format_money(-amount, cur)} needs "
+            f"{format_amount(-amount, cur)} available, but only {format_amount(account.available, cur)} is "
+            f"(balance {format_amount(account.balance, cur)} + credit limit {format_amount(account.credit_limit, cur)}"
+            + (f" - {format_amount(account.held, cur)} held for a card payment in progress" if account.held else "")
             + ")"
         )
     business_date = business_date or business_today()
@@ -75,8 +78,8 @@ def ledger_post(
         actor=actor,
         action=f"ledger.{kind}",
         target=account.customer,
-        before=before,
-        after=new_balance,
+        before=format_amount(before, account.currency),
+        after=format_amount(new_balance, account.currency),
         reason=memo,
         business_date=business_date,
     )
@@ -95,13 +98,15 @@ def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes
     if not Account.objects.visible_to(actor).filter(pk=account_id).exists():
         raise NotFound(f"account {account_id} not found")
     account = lock_account(account_id)
-    if "credit_limit" in changes:
-        problem = credit_limit_problem(account.balance, Decimal(changes["credit_limit"]))
-        if problem:
-            raise DomainError(f"{account.customer.ref}: {problem}")
     if "currency" in changes and changes["currency"] != account.currency:
         if not is_currency(changes["currency"]):
             raise DomainError(f"currency must be a three-letter ISO code such as USD, not {changes['currency']!r}")
         if account.entries.exists():
             raise DomainError(f"{account.customer.ref}: an account with ledger entries keeps its currency")
+    if "credit_limit" in changes:
+        problem = credit_limit_problem(
+            account.balance, Decimal(changes["credit_limit"]), changes.get("currency", account.currency)
+        )
+        if problem:
+            raise DomainError(f"{account.customer.ref}: {problem}")
     return audited_update(actor=actor, instance=account, changes=changes, reason=reason)

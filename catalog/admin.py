@@ -7,6 +7,7 @@ from catalog.models import Category, Plan, PlanPrice
 from catalog.rules import lead_days_problem, price_in_use_problem
 from core.admin import AuditedAdmin
 from core.admin_actions import PermittedActionsMixin
+from core.money import format_amount, is_currency, is_exact, places_rule
 from orders.selectors import orders_renewing_at
 from tenants.scope import actor_for_user
 
@@ -36,12 +37,19 @@ class PlanPriceFormSet(BaseInlineFormSet):
         super().clean()
         plan = self.instance
         tenures = set()
+        problems = []
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data or self._should_delete_form(form) or data.get("months") is None:
                 continue
             tenures.add(data["months"])
-        problems = []
+            amount = data.get("amount")
+            # A price is kept to the plan's currency's minor unit (SPEC "Money").
+            if amount is not None and is_currency(plan.currency) and not is_exact(amount, plan.currency):
+                problems.append(
+                    f"The {data['months']}-month price {amount} is finer than {plan.currency}'s minor unit "
+                    f"({places_rule(plan.currency)})."
+                )
         if plan.pk is not None:
             stored = set(PlanPrice.objects.filter(plan_id=plan.pk).values_list("months", flat=True))
             problems += prices_in_use_problems(plan.pk, stored - tenures)
@@ -80,7 +88,7 @@ class PlanAdmin(PermittedActionsMixin, AuditedAdmin):
 
     @admin.display(description="prices")
     def price_list(self, obj):
-        return ", ".join(f"{p.months} mo: {p.amount}" for p in obj.prices.all())
+        return ", ".join(f"{p.months} mo: {format_amount(p.amount, obj.currency)}" for p in obj.prices.all())
 
     def save_related(self, request, form, formsets, change):
         plan = form.instance

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from core.money import MoneyField
+from core.money import MoneyField, format_amount
 
 
 def product_label(plan_name: str, months: int) -> str:
@@ -61,4 +61,4 @@ class PlanPrice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan.ref} {self.months} mo: {self.amount}"
+        return f"{self.plan.ref} {self.months} mo: {format_amount(self.amount, self.plan.currency)}"

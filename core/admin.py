@@ -7,11 +7,31 @@ from django.utils.html import format_html
 from audit.services import audit_record, audited_update
 from core.admin_actions import PermittedActionsMixin
 from core.models import Fault
+from core.money import format_amount
 from core.services import faults_resolve
 from tenants.scope import actor_for_user
 
 # The admin's index links the status page (templates/admin/core/index.html).
 admin.site.index_template = "admin/core/index.html"
+
+
+def money_column(field: str, currency: str = "currency", description: str | None = None):
+    """A list or read-only column showing the amount ``field`` with exactly
+    its currency's places ("1000" JPY, "10.00" USD), the currency read from
+    the dotted path ``currency`` on the same object; the columns hold three."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(obj):
+        amount = getattr(obj, field)
+        code = obj
+        for name in currency.split("."):
+            code = getattr(code, name, None)
+        if amount is None or code is None:
+            return "" if amount is None else str(amount)
+        return format_amount(amount, code)
+
+    column.__name__ = f"{field}_shown"
+    return column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,11 +1,11 @@
 """The money invariants, checked over the whole database. Tests run them after
 every scenario; operators can run ``manage.py check_invariants``."""
 
-from django.db.models import F, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Round
 
 from balances.models import Account, LedgerEntry
-from core.money import MoneyField, format_amount
+from core.money import STORED_PLACES, MoneyField, exponent, format_amount
 from invoices.models import Invoice, InvoiceLine
 
 
@@ -29,18 +29,20 @@ def invariant_violations(limit: int = 20) -> list[str]:
         .select_related("customer")[:limit]
     )
     problems += [
-        f"account {a.customer.ref}: balance {format_amount(a.balance)} != ledger total {format_amount(a.ledger_total)}"
+        f"account {a.customer.ref}: balance {_shown(a.balance, a.currency)} != ledger total "
+        f"{_shown(a.ledger_total, a.currency)}"
         for a in accounts
     ]
     problems += [
-        f"account {a.customer.ref}: balance {format_amount(a.balance)} is below -{format_amount(a.credit_limit)}"
+        f"account {a.customer.ref}: balance {_shown(a.balance, a.currency)} is below "
+        f"-{_shown(a.credit_limit, a.currency)}"
         for a in Account.objects.filter(balance__lt=-F("credit_limit")).select_related("customer")[:limit]
     ]
     invoices = Invoice.objects.annotate(lines_total=_sum_of(InvoiceLine, "invoice_id")).exclude(total=F("lines_total"))[
         :limit
     ]
     problems += [
-        f"invoice {i.number}: total {format_amount(i.total)} != sum of lines {format_amount(i.lines_total)}"
+        f"invoice {i.number}: total {_shown(i.total, i.currency)} != sum of lines {_shown(i.lines_total, i.currency)}"
         for i in invoices
     ]
     from orders.models import Order
@@ -56,8 +58,8 @@ def invariant_violations(limit: int = 20) -> list[str]:
     )
     holds = Coalesce(Subquery(open_holds, output_field=MoneyField()), Value(0), output_field=MoneyField())
     problems += [
-        f"account {a.customer.ref}: holds {format_amount(a.held)} but open card payments reserve "
-        f"{format_amount(a.reserved)}"
+        f"account {a.customer.ref}: holds {_shown(a.held, a.currency)} but open card payments reserve "
+        f"{_shown(a.reserved, a.currency)}"
         for a in Account.objects.annotate(reserved=holds).exclude(held=F("reserved")).select_related("customer")[:limit]
     ]
 
@@ -72,4 +74,49 @@ def invariant_violations(limit: int = 20) -> list[str]:
         .distinct()[:limit]
     )
     problems += [f"order {o.ref}: paid thru {o.expires_on} but its last renewal ends {o.latest_end}" for o in drifted]
+    problems += _finer_than_the_unit(limit)
+    return problems
+
+
+def _shown(amount, currency: str) -> str:
+    """An amount in a problem's sentence: its currency's places, or all of
+    them when the amount is finer (that may be the problem)."""
+    return str(amount) if amount != round(amount, exponent(currency)) else format_amount(amount, currency)
+
+
+def _finer_than_the_unit(limit: int) -> list[str]:
+    """Amounts kept to their currency's minor unit (SPEC "Money"): the columns
+    hold three places, so a yen or a cent amount with more is a bug of the
+    code that wrote it. One query per table and currency in use."""
+    from payments.models import PaymentAttempt
+
+    problems = []
+    for currency in sorted(set(Account.objects.values_list("currency", flat=True).distinct())):
+        try:
+            places = exponent(currency)
+        except ValueError:
+            problems.append(f"accounts in {currency}: not an ISO 4217 currency the portal keeps")
+            continue
+        if places >= STORED_PLACES:
+            continue
+        tables = [
+            (Account.objects.filter(currency=currency), ("balance", "credit_limit", "held"), "customer__ref"),
+            (LedgerEntry.objects.filter(account__currency=currency), ("amount", "balance_after"), "pk"),
+            (Invoice.objects.filter(currency=currency), ("total",), "number"),
+            (InvoiceLine.objects.filter(invoice__currency=currency), ("amount",), "pk"),
+            (PaymentAttempt.objects.filter(currency=currency), ("amount", "hold"), "pk"),
+        ]
+        for queryset, columns, name in tables:
+            # Each column rounded to the currency's places against the same
+            # column rounded to the stored ones, not the column itself: SQLite
+            # keeps decimals as floats, whose sums drift in the last bits.
+            rounded, finer = {}, Q()
+            for column in columns:
+                rounded[f"{column}_unit"] = Round(column, places)
+                rounded[f"{column}_stored"] = Round(column, STORED_PLACES)
+                finer |= ~Q(**{f"{column}_unit": F(f"{column}_stored")})
+            for key in queryset.annotate(**rounded).filter(finer).values_list(name, flat=True)[:limit]:
+                problems.append(
+                    f"{queryset.model._meta.verbose_name} {key}: an amount finer than {currency}'s minor unit"
+                )
     return problems

@@ -15,6 +15,8 @@ RESELLERS = [
     {"ref": "acme", "name": "Acme Hosting", "email": "billing@acme.test", "parent": None},
     {"ref": "acme-west", "name": "Acme West", "email": "billing@west.acme.test", "parent": "acme"},
     {"ref": "nimbus", "name": "Nimbus Cloud", "email": "accounts@nimbus.test", "parent": None},
+    # Sells in yen (no minor unit): the panels and the API show whole yen.
+    {"ref": "acme-japan", "name": "Acme Japan", "email": "billing@jp.acme.test", "parent": "acme"},
 ]
 
 CATEGORIES = [
@@ -42,6 +44,21 @@ PLANS = [
      "prices": {"1": "0.00"}, "endless": True, "auto_renew_allowed": False},
 ]  # fmt: skip
 
+# Acme Japan's plans, priced in yen.
+YEN_PLANS = [
+    {"ref": "jp-hosting", "name": "Hosting Starter (JP)", "category": "hosting", "currency": "JPY",
+     "prices": {"1": "550", "3": "1540", "12": "5500"}},
+    {"ref": "jp-domain", "name": ".jp domain", "category": "domain", "currency": "JPY", "prices": {"12": "3300"}},
+    {"ref": "jp-vps", "name": "VPS S (JP)", "category": "vps", "currency": "JPY",
+     "prices": {"1": "2980", "12": "32780"}},
+]  # fmt: skip
+# (ref, name, balance, credit limit): Acme Japan's customers, who pay in yen.
+YEN_CUSTOMERS = [
+    ("c031", "Kenji Sato", "12000", "0"),
+    ("c032", "Yui Suzuki", "980", "5000"),
+    ("c033", "Haruto Ito", "0", "0"),
+]
+
 FIRST = ["Jane", "Omar", "Lena", "Ravi", "Sofia", "Tom", "Aiko", "Marek", "Nia", "Pablo", "Greta", "Yusuf",
          "Chloe", "Ivan", "Maya", "Hugo", "Zara", "Luca", "Amara", "Finn", "Elif", "Kofi", "Ines", "Jonas",
          "Mei", "Rosa", "Sven", "Tariq", "Vera", "Wen"]  # fmt: skip
@@ -53,7 +70,8 @@ SITES = ["studio", "bakery", "garage", "atelier", "clinic", "books", "coffee", "
 
 
 def build_demo_document(today: datetime.date, seed: int = 2026) -> dict:
-    """The demo portal as of ``today``: 3 resellers, 30 customers, ~300 orders."""
+    """The demo portal as of ``today``: 4 resellers, 33 customers (3 paying in
+    yen), ~300 orders."""
     rng = random.Random(seed)
     customers = []
     orders = []
@@ -77,19 +95,46 @@ def build_demo_document(today: datetime.date, seed: int = 2026) -> dict:
         count = 12 if index == 1 else rng.randint(6, 13)
         for number in range(1, count + 1):
             orders.append(_order(rng, today, f"{ref}-o{number:02d}", ref, number))
+    # After the others, so their random draws stay as they were.
+    for ref, name, balance, credit in YEN_CUSTOMERS:
+        first, last = name.split()
+        customers.append(
+            {
+                "ref": ref,
+                "name": name,
+                "email": f"{first.lower()}.{last.lower()}@example.test",
+                "reseller": "acme-japan",
+                "currency": "JPY",
+                "balance": balance,
+                "credit_limit": credit,
+                "auto_renew": True,
+                "allow_auto_renew": True,
+            }
+        )
+        for number in range(1, rng.randint(4, 6) + 1):
+            orders.append(_order(rng, today, f"{ref}-o{number:02d}", ref, number, plans=YEN_PLANS, weights=[5, 3, 2]))
     return {
         "format": "renewal-portal/v1",
         "currency": "USD",
         "resellers": [{**r, "allow_auto_renew": True} for r in RESELLERS],
         "categories": CATEGORIES,
-        "plans": PLANS,
+        "plans": PLANS + YEN_PLANS,
         "customers": customers,
         "orders": orders,
     }
 
 
-def _order(rng: random.Random, today: datetime.date, ref: str, customer: str, number: int) -> dict:
-    plan = rng.choices(PLANS, weights=[24, 10, 22, 6, 14, 5, 8, 2])[0]
+def _order(
+    rng: random.Random,
+    today: datetime.date,
+    ref: str,
+    customer: str,
+    number: int,
+    *,
+    plans: list | None = None,
+    weights: list | None = None,
+) -> dict:
+    plan = rng.choices(plans or PLANS, weights=weights or [24, 10, 22, 6, 14, 5, 8, 2])[0]
     tenures = [int(m) for m in plan["prices"]]
     tenure = rng.choice(tenures)
     grace = next(c["grace_days"] for c in CATEGORIES if c["ref"] == plan["category"])

@@ -14,7 +14,7 @@ from typing import Any
 
 from catalog.rules import lead_days_problem
 from core.errors import IllegalTransition
-from core.money import format_amount, is_currency, parse_amount
+from core.money import format_amount, is_currency, parse_amount, parse_decimal
 from orders.models import PaymentSource
 from orders.periods import anchor_fits
 from orders.states import OrderStatus, check_transition
@@ -242,10 +242,13 @@ class Reader:
             return MISSING
         return value
 
-    def amount(self, key: str, *, default: str, non_negative: bool = False) -> Any:
+    def amount(self, key: str, *, currency: Any, default: str, non_negative: bool = False) -> Any:
+        """An amount of ``currency``, refused when finer than its minor unit
+        (SPEC "Money"); only checked as an amount when the currency is wrong
+        itself (its own error is listed)."""
         value = self._get(key, False, default)
         try:
-            amount = parse_amount(value)
+            amount = _parse(value, currency)
         except ValueError as exc:
             self.error(key, str(exc))
             return MISSING
@@ -275,6 +278,10 @@ class Reader:
             self.error(key, f"must be one of {', '.join(choices)}, not {_json(value)}")
             return MISSING
         return value
+
+
+def _shown(amount: Decimal, currency: Any) -> str:
+    return format_amount(amount, currency) if is_currency(currency) else str(amount)
 
 
 def _type_name(value: Any) -> str:
@@ -428,10 +435,10 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
         category = r.ref("category")
         if isinstance(category, str) and category not in categories:
             r.error("category", f'unknown category "{category}"')
-        prices = _prices(r)
         currency = r.text("currency", default=doc.currency)
         if isinstance(currency, str) and not is_currency(currency):
             r.error("currency", f"must be a three-letter ISO code such as USD, not {_json(currency)}")
+        prices = _prices(r, currency)
         row = PlanRow(
             ref=r.ref("ref"),
             name=r.text("name", required=True, nonempty=True),
@@ -450,7 +457,12 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
             doc.plans.append(row)
 
 
-def _prices(r: Reader) -> Any:
+def _parse(text: Any, currency: Any):
+    """``parse_amount`` in ``currency``, or as a plain amount when the currency is wrong."""
+    return parse_amount(text, currency) if is_currency(currency) else parse_decimal(text)
+
+
+def _prices(r: Reader, currency: Any) -> Any:
     value = r._get("prices", True, None)
     if value is MISSING:
         return value
@@ -464,12 +476,12 @@ def _prices(r: Reader) -> Any:
             r.error(key, "the tenure must be a whole number of months, at least 1")
             continue
         try:
-            price = parse_amount(amount)
+            price = _parse(amount, currency)
         except ValueError as exc:
             r.error(key, str(exc))
             continue
         if price < 0:
-            r.error(key, f"a price must not be negative ({format_amount(price)})")
+            r.error(key, f"a price must not be negative ({amount})")
             continue
         prices[int(months)] = price
     return dict(sorted(prices.items()))
@@ -501,8 +513,8 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             name=r.text("name", required=True, nonempty=True),
             email=_email(r, "email"),
             reseller=reseller,
-            balance=r.amount("balance", default="0.00"),
-            credit_limit=r.amount("credit_limit", default="0.00", non_negative=True),
+            balance=r.amount("balance", currency=currency, default="0"),
+            credit_limit=r.amount("credit_limit", currency=currency, default="0", non_negative=True),
             auto_renew=r.flag("auto_renew", True),
             allow_auto_renew=r.flag("allow_auto_renew", True),
             currency=currency,
@@ -513,8 +525,8 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             if row.balance < -row.credit_limit:
                 r.error(
                     "balance",
-                    f"{format_amount(row.balance)} is below the credit limit "
-                    f"(-{format_amount(row.credit_limit)}); raise credit_limit or correct the balance",
+                    f"{_shown(row.balance, currency)} is below the credit limit "
+                    f"(-{_shown(row.credit_limit, currency)}); raise credit_limit or correct the balance",
                 )
         if row.stripe_payment_method_id and not row.stripe_customer_id:
             r.error("stripe_payment_method_id", "needs the stripe_customer_id the card is saved under")

@@ -52,10 +52,10 @@ def categories() -> Iterator[dict]:
 
 def plans() -> Iterator[dict]:
     prices: dict[int, dict[str, str]] = defaultdict(dict)
-    for plan_id, months, amount in PlanPrice.objects.order_by("plan_id", "months").values_list(
-        "plan_id", "months", "amount"
+    for plan_id, months, amount, currency in PlanPrice.objects.order_by("plan_id", "months").values_list(
+        "plan_id", "months", "amount", "plan__currency"
     ):
-        prices[plan_id][str(months)] = format_amount(amount)
+        prices[plan_id][str(months)] = format_amount(amount, currency)
     for p in Plan.objects.select_related("category").order_by("ref"):
         yield {
             "ref": p.ref,
@@ -79,9 +79,9 @@ def customers() -> Iterator[dict]:
             "name": c.name,
             "email": c.email,
             "reseller": c.reseller.ref,
-            "balance": format_amount(account.balance),
-            "ledger_total": format_amount(totals.get(c.pk) or 0),
-            "credit_limit": format_amount(account.credit_limit),
+            "balance": format_amount(account.balance, account.currency),
+            "ledger_total": format_amount(totals.get(c.pk) or 0, account.currency),
+            "credit_limit": format_amount(account.credit_limit, account.currency),
             "auto_renew": account.auto_renew,
             "allow_auto_renew": c.allow_auto_renew,
             "currency": account.currency,
@@ -103,14 +103,14 @@ def invoices() -> Iterator[dict]:
     lines = defaultdict(list)
     for line in (
         InvoiceLine.objects.order_by("invoice_id", "pk")
-        .values("invoice_id", "order__ref", "months", "amount", "period_start", "period_end")
+        .values("invoice_id", "invoice__currency", "order__ref", "months", "amount", "period_start", "period_end")
         .iterator(chunk_size=CHUNK)
     ):
         lines[line["invoice_id"]].append(
             {
                 "order": line["order__ref"],
                 "months": line["months"],
-                "amount": format_amount(line["amount"]),
+                "amount": format_amount(line["amount"], line["invoice__currency"]),
                 "period_start": _date(line["period_start"]),
                 "period_end": _date(line["period_end"]),
             }
@@ -122,7 +122,7 @@ def invoices() -> Iterator[dict]:
         yield {
             "number": inv["number"],
             "customer": inv["customer__ref"],
-            "total": format_amount(inv["total"]),
+            "total": format_amount(inv["total"], inv["currency"]),
             "currency": inv["currency"],
             "date": _date(inv["business_date"]),
             "lines": lines.pop(inv["pk"], []),

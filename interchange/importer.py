@@ -23,6 +23,7 @@ from catalog.models import Category, Plan, PlanPrice
 from core.dates import business_today
 from core.errors import DomainError
 from core.locks import lock_account
+from core.money import format_money
 from interchange.document import ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
 from invoices.models import InvoiceLine
 from orders.models import Order
@@ -384,7 +385,7 @@ class _Writer:
                 account_id=account.pk,
                 amount=difference,
                 kind=EntryKind.ADJUSTMENT,
-                memo=f"Balance set to {row.balance:.2f} by import",
+                memo=f"Balance set to {format_money(row.balance, row.currency)} by import",
                 business_date=self.today,
             )
             self.result.ledger_entries += 1

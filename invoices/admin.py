@@ -1,18 +1,28 @@
 from django.contrib import admin
 
-from core.admin import ReadOnlyAdmin, ReadOnlyInline
+from core.admin import ReadOnlyAdmin, ReadOnlyInline, money_column
 from invoices.models import Invoice, InvoiceLine, InvoiceSequence
 
 
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = ("order", "description", "period_start", "period_end", "months", "amount")
+    fields = ("order", "description", "period_start", "period_end", "months", "amount_shown")
     readonly_fields = fields
+    amount_shown = money_column("amount", "invoice.currency", "amount")
 
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ("number", "business_date", "reseller", "customer", "total", "currency", "source", "created_by")
+    list_display = (
+        "number",
+        "business_date",
+        "reseller",
+        "customer",
+        money_column("total"),
+        "currency",
+        "source",
+        "created_by",
+    )
     list_filter = ("source", "reseller", "business_date")
     search_fields = ("number", "customer__ref", "customer__name", "payment_reference")
     list_select_related = ("reseller", "customer")

@@ -18,12 +18,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from core.money import format_amount
+from core.money import format_money
 from renewals.rules import WHAT_TO_DO, Reason
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{format_amount(amount)} {currency}"
+    """An amount as notices say it, with its currency's places: "1000 JPY"."""
+    return format_money(amount, currency)
 
 
 def order_row(

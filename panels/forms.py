@@ -39,7 +39,9 @@ class OrderFilterForm(forms.Form):
 
 
 class TopUpForm(forms.Form):
-    amount = forms.DecimalField(min_value=1, max_value=100000, decimal_places=2, max_digits=12)
+    # Up to three places (KWD): the service refuses an amount finer than the
+    # account's currency or below the card processor's minimum, saying which.
+    amount = forms.DecimalField(min_value=1, max_value=100000, decimal_places=3, max_digits=20)
 
 
 def parse_switch(value: str) -> bool:

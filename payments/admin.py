@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, money_column
 from core.admin_actions import PermittedActionsMixin, ReasonForm, confirm_and_apply
 from payments.charges import payment_attempt_decide, payment_attempts_reconcile
 from payments.models import AttemptState, Card, PaymentAttempt, WebhookEvent
@@ -53,7 +53,7 @@ class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
         "created_at",
         "account",
         "purpose",
-        "amount",
+        money_column("amount"),
         "currency",
         "state",
         "stripe_payment_intent_id",

@@ -27,7 +27,7 @@ from core.dates import business_today
 from core.errors import DomainError, NotFound
 from core.isolation import Subject, each, fault_record
 from core.models import Stage
-from core.money import format_amount
+from core.money import format_money, to_minor_units
 from payments.gateway import NO_ANSWER, PORTALS_FAULT, REFUSED, intent_of_attempt, stripe_client, stripe_configured
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
 from payments.rules import in_flight, needs_decision, reconcile_delay
@@ -93,7 +93,8 @@ def _create(attempt: PaymentAttempt, **confirm_options):
     stripe = stripe_client()
     try:
         intent = stripe.PaymentIntent.create(
-            amount=int(attempt.amount * 100),
+            # In the currency's minor units (1000 JPY is 1000, 10.00 USD is 1000).
+            amount=to_minor_units(attempt.amount, attempt.currency),
             currency=attempt.currency.lower(),
             customer=attempt.account.stripe_customer_id,
             payment_method=attempt.card.stripe_payment_method_id,
@@ -227,7 +228,7 @@ def _settle(attempt: PaymentAttempt, state: str, *, actor: Actor, error: str = "
             account_id=attempt.account_id,
             amount=attempt.amount,
             kind=EntryKind.CARD_TOP_UP,
-            memo=f"Card top-up {format_amount(attempt.amount)} {attempt.currency}",
+            memo=f"Card top-up {format_money(attempt.amount, attempt.currency)}",
             reference=attempt.stripe_payment_intent_id,
             business_date=attempt.business_date,
         )
@@ -238,7 +239,7 @@ def attempt_subject(attempt: PaymentAttempt) -> Subject:
     """The attempt as a fault's subject (one fault per attempt and day)."""
     return Subject(
         key=f"attempt:{attempt.pk}",
-        label=f"card {attempt.get_purpose_display().lower()} {format_amount(attempt.amount)} {attempt.currency}"
+        label=f"card {attempt.get_purpose_display().lower()} {format_money(attempt.amount, attempt.currency)}"
         f" of account {attempt.account_id}, made {attempt.created_at:%Y-%m-%d %H:%M}, {attempt.state}",
         customer_id=attempt.account_id,
         orders=tuple(line["order_ref"] for line in attempt.claim),

@@ -8,11 +8,13 @@ holding a sweep worker for the SDK's default 80 s, or for ever.
 """
 
 import os
+from decimal import Decimal
 
 import stripe
 from django.conf import settings
 
 from core.errors import DomainError
+from core.money import minor_unit
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 30
@@ -37,6 +39,49 @@ def _fresh_client_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_fresh_client_after_fork)
+
+
+# Stripe's minimum charge per currency ("Minimum and maximum charge amounts"
+# in Stripe's documentation on currencies), in the currency's own units. A
+# PaymentIntent below it is refused as an invalid request, so a renewal's
+# card charge is raised to it (SPEC "Money"; renewals.rules.card_charge).
+STRIPE_MINIMUM_CHARGE = {
+    "USD": Decimal("0.50"),
+    "AED": Decimal("2.00"),
+    "AUD": Decimal("0.50"),
+    "BGN": Decimal("1.00"),
+    "BRL": Decimal("0.50"),
+    "CAD": Decimal("0.50"),
+    "CHF": Decimal("0.50"),
+    "CZK": Decimal("15.00"),
+    "DKK": Decimal("2.50"),
+    "EUR": Decimal("0.50"),
+    "GBP": Decimal("0.30"),
+    "HKD": Decimal("4.00"),
+    "HUF": Decimal("175.00"),
+    "INR": Decimal("0.50"),
+    "JPY": Decimal("50"),
+    "MXN": Decimal("10.00"),
+    "MYR": Decimal("2.00"),
+    "NOK": Decimal("3.00"),
+    "NZD": Decimal("0.50"),
+    "PLN": Decimal("2.00"),
+    "RON": Decimal("2.00"),
+    "SEK": Decimal("3.00"),
+    "SGD": Decimal("0.50"),
+    "THB": Decimal("10.00"),
+}
+
+
+def minimum_charge(currency: str) -> Decimal:
+    """The smallest card charge the processor takes in ``currency``.
+
+    For a currency the table does not list, one minor unit: Stripe's minimum
+    there is the equivalent of 0.50 USD in the account's settlement currency,
+    which depends on a rate the portal does not know. A charge Stripe finds too
+    small is then refused as an invalid request, and its attempt fails with
+    Stripe's message (nothing charged, the renewal retried the next night)."""
+    return STRIPE_MINIMUM_CHARGE.get(currency, minor_unit(currency))
 
 
 class CardsUnavailable(DomainError):

@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from balances.models import Account
-from core.money import MoneyField
+from core.money import MoneyField, format_money
 from tenants.scope import TenantQuerySet
 
 
@@ -91,7 +91,7 @@ class PaymentAttempt(models.Model):
 
     def __str__(self) -> str:
         intent = f", {self.stripe_payment_intent_id}" if self.stripe_payment_intent_id else ""
-        return f"attempt {self.pk}: {self.purpose} {self.amount} {self.currency} {self.state}{intent}"
+        return f"attempt {self.pk}: {self.purpose} {format_money(self.amount, self.currency)} {self.state}{intent}"
 
 
 class WebhookEvent(models.Model):

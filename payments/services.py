@@ -14,8 +14,9 @@ from balances.models import Account
 from core.dates import business_today
 from core.errors import DomainError, NotFound
 from core.locks import lock_account
+from core.money import check_exact, format_money
 from payments.charges import charge
-from payments.gateway import stripe_client
+from payments.gateway import minimum_charge, stripe_client
 from payments.models import AttemptPurpose, Card, PaymentAttempt
 from tenants.scope import Actor
 
@@ -125,17 +126,37 @@ def default_card(account_id: int) -> Card | None:
     return Card.objects.filter(account_id=account_id, is_default=True).first()
 
 
+def top_up_amount_check(amount: Decimal, currency: str) -> Decimal:
+    """A card top-up's amount, quantized to ``currency``; DomainError when it
+    is not positive, finer than the minor unit or below the processor's
+    minimum charge. A top-up is the amount the customer chose, so unlike a
+    renewal's card charge it is never raised to the minimum: the customer is
+    told the minimum and chooses again."""
+    if amount <= 0:
+        raise DomainError("a top-up is a positive amount", code="invalid_amount")
+    try:
+        amount = check_exact(amount, currency)
+    except ValueError as exc:
+        raise DomainError(f"a top-up of {exc}", code="invalid_amount") from exc
+    minimum = minimum_charge(currency)
+    if amount < minimum:
+        raise DomainError(
+            f"the smallest card top-up is {format_money(minimum, currency)} (the card processor's minimum); "
+            f"{format_money(amount, currency)} is below it",
+            code="below_minimum",
+        )
+    return amount
+
+
 def top_up_by_card(
     *, actor: Actor, account_id: int, amount: Decimal, currency: str | None = None, on: datetime.date | None = None
 ) -> PaymentAttempt:
     """Charge the default card and, once the charge succeeded, credit the
     balance. Returns the settled attempt (succeeded, failed or unknown)."""
     account = _account(actor, account_id)
-    amount = Decimal(amount)
-    if amount <= 0 or amount.as_tuple().exponent < -2:
-        raise DomainError("a top-up is a positive amount with at most two decimal places")
     if currency and currency != account.currency:
         raise DomainError(f"this account pays in {account.currency}, not {currency}", code="currency_mismatch")
+    amount = top_up_amount_check(Decimal(amount), account.currency)
     card = default_card(account.pk)
     if card is None:
         raise DomainError("save a card first", code="no_usable_card")

@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, money_column
 from core.dates import business_today
 from renewals.lifecycle import provisioning_run
 from renewals.models import BatchAttempt, HookState, LifecycleEvent, OrderOutcome, SweepRun
@@ -89,7 +89,7 @@ class SweepRunAdmin(ReadOnlyAdmin):
 
 @admin.register(BatchAttempt)
 class BatchAttemptAdmin(ReadOnlyAdmin):
-    list_display = ("business_date", "customer", "outcome", "reason", "total", "currency", "invoice")
+    list_display = ("business_date", "customer", "outcome", "reason", money_column("total"), "currency", "invoice")
     list_filter = ("outcome", "reason", "business_date")
     search_fields = ("customer__ref", "customer__name")
     list_select_related = ("customer", "invoice")
@@ -98,10 +98,18 @@ class BatchAttemptAdmin(ReadOnlyAdmin):
 
 @admin.register(OrderOutcome)
 class OrderOutcomeAdmin(ReadOnlyAdmin):
-    list_display = ("business_date", "order", "cycle", "outcome", "reason", "amount", "expires_on")
+    list_display = (
+        "business_date",
+        "order",
+        "cycle",
+        "outcome",
+        "reason",
+        money_column("amount", "attempt.currency"),
+        "expires_on",
+    )
     list_filter = ("outcome", "reason", "business_date")
     search_fields = ("order__ref",)
-    list_select_related = ("order",)
+    list_select_related = ("order", "attempt")
     date_hierarchy = "business_date"
 
 

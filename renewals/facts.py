@@ -79,11 +79,13 @@ class Catalog:
     def next_period(self, order: "OrderRow") -> Period:
         """The period (and price) the order's next renewal at its tenure buys
         (only for an order whose plan ``sells`` its tenure)."""
+        plan = self.plans[order.plan_id]
         return renewal_period(
             expires_on=order.expires_on,
             anchor_day=order.anchor_day,
             months=order.tenure_months,
-            price=self.plans[order.plan_id].prices[order.tenure_months],
+            price=plan.prices[order.tenure_months],
+            currency=plan.currency,
         )
 
     def window_q(self, on: datetime.date) -> Q:

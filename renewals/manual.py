@@ -19,14 +19,14 @@ from balances.models import Account
 from catalog.models import PlanPrice, product_label
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
-from core.money import format_amount
+from core.money import format_amount, format_money
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from orders.models import Order
 from orders.services import order_set_flags
 from orders.states import OrderStatus
 from renewals.card_path import claimed_orders
 from renewals.payments import cards_configured
-from renewals.rules import Period, renewal_period
+from renewals.rules import Period, raised_to_minimum, renewal_period
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor, ActorKind
 
@@ -117,7 +117,12 @@ def renewal_quote(
                 code="invalid_period",
             )
         period = renewal_period(
-            expires_on=order.expires_on, anchor_day=order.anchor_day, months=months, price=price, align_day=align_day
+            expires_on=order.expires_on,
+            anchor_day=order.anchor_day,
+            months=months,
+            price=price,
+            currency=account.currency,
+            align_day=align_day,
         )
         lines.append(QuoteLine(order.pk, order.ref, product_label(order.plan.name, months), order.status, period))
     return Quote(customer_id=account.pk, currency=account.currency, align_day=align_day, lines=tuple(lines))
@@ -173,8 +178,8 @@ def renewal_pay(
         fresh = _requote(actor, quote)
         if fresh.total > account.available:
             raise InsufficientFunds(
-                f"the renewal costs {format_amount(fresh.total)} {account.currency} but only "
-                f"{format_amount(account.available)} is available; top up and try again"
+                f"the renewal costs {format_money(fresh.total, account.currency)} but only "
+                f"{format_amount(account.available, account.currency)} is available; top up and try again"
             )
         charge = Charge.of_account(
             account, [Line(q.order_id, q.order_ref, q.description, q.status, q.period) for q in fresh.lines]
@@ -200,8 +205,8 @@ def _requote(actor: Actor, quote: Quote) -> Quote:
     )
     if fresh.total != quote.total:
         raise DomainError(
-            f"the price changed since the quote ({format_amount(quote.total)} -> "
-            f"{format_amount(fresh.total)} {fresh.currency}); nothing was charged. Review the new quote.",
+            f"the price changed since the quote ({format_amount(quote.total, fresh.currency)} -> "
+            f"{format_money(fresh.total, fresh.currency)}); nothing was charged. Review the new quote.",
             code="price_changed",
         )
     return fresh
@@ -226,6 +231,7 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
     committed first, the charge made with no lock held, the renewal written
     when the charge succeeded (renewals.card_path.settle_renewal)."""
     from payments.charges import charge
+    from payments.gateway import minimum_charge
     from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
     from payments.services import default_card
     from renewals.card_path import claim_line
@@ -240,7 +246,10 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
             account=account,
             card=card,
             purpose=AttemptPurpose.RENEWAL,
-            amount=fresh.total,
+            # Below the processor's minimum, the minimum: the card top-up is the
+            # whole charge, the renewal debits its total, the rest stays on
+            # the balance (SPEC "Money").
+            amount=raised_to_minimum(fresh.total, minimum_charge(account.currency)),
             currency=account.currency,
             idempotency_key=f"manual-{account.pk}-{uuid.uuid4().hex}",
             business_date=on,
@@ -265,7 +274,7 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
         # Charged, but the renewal could not be written (renewals.card_path
         # settle_renewal): the amount was credited to the balance instead.
         raise DomainError(
-            f"the card was charged {format_amount(attempt.amount)} {attempt.currency}, but the renewal could not be "
+            f"the card was charged {format_money(attempt.amount, attempt.currency)}, but the renewal could not be "
             "completed; the amount is on your balance and our operators are told. Renew again from the balance.",
             code="renewal_not_completed",
         )

@@ -54,7 +54,7 @@ def whole_months(start: datetime.date, end: datetime.date, anchor_day: int) -> i
     return months
 
 
-def extension_period(expires_on: datetime.date, anchor_day: int | None, until: datetime.date) -> Period:
+def extension_period(expires_on: datetime.date, anchor_day: int | None, until: datetime.date, currency: str) -> Period:
     """The period a complimentary extension gives: from the paid-thru date to
     ``until``, at 0.00. The order keeps its day of month when ``until`` falls
     on it, else renews on ``until``'s day from then on."""
@@ -62,7 +62,7 @@ def extension_period(expires_on: datetime.date, anchor_day: int | None, until: d
     months = whole_months(expires_on, until, anchor)
     if not anchor_fits(until, anchor):
         anchor = until.day
-    return Period(expires_on, until, months, ZERO, 0, ZERO, anchor)
+    return Period(expires_on, until, months, ZERO, 0, ZERO, anchor, currency)
 
 
 def _refuse_if_claimed(order: Order) -> None:
@@ -103,7 +103,7 @@ def _extend(*, actor: Actor, order: Order, account, until: datetime.date, reason
     """Write the extension of an order locked by ``_locked``, in the caller's
     transaction. Returns the invoice id."""
     _check_extendable(order, until)
-    period = extension_period(order.expires_on, order.anchor_day, until)
+    period = extension_period(order.expires_on, order.anchor_day, until, account.currency)
     description = f"{product_label(order.plan.name, order.tenure_months)}: complimentary extension"
     charge = Charge.of_account(account, [Line(order.pk, order.ref, description, order.status, period)])
     charge.complimentary = True

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from core.money import round_cents
+from core.money import ZERO, quantize
 from orders.periods import add_months, days_in_month
 
 SHORT_LEAD_DAYS = 7
@@ -192,12 +192,20 @@ def batch_failure(
     return None
 
 
-def card_charge(*, balance_part: Decimal, card_part: Decimal, balance: Decimal) -> Decimal:
+def card_charge(*, balance_part: Decimal, card_part: Decimal, balance: Decimal, minimum: Decimal = ZERO) -> Decimal:
     """What a batch charges to a usable card: the card-sourced part plus the
     balance part's shortfall, the balance used down to zero (not the credit
-    limit)."""
-    shortfall = max(Decimal("0.00"), balance_part - max(balance, Decimal("0.00")))
-    return card_part + shortfall
+    limit); raised to the processor's ``minimum`` for the currency when it is
+    below it (SPEC "Money": the extra stays on the balance, as part of the
+    same card top-up). Zero when the balance covers the batch."""
+    shortfall = max(ZERO, balance_part - max(balance, ZERO))
+    return raised_to_minimum(card_part + shortfall, minimum)
+
+
+def raised_to_minimum(amount: Decimal, minimum: Decimal) -> Decimal:
+    """A card charge of ``amount``, or the processor's ``minimum`` when it is
+    below it; nothing is charged for nothing."""
+    return max(amount, minimum) if amount > 0 else amount
 
 
 def aligned_end(base_end: datetime.date, align_day: int) -> datetime.date:
@@ -232,11 +240,13 @@ class Period:
     extra_days: int
     extra_amount: Decimal
     anchor_day: int
-    # The line's price, rounded half up to cents once (set from the parts).
-    amount: Decimal = Decimal("0.00")
+    currency: str
+    # The line's price, rounded half up once to the currency's minor unit
+    # (SPEC "Money"; set from the parts): cents for USD, yen, fils for KWD.
+    amount: Decimal = ZERO
 
     def __post_init__(self):
-        object.__setattr__(self, "amount", round_cents(self.base_amount + self.extra_amount))
+        object.__setattr__(self, "amount", quantize(self.base_amount + self.extra_amount, self.currency))
 
 
 def default_months(offered: list[int]) -> int:
@@ -247,18 +257,25 @@ def default_months(offered: list[int]) -> int:
 
 @functools.lru_cache(maxsize=65536)
 def renewal_period(
-    *, expires_on: datetime.date, anchor_day: int | None, months: int, price: Decimal, align_day: int | None = None
+    *,
+    expires_on: datetime.date,
+    anchor_day: int | None,
+    months: int,
+    price: Decimal,
+    currency: str,
+    align_day: int | None = None,
 ) -> Period:
     """The period a renewal buys: whole months from the paid-thru date keeping
     the anchor day, optionally extended to a standard renewal day with the
-    extra days priced pro rata (monthly = price / months).
+    extra days priced pro rata (monthly = price / months), the line rounded
+    half up to ``currency``'s minor unit.
 
     Pure, and its result immutable: cached, since a night's orders share few
-    distinct (date, anchor, months, price) combinations."""
+    distinct (date, anchor, months, price, currency) combinations."""
     anchor = anchor_day or expires_on.day
     base_end = add_months(expires_on, months, anchor)
     if align_day is None:
-        return Period(expires_on, base_end, months, price, 0, Decimal("0"), anchor)
+        return Period(expires_on, base_end, months, price, 0, ZERO, anchor, currency)
     end = aligned_end(base_end, align_day)
     extra = prorate(price / months, base_end, end)
-    return Period(expires_on, end, months, price, (end - base_end).days, extra, align_day)
+    return Period(expires_on, end, months, price, (end - base_end).days, extra, align_day, currency)

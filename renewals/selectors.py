@@ -185,7 +185,7 @@ class Preview:
                 plan=plan,
                 batch=[(item, describe(item.order)) for item in plan.batch],
                 # A usable card pays the card-sourced part and what the balance lacks.
-                from_balance=plan.total - plan.card_amount,
+                from_balance=plan.from_balance,
                 from_card=plan.card_amount,
                 what_to_do=WHAT_TO_DO.get(plan.reason, "") if plan.reason else "",
                 skipped=[(item, describe(item.order), WHAT_TO_DO.get(item.reason, "")) for item in plan.skipped],

@@ -179,7 +179,8 @@ def finish(written: Written) -> dict[int, int]:
          "target_ref", "before", "after", "reason"),
         [
             (now, on, user_id, actor.label, "ledger.renewal", "tenants.customer", c.customer_id, c.customer_ref,
-             json.dumps(format_amount(c.balance_before)), json.dumps(format_amount(c.balance_before - c.total)),
+             json.dumps(format_amount(c.balance_before, c.currency)),
+             json.dumps(format_amount(c.balance_before - c.total, c.currency)),
              numbers[c.customer_id][1])
             for c in charges
             if not c.complimentary  # no money moved: the operator's service audits it, with its reason

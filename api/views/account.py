@@ -74,9 +74,11 @@ class TopUp(APIView):
         responses=responses({201: PaymentAttemptSerializer}, BAD_INPUT, REFUSED),
     )
     def post(self, request):
-        body = TopUpSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         actor = actor_of(request)
+        # The amount is checked in the account's currency (its places, the card processor's minimum).
+        currency = account_of(actor=actor, account_id=actor.customer_id).currency
+        body = TopUpSerializer(data=request.data, context={"currency": currency})
+        body.is_valid(raise_exception=True)
         attempt = top_up_by_card(actor=actor, account_id=actor.customer_id, amount=body.validated_data["amount"])
         return Response(PaymentAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
 

@@ -16,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.fields import AmountField
 from api.idempotency import request_fingerprint
 from api.serializers import InvoiceSerializer
 from api.services import renewal_pay_once
@@ -86,7 +87,7 @@ class QuoteLineSerializer(serializers.Serializer):
     period_start = serializers.DateField(source="period.start")
     period_end = serializers.DateField(source="period.end", help_text="the paid-thru date after renewing")
     months = serializers.IntegerField(source="period.months")
-    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    amount = AmountField(currency="period.currency")
     pin = serializers.DateField(
         source="period.start", help_text="the paid-thru date quoted: send it back in `pins` when paying"
     )
@@ -96,7 +97,7 @@ class QuoteSerializer(serializers.Serializer):
     customer = serializers.SerializerMethodField(help_text="the customer's ref")
     currency = serializers.CharField()
     align_day = serializers.IntegerField(allow_null=True)
-    total = serializers.DecimalField(max_digits=20, decimal_places=2)
+    total = AmountField()
     lines = QuoteLineSerializer(many=True)
 
     @extend_schema_field(OpenApiTypes.STR)

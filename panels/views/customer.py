@@ -11,7 +11,7 @@ from balances.selectors import account_of, ledger_of
 from balances.services import account_update
 from core.dates import business_today
 from core.errors import DomainError, NotFound
-from core.money import format_amount
+from core.money import format_money
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
 from orders.models import PaymentSource
@@ -176,7 +176,7 @@ def renew(request, actor):
                 messages.success(
                     request,
                     f"Renewed {len(ids)} order{'s' if len(ids) != 1 else ''}: "
-                    f"{format_amount(invoice.total)} {invoice.currency} paid, invoice {invoice.number}.",
+                    f"{format_money(invoice.total, invoice.currency)} paid, invoice {invoice.number}.",
                 )
                 return redirect("invoice-detail", invoice.pk)
     account = account_of(actor=actor, account_id=actor.customer_id)
@@ -231,7 +231,7 @@ def balance(request, actor):
                 lambda: top_up_by_card(actor=actor, account_id=actor.customer_id, amount=form.cleaned_data["amount"]),
             )
             if result is not None:
-                amount = f"{format_amount(result.amount)} {result.currency}"
+                amount = format_money(result.amount, result.currency)
                 if result.state == "succeeded":
                     messages.success(request, f"Added {amount} to your balance.")
                 elif result.state == "failed":

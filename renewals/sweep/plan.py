@@ -11,11 +11,11 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from core.money import ZERO
 from orders.models import PaymentSource
+from payments.gateway import minimum_charge
 from renewals.facts import AccountRow, Catalog, OrderRow, facts_for
 from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility
-
-ZERO = Decimal("0.00")
 
 
 @dataclass
@@ -38,11 +38,25 @@ class AccountPlan:
     reason: Reason | None = None
     balance_part: Decimal = ZERO
     card_part: Decimal = ZERO
-    card_amount: Decimal = ZERO  # what the card path would charge
+    # What the card path would charge: the card part and the balance's
+    # shortfall, at least the processor's minimum (the extra stays on the balance).
+    card_amount: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
         return self.balance_part + self.card_part
+
+    @property
+    def from_balance(self) -> Decimal:
+        """What the balance pays of the total (held while the card is charged);
+        nothing when the card charge, raised to the minimum, covers it all."""
+        return max(ZERO, self.total - self.card_amount)
+
+    @property
+    def to_balance(self) -> Decimal:
+        """What a card charge raised to the processor's minimum leaves on the
+        balance beyond the renewal."""
+        return max(ZERO, self.card_amount - self.total)
 
     @property
     def shortfall(self) -> Decimal:
@@ -103,7 +117,12 @@ def plan_account(
         plan.outcome = "failed"
         return plan
     plan.card_amount = (
-        card_charge(balance_part=plan.balance_part, card_part=plan.card_part, balance=account.spendable)
+        card_charge(
+            balance_part=plan.balance_part,
+            card_part=plan.card_part,
+            balance=account.spendable,
+            minimum=minimum_charge(account.currency),
+        )
         if account.card_usable
         else ZERO
     )

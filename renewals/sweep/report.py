@@ -66,8 +66,9 @@ class Report:
         )
 
 
-def _amount(value) -> str | None:
-    return None if value is None else format_amount(value)
+def _amount(value, currency: str | None) -> str | None:
+    """An amount as the report writes it: a string with its currency's places."""
+    return None if value is None else format_amount(value, currency)
 
 
 def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[Move]) -> Report:
@@ -80,7 +81,7 @@ def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[M
                     "customer": plan.account.ref,
                     "outcome": plan.outcome,
                     "reason": plan.reason.value if plan.reason else None,
-                    "total": _amount(plan.total),
+                    "total": _amount(plan.total, plan.account.currency),
                     "orders": sorted(p.order.ref for p in plan.batch),
                 }
             )
@@ -90,7 +91,7 @@ def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[M
                     "order": p.order.ref,
                     "outcome": plan.outcome,
                     "reason": plan.reason.value if plan.reason else None,
-                    "amount": _amount(p.amount),
+                    "amount": _amount(p.amount, plan.account.currency),
                     "expires_on": (p.period.end if renewed else p.order.expires_on).isoformat(),
                 }
             )
@@ -113,41 +114,42 @@ def report_from_records(run) -> Report:
     attempts = BatchAttempt.objects.filter(run=run).exclude(outcome=BatchOutcome.SKIPPED)
     batch_orders: dict[int, list[str]] = {}
     outcomes = OrderOutcome.objects.filter(run=run).values_list(
-        "order__ref", "outcome", "reason", "amount", "expires_on", "attempt_id"
+        "order__ref", "outcome", "reason", "amount", "expires_on", "attempt_id", "attempt__currency"
     )
-    for ref, outcome, reason, amount, expires_on, attempt_id in outcomes.iterator(chunk_size=5000):
+    for ref, outcome, reason, amount, expires_on, attempt_id, currency in outcomes.iterator(chunk_size=5000):
         report.orders.append(
             {
                 "order": ref,
                 "outcome": outcome,
                 "reason": reason or None,
-                "amount": _amount(amount),
+                "amount": _amount(amount, currency),
                 "expires_on": expires_on.isoformat() if expires_on else None,
             }
         )
         if outcome != "skipped":
             batch_orders.setdefault(attempt_id, []).append(ref)
     renewed = InvoiceLine.objects.filter(invoice__attempt__run=run).values_list(
-        "order__ref", "amount", "period_end", "invoice__attempt__pk"
+        "order__ref", "amount", "period_end", "invoice__attempt__pk", "invoice__currency"
     )
-    for ref, amount, period_end, attempt_id in renewed.iterator(chunk_size=5000):
+    for ref, amount, period_end, attempt_id, currency in renewed.iterator(chunk_size=5000):
         report.orders.append(
             {
                 "order": ref,
                 "outcome": BatchOutcome.RENEWED.value,
                 "reason": None,
-                "amount": _amount(amount),
+                "amount": _amount(amount, currency),
                 "expires_on": period_end.isoformat(),
             }
         )
         batch_orders.setdefault(attempt_id, []).append(ref)
-    for pk, ref, outcome, reason, total in attempts.values_list("pk", "customer__ref", "outcome", "reason", "total"):
+    rows = attempts.values_list("pk", "customer__ref", "outcome", "reason", "total", "currency")
+    for pk, ref, outcome, reason, total, currency in rows:
         report.batches.append(
             {
                 "customer": ref,
                 "outcome": outcome,
                 "reason": reason or None,
-                "total": _amount(total),
+                "total": _amount(total, currency),
                 "orders": sorted(batch_orders.get(pk, [])),
             }
         )

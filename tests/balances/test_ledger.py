@@ -63,7 +63,7 @@ def test_refused_debit_changes_nothing(system):
     ("amount", "kind", "message"),
     [
         (Decimal("0"), EntryKind.TOP_UP, "must not be zero"),
-        (Decimal("1.005"), EntryKind.TOP_UP, "more than two decimal places"),
+        (Decimal("1.005"), EntryKind.TOP_UP, r"1\.005 is finer than USD's minor unit \(USD has 2 decimal places\)"),
         (Decimal("1.00"), "gift", "unknown ledger entry kind"),
     ],
 )
@@ -93,3 +93,19 @@ def test_currency_is_fixed_once_money_moved(system):
     acct = account("1.00")
     with pytest.raises(DomainError, match="keeps its currency"):
         account_update(actor=system, account_id=acct.pk, currency="EUR")
+
+
+@pytest.mark.parametrize(
+    ("currency", "fine", "finer", "shown"),
+    [("JPY", "1000", "1000.5", "1000"), ("USD", "10.01", "10.005", "10.01"), ("KWD", "1.005", "1.0005", "1.005")],
+)
+def test_postings_keep_to_the_accounts_minor_unit(system, currency, fine, finer, shown, assert_invariants):
+    customer = CustomerFactory(account__currency=currency)
+    with pytest.raises(DomainError, match=f"is finer than {currency}'s minor unit"):
+        ledger_post(actor=system, account_id=customer.pk, amount=Decimal(finer), kind=EntryKind.TOP_UP)
+    entry = ledger_post(actor=system, account_id=customer.pk, amount=Decimal(fine), kind=EntryKind.TOP_UP)
+    assert entry.amount == Decimal(fine)
+    # The audit log says the balance as the currency writes it.
+    assert AuditEvent.objects.get(action="ledger.top_up").after == shown
+    assert LedgerEntry.objects.count() == 1
+    assert_invariants()

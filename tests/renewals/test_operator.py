@@ -87,7 +87,7 @@ def events(order_id):
     ],
 )
 def test_extension_period(expires_on, anchor, until, months, new_anchor):
-    period = extension_period(expires_on, anchor, until)
+    period = extension_period(expires_on, anchor, until, "USD")
     assert (period.start, period.end, period.months, period.anchor_day, period.amount) == (
         expires_on,
         until,

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.money import quantize
 from renewals.rules import (
     SKIP_REASONS,
     OrderFacts,
@@ -197,6 +198,22 @@ def test_card_charge_uses_the_balance_down_to_zero_not_the_credit():
     assert card_charge(balance_part=M("30"), card_part=M("0"), balance=M("50")) == M("0")
 
 
+@pytest.mark.parametrize(
+    ("balance_part", "card_part", "balance", "minimum", "charged"),
+    [
+        ("0.20", "0", "0", "0.50", "0.50"),  # a 0.20 shortfall charges the minimum
+        ("1.00", "0", "0.80", "0.50", "0.50"),  # the shortfall, not the batch, is below it
+        ("0", "0.10", "5.00", "0.50", "0.50"),  # a card-sourced order below it
+        ("0", "0.60", "0", "0.50", "0.60"),  # above it: as it is
+        ("1.00", "0", "5.00", "0.50", "0"),  # the balance pays: no charge at all
+        ("20", "0", "0", "50", "50"),  # JPY
+    ],
+)
+def test_a_card_charge_below_the_processors_minimum_is_raised_to_it(balance_part, card_part, balance, minimum, charged):
+    found = card_charge(balance_part=M(balance_part), card_part=M(card_part), balance=M(balance), minimum=M(minimum))
+    assert found == M(charged)
+
+
 def test_aligned_end():
     assert aligned_end(D(2027, 1, 10), 15) == D(2027, 1, 15)
     assert aligned_end(D(2027, 1, 20), 15) == D(2027, 2, 15)
@@ -212,22 +229,59 @@ def test_prorate_counts_each_day_at_its_months_rate():
 
 
 def test_renewal_period_with_alignment_is_priced_pro_rata_and_rounded_once():
-    period = renewal_period(expires_on=D(2026, 12, 10), anchor_day=10, months=1, price=M("10.00"), align_day=15)
+    period = renewal_period(
+        expires_on=D(2026, 12, 10), anchor_day=10, months=1, price=M("10.00"), currency="USD", align_day=15
+    )
     assert (period.start, period.end, period.extra_days, period.anchor_day) == (D(2026, 12, 10), D(2027, 1, 15), 5, 15)
     assert period.amount == M("11.61")  # 10.00 + 5 x 10.00/31 = 11.6129 -> 11.61 (half up)
-    plain = renewal_period(expires_on=D(2026, 1, 31), anchor_day=31, months=1, price=M("10.00"))
+    plain = renewal_period(expires_on=D(2026, 1, 31), anchor_day=31, months=1, price=M("10.00"), currency="USD")
     assert (plain.end, plain.amount, plain.extra_days) == (D(2026, 2, 28), M("10.00"), 0)
 
 
 def test_half_up_rounding():
     # 12-month tenure at 100.00: monthly 8.333..; 3 days of a 30-day month = 0.8333...
-    period = renewal_period(expires_on=D(2026, 6, 12), anchor_day=12, months=12, price=M("100.00"), align_day=15)
+    period = renewal_period(
+        expires_on=D(2026, 6, 12), anchor_day=12, months=12, price=M("100.00"), currency="USD", align_day=15
+    )
     assert period.extra_days == 3
     assert period.amount == M("100.83")
     # 0.14 a month, one extra day of February 2027 (28 days): 0.005 -> 0.145,
     # which rounds half up to 0.15 (half-even would give 0.14).
-    half = renewal_period(expires_on=D(2027, 1, 14), anchor_day=14, months=1, price=M("0.14"), align_day=15)
+    half = renewal_period(
+        expires_on=D(2027, 1, 14), anchor_day=14, months=1, price=M("0.14"), currency="USD", align_day=15
+    )
     assert (half.end, half.extra_days, half.amount) == (D(2027, 2, 15), 1, M("0.15"))
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "aligned", "half_price", "half_up"),
+    [
+        # 10 a month + 5 days of January (31 days): 10 + 50/31 = 11.6129...
+        ("JPY", "1000", "1161", "14", "15"),  # 14.5 -> 15 (half-even: 14)
+        ("USD", "10.00", "11.61", "0.14", "0.15"),  # 0.145 -> 0.15
+        ("KWD", "10.000", "11.613", "0.014", "0.015"),  # 0.0145 -> 0.015 (half-even: 0.014)
+    ],
+)
+def test_pro_rata_rounds_half_up_to_the_currencys_minor_unit(currency, price, aligned, half_price, half_up):
+    period = renewal_period(
+        expires_on=D(2026, 12, 10), anchor_day=10, months=1, price=M(price), currency=currency, align_day=15
+    )
+    assert str(period.amount) == aligned
+    # One extra day of February 2027 (28 days) at half_price a month: exactly half a minor unit.
+    half = renewal_period(
+        expires_on=D(2027, 1, 14), anchor_day=14, months=1, price=M(half_price), currency=currency, align_day=15
+    )
+    assert str(half.amount) == half_up
+    # The whole line, not each part, is rounded once.
+    assert half.amount == quantize(half.base_amount + half.extra_amount, currency)
+
+
+def test_the_period_cache_keeps_currencies_apart():
+    # Same date, anchor, months and price: a JPY and a USD line round differently.
+    args = dict(expires_on=D(2026, 12, 10), anchor_day=10, months=1, price=M("10"), align_day=15)
+    assert str(renewal_period(**args, currency="USD").amount) == "11.61"
+    assert str(renewal_period(**args, currency="JPY").amount) == "12"
+    assert str(renewal_period(**args, currency="KWD").amount) == "11.613"
 
 
 @pytest.mark.parametrize(("offered", "months"), [([1, 3, 12], 1), ([12, 24], 12), ([3], 3), ([], 1)])

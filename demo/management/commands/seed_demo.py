@@ -24,6 +24,7 @@ DEMO_CARDS = [
     ("c003", "4000000000000341"),
     ("c004", "4000002500003155"),
     ("c015", "5555555555554444"),
+    ("c031", "4242424242424242"),  # charged in yen
 ]
 
 LOGINS = [
@@ -31,11 +32,15 @@ LOGINS = [
     ("admin", "admin", "platform admin (Django admin at /admin/)"),
     ("reseller", "reseller", "staff of Acme Hosting (reseller with a sub-reseller)"),
     ("customer", "customer", "Jane Doe, a customer of Acme Hosting"),
+    ("kenji", "kenji", "Kenji Sato, a customer of Acme Japan (a sub-reseller selling in yen)"),
 ]
 
 
 class Command(BaseCommand):
-    help = "Build the demo portal (3 resellers, 30 customers, ~300 orders) and the demo logins. Safe to re-run."
+    help = (
+        "Build the demo portal (4 resellers, 33 customers of which 3 pay in yen, ~300 orders) and the demo "
+        "logins. Safe to re-run."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", help="business date the demo is built around (YYYY-MM-DD); default today")
@@ -99,3 +104,6 @@ class Command(BaseCommand):
         users.objects.filter(username="customer").update(email=jane.email)
         membership_link(user=users.objects.get(username="reseller"), reseller=acme)
         membership_link(user=users.objects.get(username="customer"), customer=jane)
+        kenji = Customer.objects.get(ref="c031")
+        users.objects.filter(username="kenji").update(email=kenji.email)
+        membership_link(user=users.objects.get(username="kenji"), customer=kenji)
