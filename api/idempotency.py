@@ -1,8 +1,10 @@
-"""``Idempotency-Key`` for requests that move money (POST /api/renewals/).
+"""``Idempotency-Key`` for requests that move money (POST /api/renewals/,
+POST /api/balance/top-up/, and the customer panel's pay and top-up forms,
+whose one-time form token is the key).
 
 A client that does not know whether its request went through (a timeout, a
-dropped connection) sends it again with the same key and gets the first
-answer back, never a second charge. Keys are scoped per login.
+dropped connection, a double click) sends it again with the same key and
+gets the first answer back, never a second charge. Keys are scoped per login.
 
 1. Claim: an INSERT of (user, key, fingerprint, in_progress) in its own
    transaction. The unique (user, key) constraint decides between requests
@@ -34,6 +36,9 @@ Why a crash between paying and storing the answer cannot charge twice:
   This is why the claim is kept (``failed``), not deleted, after a 500: a
   deleted claim would lose the pins and a retry without pins would renew the
   next cycle.
+- A card top-up's payment attempt takes its key from the claim's id
+  (api.services.top_up_once): a retry finds that attempt and resumes or
+  returns it (the unique ``payment_attempt_key_unique``), never a second one.
 
 Keys are kept ``KEEP`` (24 hours); after that the same key is a new request.
 ``idempotency_keys_purge`` deletes the old rows; an expired row met by a new

@@ -2,12 +2,15 @@
 
 import datetime
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from rest_framework.authtoken.models import Token
 
 from audit.services import audit_record
 from invoices.models import Invoice
+from payments.models import PaymentAttempt
+from payments.services import top_up_by_card
 from renewals.manual import renewal_pay, renewal_quote
 
 
@@ -43,10 +46,13 @@ def renewal_pay_once(
     pins: dict[int, datetime.date] | None = None,
     payment: str = "balance",
     auto_renew_next: frozenset[int] | set[int] = frozenset(),
+    expected_total: Decimal | None = None,
     render: Callable[[Invoice], Any],
 ):
     """Quote and pay a manual renewal at most once per (login, Idempotency-Key)
-    (api/idempotency.py explains why a retry never charges twice). Returns an
+    (api/idempotency.py explains why a retry never charges twice): the API's
+    POST /api/renewals/ and the panel's pay form (its one-time form token is
+    the key). Returns an
     ``Answer``: 201 and ``render(invoice)``, or the stored answer of the first
     request with this key; raises DomainError when the key is reused for
     another request or its first request is still running.
@@ -54,6 +60,8 @@ def renewal_pay_once(
     ``pins`` (order id -> paid-thru date from the quote), when given, refuse
     the payment if an order was renewed since it was quoted; without them the
     paid-thru dates priced now are pinned, and kept with the key for retries.
+    ``expected_total``, when given, refuses the payment (``price_changed``)
+    unless the total now is the one the client showed.
     """
     from api.idempotency import idempotent
 
@@ -63,9 +71,40 @@ def renewal_pay_once(
             pinned = {int(order_id): datetime.date.fromisoformat(day) for order_id, day in claim.pins.items()}
         quote = renewal_quote(actor=actor, items=items, align_day=align_day, pins=pinned)
         claim.pin({str(order_id): day.isoformat() for order_id, day in quote.pins.items()})
-        invoice = renewal_pay(actor=actor, quote=quote, payment=payment, auto_renew_next=set(auto_renew_next))
+        invoice = renewal_pay(
+            actor=actor,
+            quote=quote,
+            payment=payment,
+            auto_renew_next=set(auto_renew_next),
+            expected_total=expected_total,
+        )
         return 201, render(invoice)
 
     # The card path commits its payment attempt before calling Stripe, so only
     # a balance payment can share one transaction with its stored answer.
     return idempotent(user=actor.user, key=key, fingerprint=fingerprint, work=work, atomic=payment == "balance")
+
+
+def top_up_once(*, actor, key: str, fingerprint: str, amount: Decimal, render: Callable[[PaymentAttempt], Any]):
+    """Top up the balance from the default card at most once per (login,
+    Idempotency-Key): the API's POST /api/balance/top-up/ and the panel's
+    top-up form (its one-time form token is the key). Returns an ``Answer``
+    (201 and ``render(attempt)``, or the first request's stored answer);
+    raises DomainError when the key is reused for another request or its
+    first request is still running.
+
+    A charge cannot share a transaction with the stored answer, so the card
+    attempt's key is made from the claim: a retry that takes the claim over
+    (after a 500 or a killed worker) finds the first attempt and resumes or
+    returns it (payments.services.top_up_by_card ``once``), never charging
+    again.
+    """
+    from api.idempotency import idempotent
+
+    def work(claim):
+        attempt = top_up_by_card(
+            actor=actor, account_id=actor.customer_id, amount=amount, once=f"idem{claim.record_id}"
+        )
+        return 201, render(attempt)
+
+    return idempotent(user=actor.user, key=key, fingerprint=fingerprint, work=work)

@@ -149,11 +149,28 @@ def top_up_amount_check(amount: Decimal, currency: str) -> Decimal:
 
 
 def top_up_by_card(
-    *, actor: Actor, account_id: int, amount: Decimal, currency: str | None = None, on: datetime.date | None = None
+    *,
+    actor: Actor,
+    account_id: int,
+    amount: Decimal,
+    currency: str | None = None,
+    on: datetime.date | None = None,
+    once: str | None = None,
 ) -> PaymentAttempt:
     """Charge the default card and, once the charge succeeded, credit the
-    balance. Returns the settled attempt (succeeded, failed or unknown)."""
+    balance. Returns the settled attempt (succeeded, failed or unknown).
+
+    ``once``: the caller's key for this top-up (api.services.top_up_once
+    passes its Idempotency-Key claim). The attempt's key is made from it, so
+    a second call with it (a retry after a crash) finds the first attempt and
+    resumes or returns it: never a second charge."""
     account = _account(actor, account_id)
+    if once is not None:
+        earlier = PaymentAttempt.objects.filter(account=account, idempotency_key=f"topup-{account.pk}-{once}").first()
+        if earlier is not None:
+            charge(earlier, actor=actor)  # only a pending attempt is charged, and under its own Stripe key
+            earlier.refresh_from_db()
+            return earlier
     if currency and currency != account.currency:
         raise DomainError(f"this account pays in {account.currency}, not {currency}", code="currency_mismatch")
     amount = top_up_amount_check(Decimal(amount), account.currency)
@@ -167,7 +184,7 @@ def top_up_by_card(
         purpose=AttemptPurpose.TOP_UP,
         amount=amount,
         currency=account.currency,
-        idempotency_key=f"topup-{account.pk}-{uuid.uuid4().hex}",
+        idempotency_key=f"topup-{account.pk}-{once or uuid.uuid4().hex}",
         business_date=on or business_today(),
     )
     charge(attempt, actor=actor)

@@ -157,11 +157,18 @@ def renewal_pay(
     quote: Quote,
     payment: str = "balance",
     auto_renew_next: frozenset[int] | set[int] = frozenset(),
+    expected_total: Decimal | None = None,
     on: datetime.date | None = None,
 ) -> Invoice:
     """Pay a quote in one transaction: the account locked first (as the sweep
     does), the pins and prices checked again, then one debit, one invoice, the
-    extensions and the notices. Nothing happens unless everything does."""
+    extensions and the notices. Nothing happens unless everything does.
+
+    ``expected_total``: the total the customer was shown (the pay button's
+    amount, the API's ``expected_total``). The payment is refused with
+    ``price_changed``, before anything is charged or written, when the quote's
+    total under the lock differs from it (SPEC "Manual renewal": the amount on
+    the pay button is the amount charged)."""
     on = on or business_today()
     if payment not in ("balance", "card"):
         raise DomainError(f"unknown payment method {payment!r} (balance or card)")
@@ -172,10 +179,12 @@ def renewal_pay(
     if payment == "card":
         if not cards_configured():
             raise DomainError("card payments are not configured on this portal; pay from the balance")
-        return _pay_by_card(actor=actor, quote=quote, auto_renew_next=auto_renew_next, on=on)
+        return _pay_by_card(
+            actor=actor, quote=quote, auto_renew_next=auto_renew_next, expected_total=expected_total, on=on
+        )
     with transaction.atomic():
         account = Account.objects.select_for_update().select_related("customer").get(pk=quote.customer_id)
-        fresh = _requote(actor, quote)
+        fresh = _requote(actor, quote, expected_total)
         if fresh.total > account.available:
             raise InsufficientFunds(
                 f"the renewal costs {format_money(fresh.total, account.currency)} but only "
@@ -194,21 +203,23 @@ def renewal_pay(
     return Invoice.objects.get(pk=invoice_id)
 
 
-def _requote(actor: Actor, quote: Quote) -> Quote:
+def _requote(actor: Actor, quote: Quote, expected_total: Decimal | None) -> Quote:
     """The quote again, under the account's lock: its pins must still hold and
-    its price must not have changed, else nothing is charged."""
+    its total must be the one quoted and the one shown (``expected_total``,
+    when the caller knows it), else nothing is charged."""
     fresh = renewal_quote(
         actor=actor,
         items=[(line.order_id, line.period.months) for line in quote.lines],
         align_day=quote.align_day,
         pins=quote.pins,
     )
-    if fresh.total != quote.total:
-        raise DomainError(
-            f"the price changed since the quote ({format_amount(quote.total, fresh.currency)} -> "
-            f"{format_money(fresh.total, fresh.currency)}); nothing was charged. Review the new quote.",
-            code="price_changed",
-        )
+    for seen in (quote.total if expected_total is None else expected_total, quote.total):
+        if fresh.total != seen:
+            raise DomainError(
+                f"the price changed since the quote ({format_amount(seen, fresh.currency)} -> "
+                f"{format_money(fresh.total, fresh.currency)}); nothing was charged. Review the new quote.",
+                code="price_changed",
+            )
     return fresh
 
 
@@ -226,7 +237,9 @@ def _check_switchable(actor: Actor, order_ids) -> None:
         )
 
 
-def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.date) -> Invoice:
+def _pay_by_card(
+    *, actor: Actor, quote: Quote, auto_renew_next, expected_total: Decimal | None, on: datetime.date
+) -> Invoice:
     """The card path for one manual payment: the attempt and its claim are
     committed first, the charge made with no lock held, the renewal written
     when the charge succeeded (renewals.card_path.settle_renewal)."""
@@ -238,7 +251,7 @@ def _pay_by_card(*, actor: Actor, quote: Quote, auto_renew_next, on: datetime.da
 
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=quote.customer_id)
-        fresh = _requote(actor, quote)
+        fresh = _requote(actor, quote, expected_total)
         card = default_card(account.pk)
         if card is None:
             raise DomainError("save a card first, or pay from the balance", code="no_usable_card")

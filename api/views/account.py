@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.idempotency import request_fingerprint
 from api.serializers import (
     BalanceChangeSerializer,
     BalanceSerializer,
@@ -16,11 +17,23 @@ from api.serializers import (
     PaymentAttemptSerializer,
     TopUpSerializer,
 )
-from api.views.common import BAD_INPUT, REFUSED, IsCustomer, actor_of, responses
+from api.services import top_up_once
+from api.views.common import (
+    BAD_INPUT,
+    CONFLICT,
+    IDEMPOTENCY_KEY,
+    REFUSED,
+    REPLAYED,
+    IsCustomer,
+    actor_of,
+    idempotency_key_of,
+    replay_headers,
+    responses,
+)
 from balances.selectors import account_of, ledger_of
 from balances.services import account_update
 from payments.selectors import cards_of
-from payments.services import card_remove, card_set_default, top_up_by_card
+from payments.services import card_remove, card_set_default
 
 
 class Balance(APIView):
@@ -68,19 +81,28 @@ class TopUp(APIView):
         description=(
             "Charges the default saved card; the balance is credited once the charge succeeded. The attempt's "
             "`state` says how it ended: `succeeded`, `failed` (see `error`) or `unknown` (settled later, never "
-            "charged twice). Without a saved card: 422 `no_usable_card`."
+            "charged twice). Without a saved card: 422 `no_usable_card`. Needs an `Idempotency-Key`, like "
+            "POST /api/renewals/: a replay answers the first answer and charges nothing."
         ),
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
         request=TopUpSerializer,
-        responses=responses({201: PaymentAttemptSerializer}, BAD_INPUT, REFUSED),
+        responses=responses({201: PaymentAttemptSerializer}, BAD_INPUT, CONFLICT, REFUSED),
     )
     def post(self, request):
+        key = idempotency_key_of(request)
         actor = actor_of(request)
         # The amount is checked in the account's currency (its places, the card processor's minimum).
         currency = account_of(actor=actor, account_id=actor.customer_id).currency
         body = TopUpSerializer(data=request.data, context={"currency": currency})
         body.is_valid(raise_exception=True)
-        attempt = top_up_by_card(actor=actor, account_id=actor.customer_id, amount=body.validated_data["amount"])
-        return Response(PaymentAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
+        answer = top_up_once(
+            actor=actor_of(request),
+            key=key,
+            fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
+            amount=body.validated_data["amount"],
+            render=lambda attempt: PaymentAttemptSerializer(attempt).data,
+        )
+        return Response(answer.body, status=answer.status, headers=replay_headers(answer))
 
 
 class CardList(GenericAPIView):

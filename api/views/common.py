@@ -1,8 +1,12 @@
-"""What every API view shares: the acting user's tenant, the permissions, and
-the error responses every endpoint declares in the schema."""
+"""What every API view shares: the acting user's tenant, the permissions, the
+Idempotency-Key of the requests that move money, and the error responses
+every endpoint declares in the schema."""
 
-from drf_spectacular.utils import OpenApiResponse
+import re
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 
 from tenants.scope import Actor, ActorKind, actor_for_user
@@ -75,3 +79,45 @@ def responses(ok: dict, *extra: dict) -> dict:
     for more in extra:
         out.update(more)
     return out
+
+
+# --- Idempotency-Key: every request that moves money (renewals, top-ups) ---
+
+KEY_HEADER = "Idempotency-Key"
+KEY_PATTERN = r"^[!-~]{1,100}$"  # 1-100 visible ASCII characters, e.g. a UUID
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    KEY_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    pattern=KEY_PATTERN,
+    examples=[OpenApiExample("a UUID", value="5f0c2b1e-8d4a-4c57-9a53-0d2b7e6f4c11")],
+    description=(
+        "1-100 visible ASCII characters, new for each payment (a UUID will do). Sending the same request again "
+        "with the same key returns the first answer and never charges twice; the same key with another body "
+        "answers 422 idempotency_key_reused, and while the first request runs, 409 idempotency_in_progress. "
+        "Keys are per login and kept 24 hours."
+    ),
+)
+REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    location=OpenApiParameter.HEADER,
+    enum=["true"],
+    response=[201, 403, 404, 409, 422],
+    description="`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
+)
+
+
+def idempotency_key_of(request) -> str:
+    """The request's Idempotency-Key; a 400 naming the header when it is
+    missing or malformed."""
+    key = request.headers.get(KEY_HEADER)
+    if key is None or not re.fullmatch(KEY_PATTERN, key):
+        raise ValidationError({KEY_HEADER: ["send a header of 1-100 visible ASCII characters, e.g. a UUID"]})
+    return key
+
+
+def replay_headers(answer) -> dict | None:
+    return {"Idempotent-Replayed": "true"} if answer.replayed else None

@@ -7,9 +7,10 @@ another tenant's id answers 404 and refuses the whole batch).
 """
 
 import re
+from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -20,14 +21,23 @@ from api.fields import AmountField
 from api.idempotency import request_fingerprint
 from api.serializers import InvoiceSerializer
 from api.services import renewal_pay_once
-from api.views.common import BAD_INPUT, CONFLICT, REFUSED, IsCustomerOrReseller, actor_of, responses
+from api.views.common import (
+    BAD_INPUT,
+    CONFLICT,
+    IDEMPOTENCY_KEY,
+    REFUSED,
+    REPLAYED,
+    IsCustomerOrReseller,
+    actor_of,
+    idempotency_key_of,
+    replay_headers,
+    responses,
+)
 from renewals.manual import renewal_quote
 from tenants.selectors import customer_detail
 
 MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number is bad input, not a database error
 MAX_ITEMS = 200
-KEY_HEADER = "Idempotency-Key"
-KEY_PATTERN = r"^[!-~]{1,100}$"  # 1-100 visible ASCII characters, e.g. a UUID
 
 
 class RenewalItemSerializer(serializers.Serializer):
@@ -57,6 +67,16 @@ class RenewalSerializer(QuoteItemsSerializer):
         help_text=(
             'each order\'s `pin` from the quote, {"<order id>": "YYYY-MM-DD"}: the payment is refused '
             "(409 renewed_meanwhile) if an order was renewed since"
+        ),
+    )
+    expected_total = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        min_value=Decimal("0"),
+        required=False,
+        help_text=(
+            "the quote's `total` as shown to the customer: the payment is refused (409 price_changed, nothing "
+            "charged) if the total is now different; without it, the total at the time of payment is charged"
         ),
     )
     payment = serializers.ChoiceField(choices=["balance", "card"], default="balance")
@@ -105,30 +125,8 @@ class QuoteSerializer(serializers.Serializer):
         return self.context["customer"]
 
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    KEY_HEADER,
-    str,
-    location=OpenApiParameter.HEADER,
-    required=True,
-    pattern=KEY_PATTERN,
-    examples=[OpenApiExample("a UUID", value="5f0c2b1e-8d4a-4c57-9a53-0d2b7e6f4c11")],
-    description=(
-        "1-100 visible ASCII characters, new for each renewal (a UUID will do). Sending the same request again "
-        "with the same key returns the first answer and never charges twice; the same key with another body "
-        "answers 422 idempotency_key_reused, and while the first request runs, 409 idempotency_in_progress. "
-        "Keys are per login and kept 24 hours."
-    ),
-)
 # Two orders of the demo login `customer` (manage.py seed_demo), one for 1 month, one for 3.
 EXAMPLE_ITEMS = [{"order": 5, "months": 1}, {"order": 10, "months": 3}]
-REPLAYED = OpenApiParameter(
-    "Idempotent-Replayed",
-    str,
-    location=OpenApiParameter.HEADER,
-    enum=["true"],
-    response=[201, 403, 404, 409, 422],
-    description="`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
-)
 
 
 class QuoteView(APIView):
@@ -171,13 +169,12 @@ class RenewalView(APIView):
         ],
         description=(
             "Renew one account's orders and pay once (balance or saved card): one invoice, all or nothing. "
-            "A refused payment changed nothing."
+            "A refused payment changed nothing. Send the quote's total as `expected_total` to be refused "
+            "(409 price_changed) rather than charged a price that changed since it was shown."
         ),
     )
     def post(self, request):
-        key = request.headers.get(KEY_HEADER)
-        if key is None or not re.fullmatch(KEY_PATTERN, key):
-            raise ValidationError({KEY_HEADER: ["send a header of 1-100 visible ASCII characters, e.g. a UUID"]})
+        key = idempotency_key_of(request)
         body = RenewalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -190,7 +187,7 @@ class RenewalView(APIView):
             pins=data.get("pins"),
             payment=data["payment"],
             auto_renew_next=set(data["auto_renew_next"]),
+            expected_total=data.get("expected_total"),
             render=lambda invoice: InvoiceSerializer(invoice).data,
         )
-        headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-        return Response(answer.body, status=answer.status, headers=headers)
+        return Response(answer.body, status=answer.status, headers=replay_headers(answer))

@@ -2,11 +2,17 @@
 messages and settings. Each view parses, calls one selector or service, and
 renders; every read is scoped to the signed-in customer."""
 
+import re
+import uuid
+from decimal import Decimal
+
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from api.idempotency import request_fingerprint
+from api.services import renewal_pay_once, top_up_once
 from balances.selectors import account_of, ledger_of
 from balances.services import account_update
 from core.dates import business_today
@@ -30,9 +36,9 @@ from panels.views.common import (
     with_days,
 )
 from payments.gateway import stripe_configured
+from payments.models import AttemptState
 from payments.selectors import cards_of
-from payments.services import top_up_by_card
-from renewals.manual import renewal_pay, renewal_quote
+from renewals.manual import renewal_quote
 from renewals.rules import default_months
 from renewals.selectors import CENTER_TABS, order_renewal_outlook, renewal_center
 
@@ -125,7 +131,11 @@ def renew(request, actor):
     """Renew one order or a batch: a period per order (default 1 month, or the
     shortest the plan sells), optionally aligned to one renewal day; each line
     and the total; pay from the balance or the card; auto-renew on from the
-    next cycle. Nothing is paid until the customer confirms the quote shown."""
+    next cycle. Nothing is paid until the customer confirms the quote shown,
+    and only at the total shown: the form posts it back, and a total that
+    moved meanwhile is refused (price_changed) with the new quote drawn
+    instead. A second submit of one form pays nothing and shows the first
+    result (FORM_TOKEN)."""
     data = request.POST if request.method == "POST" else request.GET
     try:
         ids = _ids(data.getlist("order"))
@@ -147,6 +157,13 @@ def renew(request, actor):
         offered = [months for months, _amount in periods.get(orders[order_id].plan_id, [])]
         chosen = data.get(f"months_{order_id}", "")
         items.append((order_id, int(chosen) if chosen.isdigit() else default_months(offered)))
+    auto_next = {i for i in ids if data.get(f"auto_renew_{i}") == "on"}
+    payment = data.get("payment", "balance")
+    refusal = ""
+    if request.method == "POST" and data.get("action") == "pay":
+        paid, refusal = _renewal_pay(request, actor, orders, items, align_day, auto_next, payment)
+        if paid is not None:
+            return paid
     quote, error = None, ""
     try:
         quote = renewal_quote(actor=actor, items=items, align_day=align_day)
@@ -154,31 +171,8 @@ def renew(request, actor):
         raise
     except DomainError as exc:
         error = str(exc)
-    auto_next = {i for i in ids if data.get(f"auto_renew_{i}") == "on"}
-    payment = data.get("payment", "balance")
-    if request.method == "POST" and data.get("action") == "pay" and quote is not None:
-        try:
-            pins = {i: parse_date(data.get(f"pin_{i}", ""), f"order {orders[i].ref}") for i in ids}
-        except forms.ValidationError as exc:
-            messages.error(request, sentence(exc.messages[0]))
-            pins = None
-        if pins is not None:
-            invoice = attempt(
-                request,
-                lambda: renewal_pay(
-                    actor=actor,
-                    quote=renewal_quote(actor=actor, items=items, align_day=align_day, pins=pins),
-                    payment=payment,
-                    auto_renew_next=auto_next,
-                ),
-            )
-            if invoice is not None:
-                messages.success(
-                    request,
-                    f"Renewed {len(ids)} order{'s' if len(ids) != 1 else ''}: "
-                    f"{format_money(invoice.total, invoice.currency)} paid, invoice {invoice.number}.",
-                )
-                return redirect("invoice-detail", invoice.pk)
+    if refusal and sentence(refusal) != sentence(error):  # else the quote's own error says it
+        messages.error(request, sentence(refusal))
     account = account_of(actor=actor, account_id=actor.customer_id)
     lines = {line.order_id: line for line in quote.lines} if quote else {}
     rows = [
@@ -204,8 +198,100 @@ def renew(request, actor):
             "card": card,
             "payment": payment if payment in ("balance", "card") else "balance",
             "short": quote is not None and quote.total > account.available,
+            # What the pay button says is what is paid (renewal_pay's expected_total), once per form token.
+            "expected_total": format(quote.total, "f") if quote else "",
+            "form_token": _form_token(),
         },
     )
+
+
+# A paying form (renew, top up) carries a one-time token in a hidden field. Its
+# first submit claims the token as the login's Idempotency-Key (the API's
+# machinery, api/idempotency.py, scoped per login); a second submit of the
+# same form (a double click, a reload, the back button) gets the first
+# answer, the invoice or the top-up's outcome, and charges nothing.
+FORM_TOKEN = re.compile(r"form-[0-9a-f]{32}")
+SHOWN_TOTAL = re.compile(r"[0-9]{1,17}(\.[0-9]{1,3})?")
+IN_PROGRESS = "This form was already sent and is being processed; you will not be charged twice."
+EXPIRED = "This form has expired and nothing was charged; check the amount and send it again."
+
+
+def _form_token() -> str:
+    return f"form-{uuid.uuid4().hex}"
+
+
+def _posted_token(request) -> str | None:
+    token = request.POST.get("form_token", "")
+    return token if FORM_TOKEN.fullmatch(token) else None
+
+
+def _fingerprint(request, fields: dict) -> str:
+    return request_fingerprint(method=request.method, path=request.path, body=fields)
+
+
+def _answer_refusal(answer) -> str:
+    if answer.status == 404:
+        raise NotFound(answer.body["error"]["message"])
+    return answer.body["error"]["message"]
+
+
+def _sent_twice(request, exc: DomainError) -> str:
+    """The token's first submit is still running (say so, no second form to
+    pay with), or the token came back with other values (a refusal)."""
+    if exc.code == "idempotency_in_progress":
+        messages.info(request, IN_PROGRESS)
+        return ""
+    if exc.code == "idempotency_key_reused":
+        return "this form was already sent with other values and nothing more was charged; check them and pay again"
+    return str(exc)
+
+
+def _renewal_pay(request, actor, orders, items, align_day, auto_next, payment):
+    """The pay button: the quote the customer saw (its pins and its total,
+    hidden in the form) paid once per form token, by the API's service.
+    Returns (a redirect, "") when paid, now or by an earlier submit of this
+    form; else (None, why not), nothing charged."""
+    token = _posted_token(request)
+    total = request.POST.get("expected_total", "")
+    if token is None or not SHOWN_TOTAL.fullmatch(total):
+        return None, EXPIRED
+    try:
+        pins = {i: parse_date(request.POST.get(f"pin_{i}", ""), f"order {orders[i].ref}") for i, _months in items}
+    except forms.ValidationError as exc:
+        return None, exc.messages[0]
+    fields = {
+        "items": items,
+        "align_day": align_day,
+        "pins": {str(i): day.isoformat() for i, day in pins.items()},
+        "payment": payment,
+        "auto_renew_next": sorted(auto_next),
+        "expected_total": total,
+    }
+    try:
+        answer = renewal_pay_once(
+            actor=actor,
+            key=token,
+            fingerprint=_fingerprint(request, fields),
+            items=items,
+            align_day=align_day,
+            pins=pins,
+            payment=payment,
+            auto_renew_next=auto_next,
+            expected_total=Decimal(total),
+            render=lambda invoice: {"invoice": invoice.pk},
+        )
+    except DomainError as exc:
+        refusal = _sent_twice(request, exc)
+        return (None, refusal) if refusal else (redirect("invoices"), "")
+    if answer.status != 201:
+        return None, _answer_refusal(answer)
+    invoice = invoice_of(actor=actor, invoice_id=answer.body["invoice"])
+    messages.success(
+        request,
+        f"Renewed {len(items)} order{'s' if len(items) != 1 else ''}: "
+        f"{format_money(invoice.total, invoice.currency)} paid, invoice {invoice.number}.",
+    )
+    return redirect("invoice-detail", invoice.pk), ""
 
 
 @customer_view
@@ -226,20 +312,7 @@ def balance(request, actor):
     form = TopUpForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
-            result = attempt(
-                request,
-                lambda: top_up_by_card(actor=actor, account_id=actor.customer_id, amount=form.cleaned_data["amount"]),
-            )
-            if result is not None:
-                amount = format_money(result.amount, result.currency)
-                if result.state == "succeeded":
-                    messages.success(request, f"Added {amount} to your balance.")
-                elif result.state == "failed":
-                    messages.error(
-                        request, f"The card was not charged: {result.error or 'declined'}. Nothing was added."
-                    )
-                else:
-                    messages.info(request, f"The card's answer for {amount} has not arrived yet. " + SETTLED_LATER)
+            _top_up(request, actor, form.cleaned_data["amount"])
             return redirect("balance")
     account = account_of(actor=actor, account_id=actor.customer_id)
     page = paginate(request, ledger_of(actor=actor, account_id=actor.customer_id))
@@ -247,8 +320,51 @@ def balance(request, actor):
     return render(
         request,
         "panels/customer/balance.html",
-        {"account": account, "page": page, "form": form, "card": card, "cards_enabled": stripe_configured()},
+        {
+            "account": account,
+            "page": page,
+            "form": form,
+            "card": card,
+            "cards_enabled": stripe_configured(),
+            "form_token": _form_token(),
+        },
     )
+
+
+def _top_up(request, actor, amount: Decimal) -> None:
+    """The top-up form, once per form token (see FORM_TOKEN): its outcome as a
+    message, the first submit's outcome for a second submit."""
+    token = _posted_token(request)
+    if token is None:
+        messages.error(request, EXPIRED)
+        return
+    try:
+        answer = top_up_once(
+            actor=actor,
+            key=token,
+            fingerprint=_fingerprint(request, {"amount": format(amount, "f")}),
+            amount=amount,
+            render=lambda attempt: {
+                "state": attempt.state,
+                "amount": format_money(attempt.amount, attempt.currency),
+                "error": attempt.error,
+            },
+        )
+    except DomainError as exc:
+        refusal = _sent_twice(request, exc)
+        if refusal:
+            messages.error(request, sentence(refusal))
+        return
+    if answer.status != 201:
+        messages.error(request, sentence(_answer_refusal(answer)))
+        return
+    result = answer.body
+    if result["state"] == AttemptState.SUCCEEDED:
+        messages.success(request, f"Added {result['amount']} to your balance.")
+    elif result["state"] == AttemptState.FAILED:
+        messages.error(request, f"The card was not charged: {result['error'] or 'declined'}. Nothing was added.")
+    else:
+        messages.info(request, f"The card's answer for {result['amount']} has not arrived yet. " + SETTLED_LATER)
 
 
 @customer_view

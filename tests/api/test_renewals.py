@@ -17,9 +17,13 @@ from api import services as api_services
 from api.idempotency import STALE, idempotency_keys_purge, request_fingerprint
 from api.models import IdempotencyKey, IdempotencyState
 from balances.models import Account, EntryKind, LedgerEntry
+from catalog.models import PlanPrice
 from invoices.models import Invoice
 from orders.models import Order
+from tenants.scope import Actor
 from tests.helpers import run_concurrently
+from tests.payments.test_card_renewals import intents_of
+from tests.payments.test_cards import GOOD, tokenise
 from tests.renewals.conftest import snapshot_db  # noqa: F401 - the "nothing was written" fixture
 
 QUOTES = "/api/quotes/"
@@ -226,6 +230,74 @@ def test_a_pin_that_moved_is_a_409_conflict_with_nothing_charged(api, tenants):
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "renewed_meanwhile"
     assert (Invoice.objects.count(), charges(), balance(tenants), paid_thru("o1"), paid_thru("o2")) == state
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payment", ["balance", "card"])
+def test_a_price_changed_since_the_quote_is_a_409_with_nothing_charged(
+    api,
+    tenants,
+    snapshot_db,  # noqa: F811
+    request,
+    payment,
+):
+    # Given a quote shown to the customer (10.00 + 27.00), then o1's monthly price moves to 12.00
+    if payment == "card":
+        request.getfixturevalue("stripe_on")
+        save_card(tenants, GOOD)
+    owner = api("owner")
+    items = batch(tenants, ("o1", 1), ("o2", 3))
+    quote = owner.post(QUOTES, {"items": items}, format="json").json()
+    assert quote["total"] == "37.00"
+    PlanPrice.objects.filter(plan=tenants.orders["o1"].plan, months=1).update(amount=Decimal("12.00"))
+    before = snapshot_db()
+
+    # When the client pays with the total it showed
+    refused = pay(owner, {"items": items, "payment": payment, "expected_total": quote["total"]})
+
+    # Then 409 price_changed, and nothing was charged or written but the key's stored answer
+    assert refused.status_code == 409, refused.json()
+    assert refused.json()["error"]["code"] == "price_changed"
+    assert "(37.00 -> 39.00 USD); nothing was charged" in refused.json()["error"]["message"]
+    assert written_since(before, snapshot_db()) == {"api.IdempotencyKey": 1}
+    if payment == "card":
+        assert intents_of("c1") == []  # Stripe was never called
+    # and its replay answers the same
+    assert pay(owner, {"items": items, "payment": payment, "expected_total": "37.00"}).json() == refused.json()
+
+    # When the client shows the new quote and pays its total
+    requoted = owner.post(QUOTES, {"items": items}, format="json").json()
+    paid = pay(owner, {"items": items, "payment": payment, "expected_total": requoted["total"]}, key="key-2")
+
+    # Then that total is what was paid
+    assert (requoted["total"], paid.status_code, paid.json()["total"]) == ("39.00", 201, "39.00")
+    assert Invoice.objects.count() == 1
+    if payment == "card":
+        assert [(i.status, i.amount) for i in intents_of("c1")] == [("succeeded", 3900)]
+    else:
+        assert balance(tenants) == Decimal("61.00")
+
+
+@pytest.mark.django_db
+def test_an_expected_total_that_is_not_an_amount_is_a_400(api, tenants, unchanged):
+    response = pay(api("owner"), {"items": batch(tenants, ("o1", 1)), "expected_total": "ten"})
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["expected_total"]
+    unchanged()
+
+
+def written_since(before, after) -> dict:
+    """Rows added per model between two snapshot_db() results; the export must not have changed."""
+    assert after[0] == before[0]
+    return {label: after[1][label] - count for label, count in before[1].items() if after[1][label] != count}
+
+
+def save_card(tenants, number):
+    from payments.services import card_add
+
+    c1 = tenants.customers["c1"]
+    card_add(actor=Actor.system("test"), account_id=c1.pk, payment_method_id=tokenise(number))
 
 
 @pytest.mark.django_db

@@ -320,8 +320,9 @@ def test_bad_input_anywhere_is_a_400_naming_the_field(tenants, api):
         (owner.patch(f"/api/orders/{o1}/", {"locked": False}, format="json"), ["locked"]),
         (owner.patch(f"/api/orders/{o1}/", {}, format="json"), ["body"]),
         (owner.patch("/api/balance/", {}, format="json"), ["auto_renew"]),
-        (owner.post("/api/balance/top-up/", {"amount": "-5"}, format="json"), ["amount"]),
-        (owner.post("/api/balance/top-up/", {"amount": "1.001"}, format="json"), ["amount"]),
+        (owner.post("/api/balance/top-up/", {"amount": "-5"}, format="json", HTTP_IDEMPOTENCY_KEY="k1"), ["amount"]),
+        (owner.post("/api/balance/top-up/", {"amount": "1.001"}, format="json", HTTP_IDEMPOTENCY_KEY="k2"), ["amount"]),
+        (owner.post("/api/balance/top-up/", {"amount": "25.00"}, format="json"), ["Idempotency-Key"]),
         (api("acme").put(f"/api/customers/{tenants.customers['c1'].pk}/auto-renew-allowed/", {}, format="json"),
          ["allowed"]),
     ]  # fmt: skip
@@ -445,7 +446,8 @@ def test_balance_master_switch_and_ledger(tenants, api):
 
 def test_a_top_up_without_a_card_is_refused_with_422(tenants, api):
     before = snapshot()
-    error(api("owner").post("/api/balance/top-up/", {"amount": "25.00"}, format="json"), 422, "no_usable_card")
+    response = api("owner").post("/api/balance/top-up/", {"amount": "25.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    error(response, 422, "no_usable_card")
     assert snapshot() == before
 
 
@@ -476,7 +478,7 @@ def test_top_up_by_card_and_removing_a_card_against_localstripe(tenants, api, st
     actor = Actor.system("test")
     card = card_add(actor=actor, account_id=c1.pk, payment_method_id=method.id)
     owner = api("owner")
-    response = owner.post("/api/balance/top-up/", {"amount": "25.00"}, format="json")
+    response = owner.post("/api/balance/top-up/", {"amount": "25.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert response.status_code == 201
     assert {k: v for k, v in response.json().items() if k != "id"} == {
         "state": "succeeded",
@@ -487,7 +489,8 @@ def test_top_up_by_card_and_removing_a_card_against_localstripe(tenants, api, st
     assert owner.get("/api/balance/").json()["balance"] == "125.00"
     assert owner.delete(f"/api/cards/{card.pk}/").status_code == 204
     assert not Card.objects.exists()
-    error(owner.post("/api/balance/top-up/", {"amount": "25.00"}, format="json"), 422, "no_usable_card")
+    response = owner.post("/api/balance/top-up/", {"amount": "25.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    error(response, 422, "no_usable_card")
 
 
 # Invoices and messages --------------------------------------------------------------

@@ -8,6 +8,7 @@ from balances.models import Account, LedgerEntry
 from invoices.models import Invoice
 from notifications.models import Notice
 from orders.models import Order
+from tests.helpers import renewal_form, top_up_form
 
 PAGES = ["orders", "renewals", "balance", "invoices", "messages", "settings", "cards"]
 
@@ -44,10 +45,7 @@ def test_the_orders_list_shows_paid_thru_days_remaining_and_marks_what_expires(o
 def test_an_outsider_gets_404_for_every_page_with_an_id_and_changes_nothing(client, tenants):
     o1 = tenants.orders["o1"]
     client.force_login(tenants.users["owner"])
-    client.post(
-        reverse("renew"),
-        {"order": [o1.pk], f"months_{o1.pk}": "1", "action": "pay", f"pin_{o1.pk}": o1.expires_on.isoformat()},
-    )
+    client.post(reverse("renew"), {**renewal_form(client, {"order": [o1.pk], f"months_{o1.pk}": "1"}), "action": "pay"})
     invoice = Invoice.objects.get()
     notice = Notice.objects.filter(customer=tenants.customers["c1"]).first()
     before = (list(Order.objects.values_list("pk", "auto_renew", "expires_on")), Invoice.objects.count())
@@ -76,10 +74,9 @@ def test_batch_renewal_of_three_orders_with_three_periods_paid_from_the_balance(
     form = {"order": [o1.pk, o2.pk, o3.pk], f"months_{o1.pk}": "3", f"months_{o2.pk}": "1", f"months_{o3.pk}": "12"}
     page = owner.get(reverse("renew"), form).content.decode()
     assert "52.00 USD" in page  # 27.00 + 10.00 + 15.00
-    pins = {f"pin_{o.pk}": o.expires_on.isoformat() for o in (o1, o2, o3)}
     response = owner.post(
         reverse("renew"),
-        {**form, **pins, "payment": "balance", f"auto_renew_{o3.pk}": "on", "action": "pay"},
+        {**renewal_form(owner, form), "payment": "balance", f"auto_renew_{o3.pk}": "on", "action": "pay"},
         follow=True,
     )
     invoice = Invoice.objects.get()
@@ -110,16 +107,12 @@ def test_a_foreign_order_hidden_in_a_batch_rejects_the_whole_batch(owner, tenant
 def test_a_renewal_the_balance_cannot_pay_says_so_and_changes_nothing(owner, tenants):
     o2 = tenants.orders["o2"]
     entries = LedgerEntry.objects.count()
-    data = {"order": [o2.pk], f"months_{o2.pk}": "12", f"pin_{o2.pk}": o2.expires_on.isoformat(), "action": "pay"}
+    data = {**renewal_form(owner, {"order": [o2.pk], f"months_{o2.pk}": "12"}), "action": "pay"}
     page = owner.post(reverse("renew"), {**data, "payment": "balance"}, follow=True).content.decode()
     assert "The renewal costs 100.00 USD but only 100.00 is available" not in page  # it is affordable: 100.00
     o1 = tenants.orders["o1"]
     data = {
-        "order": [o1.pk, o2.pk],
-        f"months_{o1.pk}": "12",
-        f"months_{o2.pk}": "12",
-        f"pin_{o1.pk}": o1.expires_on.isoformat(),
-        f"pin_{o2.pk}": Order.objects.get(pk=o2.pk).expires_on.isoformat(),
+        **renewal_form(owner, {"order": [o1.pk, o2.pk], f"months_{o1.pk}": "12", f"months_{o2.pk}": "12"}),
         "action": "pay",
     }
     page = owner.post(reverse("renew"), data, follow=True).content.decode()
@@ -172,10 +165,7 @@ def test_the_renewal_center_tabs(owner, tenants):
 @pytest.mark.django_db
 def test_messages_list_and_reading_one_marks_it_read(owner, tenants):
     o1 = tenants.orders["o1"]
-    owner.post(
-        reverse("renew"),
-        {"order": [o1.pk], f"months_{o1.pk}": "1", "action": "pay", f"pin_{o1.pk}": o1.expires_on.isoformat()},
-    )
+    owner.post(reverse("renew"), {**renewal_form(owner, {"order": [o1.pk], f"months_{o1.pk}": "1"}), "action": "pay"})
     listing = owner.get(reverse("messages")).content.decode()
     assert "Renewal paid: 10.00 USD for 1 order" in listing
     notice = Notice.objects.filter(kind="renewal_succeeded").get()
@@ -190,10 +180,7 @@ def test_the_master_switch_and_the_invoice_pages(owner, tenants):
     assert "Auto-renew is now off for your whole account." in response.content.decode()
     assert not Account.objects.get(pk=tenants.customers["c1"].pk).auto_renew
     o1 = tenants.orders["o1"]
-    owner.post(
-        reverse("renew"),
-        {"order": [o1.pk], f"months_{o1.pk}": "1", "action": "pay", f"pin_{o1.pk}": o1.expires_on.isoformat()},
-    )
+    owner.post(reverse("renew"), {**renewal_form(owner, {"order": [o1.pk], f"months_{o1.pk}": "1"}), "action": "pay"})
     invoice = Invoice.objects.get()
     assert invoice.number in owner.get(reverse("invoices")).content.decode()
     printable = owner.get(reverse("invoice-detail", args=[invoice.pk]), {"print": "1"}).content.decode()
@@ -255,15 +242,15 @@ def test_top_up_by_card_from_the_balance_page(owner, tenants, stripe_on):
     from tests.payments.test_cards import DECLINES_AT_CHARGE, GOOD
 
     _save_card(tenants, GOOD)
-    response = owner.post(reverse("balance"), {"amount": "25.00"}, follow=True)
+    response = owner.post(reverse("balance"), top_up_form(owner, "25.00"), follow=True)
     assert "Added 25.00 USD to your balance." in response.content.decode()
     assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 125
     assert "Card top-up" in response.content.decode()  # in the history
     _save_card(tenants, DECLINES_AT_CHARGE)  # the default card from now on
-    response = owner.post(reverse("balance"), {"amount": "5.00"}, follow=True)
+    response = owner.post(reverse("balance"), top_up_form(owner, "5.00"), follow=True)
     assert "The card was not charged" in response.content.decode()
     assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 125
-    response = owner.post(reverse("balance"), {"amount": "-5"}, follow=True)
+    response = owner.post(reverse("balance"), top_up_form(owner, "-5"), follow=True)
     assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 125
 
 
@@ -273,20 +260,13 @@ def test_a_batch_paid_by_card_and_a_declined_card_that_changes_nothing(owner, te
 
     o1, o2 = tenants.orders["o1"], tenants.orders["o2"]
     _save_card(tenants, DECLINES_AT_CHARGE)
-    data = {
-        "order": [o1.pk, o2.pk],
-        f"months_{o2.pk}": "12",
-        f"pin_{o1.pk}": o1.expires_on.isoformat(),
-        f"pin_{o2.pk}": o2.expires_on.isoformat(),
-        "payment": "card",
-        "action": "pay",
-    }
-    page = owner.post(reverse("renew"), data, follow=True).content.decode()
+    choices = {"order": [o1.pk, o2.pk], f"months_{o2.pk}": "12", "payment": "card", "action": "pay"}
+    page = owner.post(reverse("renew"), renewal_form(owner, choices), follow=True).content.decode()
     assert "declined" in page.lower()
     assert not Invoice.objects.exists()
     assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 100
     _save_card(tenants, GOOD)
-    response = owner.post(reverse("renew"), data, follow=True)
+    response = owner.post(reverse("renew"), renewal_form(owner, choices), follow=True)
     invoice = Invoice.objects.get()
     assert f"Renewed 2 orders: 110.00 USD paid, invoice {invoice.number}." in response.content.decode()
     assert Account.objects.get(pk=tenants.customers["c1"].pk).balance == 100  # the card paid it all
