@@ -30,7 +30,8 @@ class AccountForm(forms.ModelForm):
         currency = self.cleaned_data.get("currency")
         if currency is None:
             return limit  # the currency's own error is shown
-        problem = credit_limit_problem(self.instance.balance, limit, currency)
+        # What the processor took below the limit does not count (balances.services.account_update).
+        problem = credit_limit_problem(self.instance.balance + self.instance.overdrawn, limit, currency)
         if problem:
             raise forms.ValidationError(problem)
         return quantize(limit, currency)
@@ -69,7 +70,7 @@ class AccountAdmin(PermittedActionsMixin, AuditedAdmin):
     list_select_related = ("customer",)
     # The balance moves only by ledger entries (an adjustment below, with its
     # reason); what card payments hold, only with them.
-    readonly_fields = ("customer", "balance", "held")
+    readonly_fields = ("customer", "balance", "held", "overdrawn")
     actions = ("post_adjustment",)
 
     def has_add_permission(self, request):

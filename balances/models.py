@@ -18,8 +18,17 @@ class Account(models.Model):
     # under this row's lock, in the entry's transaction.
     balance = MoneyField(default=0, editable=False)
     # Reserved for card-paid renewal batches in flight (the balance part of
-    # their total): not available to anything else until posted or released.
+    # their total) and for refunds an admin is making at the processor: not
+    # available to anything else until posted or released.
     held = MoneyField(default=0, editable=False)
+    # How far the card processor's own movements (a refund, a dispute: kinds
+    # PROCESSOR_KINDS) took the balance below what the credit limit allows
+    # (SPEC "Money": recorded even then; the account owes). Raised only by
+    # such an entry, lowered by every credit, moved only by ledger_post under
+    # this row's lock; the two limits below allow exactly this much more, so
+    # every other debit still meets them in the database.
+    # (db_default: the set-based writers that COPY accounts name their columns.)
+    overdrawn = MoneyField(default=0, db_default=0, editable=False)
     # The master auto-renew switch of the account.
     auto_renew = models.BooleanField(default=True)
     stripe_customer_id = models.CharField(max_length=100, blank=True)
@@ -33,14 +42,18 @@ class Account(models.Model):
         ordering = ["customer_id"]
         constraints = [
             models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_not_negative"),
-            # The last line of defence for "never below -credit_limit".
+            # The last line of defence for "never below -credit_limit": only
+            # what the processor took (overdrawn) may go further.
             models.CheckConstraint(
-                condition=Q(balance__gte=-F("credit_limit")), name="account_balance_within_credit_limit"
+                condition=Q(balance__gte=-F("credit_limit") - F("overdrawn")),
+                name="account_balance_within_credit_limit",
             ),
             models.CheckConstraint(condition=Q(held__gte=0), name="account_held_not_negative"),
             models.CheckConstraint(
-                condition=Q(balance__gte=F("held") - F("credit_limit")), name="account_held_within_funds"
+                condition=Q(balance__gte=F("held") - F("credit_limit") - F("overdrawn")),
+                name="account_held_within_funds",
             ),
+            models.CheckConstraint(condition=Q(overdrawn__gte=0), name="account_overdrawn_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"),
         ]
 
@@ -52,6 +65,14 @@ class Account(models.Model):
         """Funds a renewal may use: balance plus credit limit, less holds."""
         return self.balance - self.held + self.credit_limit
 
+    @property
+    def owes(self):
+        """What the account must pay to be back within its credit limit (0
+        when it is): it renews nothing until then (balances.rules.owed)."""
+        from balances.rules import owed
+
+        return owed(self.balance, self.credit_limit)
+
 
 class EntryKind(models.TextChoices):
     OPENING = "opening", "Opening balance"
@@ -60,6 +81,16 @@ class EntryKind(models.TextChoices):
     CARD_TOP_UP = "card_top_up", "Card top-up"
     RENEWAL = "renewal", "Renewal charge"
     REFUND = "refund", "Refund"
+    # A dispute's amount, withdrawn by the processor when it opens, and
+    # reinstated when the dispute is won.
+    DISPUTE = "dispute", "Dispute"
+    DISPUTE_REVERSAL = "dispute_reversal", "Dispute won"
+
+
+# Movements the card processor made (a refund, a dispute): recorded even
+# when they take the balance below the credit limit, each at most once per
+# processor object (its id is the reference).
+PROCESSOR_KINDS = (EntryKind.REFUND, EntryKind.DISPUTE, EntryKind.DISPUTE_REVERSAL)
 
 
 class LedgerEntry(models.Model):
@@ -98,6 +129,18 @@ class LedgerEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_kind_valid"),
+            # A refund or a dispute is posted once per processor object, by
+            # whichever event or admin action comes first (a webhook and its
+            # redelivery, charge.dispute.created and .closed, an admin's
+            # refund and its charge.refunded).
+            models.UniqueConstraint(
+                fields=["kind", "reference"],
+                condition=Q(kind__in=PROCESSOR_KINDS),
+                name="ledger_processor_object_once",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=PROCESSOR_KINDS) | ~Q(reference=""), name="ledger_processor_reference"
+            ),
         ]
         indexes = [models.Index(fields=["account", "business_date"], name="ledger_account_date_idx")]
 

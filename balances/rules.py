@@ -16,3 +16,27 @@ def credit_limit_problem(balance: Decimal, credit_limit: Decimal, currency: str)
             f"{format_amount(-balance, currency)}"
         )
     return None
+
+
+def owed(balance: Decimal, credit_limit: Decimal) -> Decimal:
+    """What an account must pay to be back within its credit limit: more
+    than zero only after the card processor took money back (a refund, a
+    dispute) that was already spent (SPEC "Money": it then owes and renews
+    nothing until it is back)."""
+    return max(Decimal(0), -(balance + credit_limit))
+
+
+def overdrawn_after(
+    *, overdrawn: Decimal, balance: Decimal, held: Decimal, credit_limit: Decimal, amount: Decimal, processor: bool
+) -> Decimal:
+    """An account's ``overdrawn`` after an entry of ``amount`` (signed) moved
+    its ``balance`` to ``balance``: how far the processor's movements took it
+    below what the credit limit and the holds allow. A processor's debit
+    raises it as far as it needs (never further, so by at most its amount);
+    any other entry lowers it to what is still needed (a credit brings the
+    account back; another debit is allowed only within the limit, so it is 0
+    after one)."""
+    needed = max(Decimal(0), held - credit_limit - balance)
+    if processor and amount < 0:
+        return max(overdrawn, needed)
+    return min(overdrawn, needed)

@@ -6,8 +6,8 @@ from decimal import Decimal
 from django.db import transaction
 
 from audit.services import audit_record, audited_update
-from balances.models import Account, EntryKind, LedgerEntry
-from balances.rules import credit_limit_problem
+from balances.models import PROCESSOR_KINDS, Account, EntryKind, LedgerEntry
+from balances.rules import credit_limit_problem, overdrawn_after
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.locks import lock_account
@@ -38,19 +38,27 @@ def ledger_post(
 ) -> LedgerEntry:
     """Append an entry and move the cached balance with it, under the account's
     row lock, refusing a debit that would take the balance below -credit_limit.
+
+    The card processor's movements (PROCESSOR_KINDS: a refund, a dispute,
+    each with the processor's id as ``reference``) are recorded even below
+    the limit (SPEC "Money": nothing the processor did is missing from the
+    ledger); how far below is kept in ``overdrawn``, which any credit lowers.
     """
     amount = Decimal(amount)
     if amount == 0:
         raise DomainError("a ledger entry moves money: the amount must not be zero")
     if kind not in EntryKind.values:
         raise DomainError(f"unknown ledger entry kind {kind!r}")
+    processor = kind in PROCESSOR_KINDS
+    if processor and not reference:
+        raise DomainError(f"a {kind} entry names the processor's object (its id) in its reference")
     account = lock_account(account_id)
     try:
         amount = check_exact(amount, account.currency)
     except ValueError as exc:
         raise DomainError(f"{account.customer.ref}: {exc}", code="invalid_amount") from exc
     new_balance = account.balance + amount
-    if amount < 0 and new_balance - account.held < -account.credit_limit:
+    if amount < 0 and not processor and new_balance - account.held < -account.credit_limit:
         cur = account.currency
         raise InsufficientFunds(
             f"{account.customer.ref}: a debit of {format_money(-amount, cur)} needs "
@@ -72,8 +80,16 @@ def ledger_post(
         actor_label=actor.label,
     )
     before = account.balance
+    account.overdrawn = overdrawn_after(
+        overdrawn=account.overdrawn,
+        balance=new_balance,
+        held=account.held,
+        credit_limit=account.credit_limit,
+        amount=amount,
+        processor=processor,
+    )
     account.balance = new_balance
-    account.save(update_fields=["balance", "updated_at"])
+    account.save(update_fields=["balance", "overdrawn", "updated_at"])
     audit_record(
         actor=actor,
         action=f"ledger.{kind}",
@@ -104,9 +120,21 @@ def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes
         if account.entries.exists():
             raise DomainError(f"{account.customer.ref}: an account with ledger entries keeps its currency")
     if "credit_limit" in changes:
+        # What the processor took below the limit does not count against a
+        # new limit: the rule applies to the balance without it.
         problem = credit_limit_problem(
-            account.balance, Decimal(changes["credit_limit"]), changes.get("currency", account.currency)
+            account.balance + account.overdrawn,
+            Decimal(changes["credit_limit"]),
+            changes.get("currency", account.currency),
         )
         if problem:
             raise DomainError(f"{account.customer.ref}: {problem}")
-    return audited_update(actor=actor, instance=account, changes=changes, reason=reason)
+    changed = audited_update(actor=actor, instance=account, changes=changes, reason=reason)
+    if "credit_limit" in changes and account.overdrawn:
+        # A higher limit covers part of what is owed: the processor's
+        # allowance shrinks to what is still below the new limit (after the
+        # limit moved, so that the constraints hold at each step).
+        limit = Decimal(changes["credit_limit"])
+        needed = max(Decimal(0), account.held - limit - account.balance)
+        Account.objects.filter(pk=account.pk).update(overdrawn=min(account.overdrawn, needed))
+    return changed

@@ -4,7 +4,7 @@ every scenario; operators can run ``manage.py check_invariants``."""
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
 
-from balances.models import Account, LedgerEntry
+from balances.models import PROCESSOR_KINDS, Account, LedgerEntry
 from core.money import STORED_PLACES, MoneyField, exponent, format_amount
 from invoices.models import Invoice, InvoiceLine
 
@@ -33,10 +33,31 @@ def invariant_violations(limit: int = 20) -> list[str]:
         f"{_shown(a.ledger_total, a.currency)}"
         for a in accounts
     ]
+    # Below the credit limit only by what the card processor took (refunds,
+    # disputes: the account then owes), and never by more than it took.
     problems += [
         f"account {a.customer.ref}: balance {_shown(a.balance, a.currency)} is below "
         f"-{_shown(a.credit_limit, a.currency)}"
-        for a in Account.objects.filter(balance__lt=-F("credit_limit")).select_related("customer")[:limit]
+        + (f" by more than the processor took ({_shown(a.overdrawn, a.currency)})" if a.overdrawn else "")
+        for a in Account.objects.filter(balance__lt=-F("credit_limit") - F("overdrawn")).select_related("customer")[
+            :limit
+        ]
+    ]
+    taken = (
+        LedgerEntry.objects.filter(account_id=OuterRef("pk"), kind__in=PROCESSOR_KINDS, amount__lt=0)
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    processor_took = Coalesce(Subquery(taken, output_field=MoneyField()), Value(0), output_field=MoneyField())
+    problems += [
+        f"account {a.customer.ref}: overdrawn {_shown(a.overdrawn, a.currency)} but the processor took only "
+        f"{_shown(-a.took, a.currency)}"
+        for a in Account.objects.filter(overdrawn__gt=0)
+        .annotate(took=processor_took)
+        .filter(overdrawn__gt=-F("took"))
+        .select_related("customer")[:limit]
     ]
     invoices = Invoice.objects.annotate(lines_total=_sum_of(InvoiceLine, "invoice_id")).exclude(total=F("lines_total"))[
         :limit
@@ -46,9 +67,10 @@ def invariant_violations(limit: int = 20) -> list[str]:
         for i in invoices
     ]
     from orders.models import Order
-    from payments.models import AttemptState, PaymentAttempt
+    from payments.models import AttemptState, PaymentAttempt, ProcessorMovement
 
-    # What accounts hold is exactly what card payments in flight reserved.
+    # What accounts hold is exactly what card payments and admins' refunds in
+    # flight reserved.
     open_holds = (
         PaymentAttempt.objects.filter(account_id=OuterRef("pk"), state__in=[AttemptState.PENDING, AttemptState.UNKNOWN])
         .order_by()
@@ -56,9 +78,20 @@ def invariant_violations(limit: int = 20) -> list[str]:
         .annotate(total=Sum("hold"))
         .values("total")
     )
-    holds = Coalesce(Subquery(open_holds, output_field=MoneyField()), Value(0), output_field=MoneyField())
+    open_refunds = (
+        ProcessorMovement.objects.filter(
+            account_id=OuterRef("pk"), state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    holds = Coalesce(Subquery(open_holds, output_field=MoneyField()), Value(0), output_field=MoneyField()) + Coalesce(
+        Subquery(open_refunds, output_field=MoneyField()), Value(0), output_field=MoneyField()
+    )
     problems += [
-        f"account {a.customer.ref}: holds {_shown(a.held, a.currency)} but open card payments reserve "
+        f"account {a.customer.ref}: holds {_shown(a.held, a.currency)} but open card payments and refunds reserve "
         f"{_shown(a.reserved, a.currency)}"
         for a in Account.objects.annotate(reserved=holds).exclude(held=F("reserved")).select_related("customer")[:limit]
     ]

@@ -3,8 +3,10 @@ from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdmin, money_column
 from core.admin_actions import PermittedActionsMixin, ReasonForm, confirm_and_apply
+from core.money import format_money
 from payments.charges import payment_attempt_decide, payment_attempts_reconcile
-from payments.models import AttemptState, Card, PaymentAttempt, WebhookEvent
+from payments.models import AttemptState, Card, PaymentAttempt, ProcessorMovement, WebhookEvent
+from payments.refunds import payment_refund, refundable
 from payments.rules import reconcile_delay
 from payments.selectors import attempts_awaiting_decision
 from tenants.scope import actor_for_user
@@ -47,6 +49,25 @@ DECIDE_INTRO = (
 )
 
 
+class RefundForm(ReasonForm):
+    # Up to 3 places (KWD, BHD); each payment refuses an amount finer than its
+    # own currency's minor unit (payments.refunds.payment_refund says which).
+    amount = forms.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        min_value=0,
+        required=False,
+        help_text="In the payment's currency. Leave empty to refund all that is left of each payment.",
+    )
+
+
+REFUND_INTRO = (
+    "The refund goes to the card at Stripe and is posted to the customer's ledger (kind refund). It is refused "
+    "beyond what is left of a payment, and beyond what the account can give back without going below its credit "
+    "limit (money already spent on renewals)."
+)
+
+
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
     list_display = (
@@ -62,7 +83,7 @@ class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
     list_filter = (AwaitingDecisionFilter, "state", "purpose", "business_date")
     search_fields = ("account__customer__ref", "stripe_payment_intent_id", "idempotency_key")
     list_select_related = ("account__customer",)
-    actions = ("reconcile", "settle_paid", "settle_failed")
+    actions = ("reconcile", "settle_paid", "settle_failed", "refund")
 
     @admin.action(description="Reconcile open attempts with Stripe (never charges again)")
     def reconcile(self, request, queryset):
@@ -83,6 +104,29 @@ class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
     def settle_failed(self, request, queryset):
         return self._decide(request, queryset, AttemptState.FAILED, "settle_failed", ReasonForm, "Settle as failed")
 
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("payments.refund_paymentattempt")
+
+    @admin.action(description="Refund to the card (part or whole; with a reason)", permissions=["refund"])
+    def refund(self, request, queryset):
+        attempts = queryset.select_related("account__customer")
+        left = "; ".join(
+            f"attempt {a.pk}: {format_money(refundable(a), a.currency)} of {format_money(a.amount, a.currency)}"
+            for a in attempts.filter(state=AttemptState.SUCCEEDED).order_by("pk")
+        )
+        return confirm_and_apply(
+            self,
+            request,
+            attempts,
+            action="refund",
+            form_class=RefundForm,
+            title="Refund to the card",
+            intro=f"{REFUND_INTRO} Left to refund: {left or 'nothing (no payment that succeeded is selected)'}.",
+            apply=lambda actor, attempt, data: payment_refund(
+                actor=actor, attempt_id=attempt.pk, amount=data.get("amount"), reason=data["reason"]
+            ),
+        )
+
     def _decide(self, request, queryset, state, action, form_class, title):
         minutes = int(reconcile_delay().total_seconds() // 60)
         return confirm_and_apply(
@@ -101,6 +145,28 @@ class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
                 payment_intent_id=data.get("payment_intent_id", ""),
             ),
         )
+
+
+@admin.register(ProcessorMovement)
+class ProcessorMovementAdmin(ReadOnlyAdmin):
+    """Refunds and disputes of card payments, each with its ledger entry."""
+
+    list_display = (
+        "created_at",
+        "account",
+        "kind",
+        "origin",
+        money_column("amount"),
+        "currency",
+        "state",
+        "processor_id",
+        "attempt",
+        "requested_by",
+        "alerted_at",
+    )
+    list_filter = ("kind", "origin", "state", "business_date")
+    search_fields = ("account__customer__ref", "processor_id", "attempt__stripe_payment_intent_id")
+    list_select_related = ("account__customer", "attempt")
 
 
 @admin.register(WebhookEvent)

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from balances.models import Account
+from balances.models import Account, EntryKind, LedgerEntry
 from core.money import MoneyField, format_money
 from tenants.scope import TenantQuerySet
 
@@ -87,11 +87,86 @@ class PaymentAttempt(models.Model):
         # An operator's decision on an attempt reconciliation could not settle
         # (payments.charges.payment_attempt_decide): moves money, so it is a
         # permission of its own, not "change".
-        permissions = [("decide_paymentattempt", "Can settle a payment attempt as paid or failed")]
+        permissions = [
+            ("decide_paymentattempt", "Can settle a payment attempt as paid or failed"),
+            # Sends money back to the card (payments.refunds.payment_refund).
+            ("refund_paymentattempt", "Can refund a card payment"),
+        ]
 
     def __str__(self) -> str:
         intent = f", {self.stripe_payment_intent_id}" if self.stripe_payment_intent_id else ""
         return f"attempt {self.pk}: {self.purpose} {format_money(self.amount, self.currency)} {self.state}{intent}"
+
+
+class MovementKind(models.TextChoices):
+    """What the card processor did to a payment after it was made; each is
+    posted as the ledger entry kind of the same name."""
+
+    REFUND = EntryKind.REFUND.value, "Refund"
+    DISPUTE = EntryKind.DISPUTE.value, "Dispute (funds withdrawn)"
+    DISPUTE_REVERSAL = EntryKind.DISPUTE_REVERSAL.value, "Dispute won (funds reinstated)"
+
+
+class MovementOrigin(models.TextChoices):
+    PROCESSOR = "processor", "At the processor (webhook)"
+    ADMIN = "admin", "By an admin, from the portal"
+
+
+class ProcessorMovement(models.Model):
+    """Money the card processor moved on one of our card payments after it
+    was made: a refund, a dispute's withdrawal, its reinstatement (SPEC
+    "Money"). One row per processor object and kind, posted to the ledger
+    once, and mailed to the operators once (``alerted_at``).
+
+    An admin's refund is this row too, written (state ``pending``, the amount
+    held on the account) before Stripe is asked, so its idempotency key
+    exists first and its webhook finds it (the refund's metadata names it).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="processor_movements")
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=MovementKind.choices)
+    origin = models.CharField(max_length=16, choices=MovementOrigin.choices, default=MovementOrigin.PROCESSOR)
+    # The processor's object: re_... for a refund, dp_... for a dispute. Blank
+    # only while an admin's refund waits for Stripe's answer.
+    processor_id = models.CharField(max_length=100, blank=True)
+    amount = MoneyField()  # positive: the ledger entry carries the sign
+    currency = models.CharField(max_length=3)
+    state = models.CharField(max_length=16, choices=AttemptState.choices, default=AttemptState.SUCCEEDED)
+    reason = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    event_id = models.CharField(max_length=100, blank=True, help_text="The webhook event that reported it.")
+    entry = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="processor_movement"
+    )
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    # Claimed when mailed to the operators (payments.refunds.movements_alert).
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    tenant_customer_lookup = "account__customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "processor_id"], condition=~Q(processor_id=""), name="movement_processor_object_once"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="movement_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["alerted_at"], name="movement_alerted_idx")]
+
+    def __str__(self) -> str:
+        what = self.processor_id or f"refund {self.pk}"
+        return f"{self.get_kind_display()} {format_money(self.amount, self.currency)} ({what}, {self.state})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stripe's key for an admin's refund: from this row, written first."""
+        return f"refund-{self.pk}"
 
 
 class WebhookEvent(models.Model):

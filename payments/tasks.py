@@ -9,5 +9,10 @@ def reconcile_payments() -> dict | None:
     settle the card attempts whose outcome is open. Nothing without Stripe
     configured; never raises for Stripe being down (a fault is recorded)."""
     from payments.charges import payment_reconciliation_pass
+    from payments.refunds import refunds_reconciliation_pass
 
-    return payment_reconciliation_pass()
+    counts = payment_reconciliation_pass()
+    refunds = refunds_reconciliation_pass()  # admins' refunds whose answer never came
+    if refunds is not None:
+        counts = {**(counts or {}), "refunds": refunds}
+    return counts

@@ -1,4 +1,5 @@
-"""Stripe webhooks: verified, each event processed once, settling attempts."""
+"""Stripe webhooks: verified, each event processed once, settling attempts and
+recording refunds and disputes (payments.refunds)."""
 
 import logging
 
@@ -9,6 +10,7 @@ from core.errors import DomainError
 from payments.charges import _settle, attempt_of_intent
 from payments.gateway import stripe_client
 from payments.models import AttemptState, WebhookEvent
+from payments.refunds import MOVEMENT_EVENTS, movements_record, processor_movements
 from tenants.scope import Actor
 
 log = logging.getLogger("payments.webhooks")
@@ -31,6 +33,14 @@ def webhook_handle(*, payload: bytes, signature: str) -> str:
         event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
     except (ValueError, stripe.error.SignatureVerificationError) as exc:
         raise BadWebhook(f"rejected: {exc}") from exc
+    movements = None
+    if event.type in MOVEMENT_EVENTS:
+        if WebhookEvent.objects.filter(event_id=event.id).exists():
+            return f"event {event.id} already processed"
+        # What a refund or dispute moved is read before the transaction: it
+        # may ask Stripe (a charge's refunds), and no lock is held across a
+        # network call. Stripe not answering is a 500: Stripe delivers again.
+        movements = processor_movements(event)
     with transaction.atomic():
         # The event row and its effects commit together: a second delivery,
         # even at the same moment, waits on this row's unique key and then
@@ -40,6 +50,8 @@ def webhook_handle(*, payload: bytes, signature: str) -> str:
                 WebhookEvent.objects.create(event_id=event.id, type=event.type)
         except IntegrityError:
             return f"event {event.id} already processed"
+        if movements is not None:
+            return movements_record(movements, event_id=event.id, actor=Actor.system("stripe webhook"))
         return _process(event)
 
 

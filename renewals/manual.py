@@ -251,6 +251,13 @@ def _pay_by_card(
 
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=quote.customer_id)
+        if account.owes:
+            # A refund or dispute took it below its credit limit: it renews
+            # nothing until it is back (SPEC "Money"), by card neither.
+            raise InsufficientFunds(
+                f"your account owes {format_money(account.owes, account.currency)} after a refund or a dispute of a "
+                "card payment: top up first, then renew"
+            )
         fresh = _requote(actor, quote, expected_total)
         card = default_card(account.pk)
         if card is None:

@@ -181,8 +181,13 @@ def batch_failure(
 
     Without a usable card the credit limit may cover the balance part; a
     card-sourced order then fails the batch. With a usable card the shortfall
-    goes to the card (the card path decides the rest).
+    goes to the card (the card path decides the rest). An account that owes
+    (a refund or dispute took it below its credit limit: ``balance`` +
+    ``credit_limit`` < 0) renews nothing, card or not, until it is back
+    (SPEC "Money").
     """
+    if balance + credit_limit < 0:
+        return Reason.INSUFFICIENT_FUNDS
     if card_usable:
         return None
     if balance_part + card_part > balance + credit_limit:

@@ -47,10 +47,13 @@ def nightly_run() -> list:
 
 @shared_task(acks_late=True)
 def deliver_notices() -> dict:
-    """Send the outbox and the operators' fault alerts (beat runs it every
-    minute, the nightly work at its end)."""
+    """Send the outbox, the operators' fault alerts and their notices of card
+    refunds and disputes (beat runs it every minute, the nightly work at its
+    end)."""
     from notifications.delivery import deliver_pending
+    from payments.refunds import movements_alert
 
     counts = deliver_pending()
     counts["faults_alerted"] = faults_alert()
+    counts["movements_alerted"] = movements_alert()
     return counts

@@ -5,7 +5,8 @@ import pytest
 import requests
 import stripe
 
-from tests.renewals.conftest import portal  # noqa: F401 - the shared portal loader fixture
+from tests.notifications.conftest import smtp  # noqa: F401 - a real SMTP server a test can take down
+from tests.renewals.conftest import portal, run  # noqa: F401 - the shared portal loader and run_renewals fixtures
 
 
 def confirming(method: str, url: str, body: str) -> bool:
