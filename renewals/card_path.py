@@ -248,8 +248,7 @@ def _credited_notice(attempt: PaymentAttempt, account: Account, *, renewed_meanw
                 business_date=attempt.business_date,
                 data={
                     "orders": [
-                        order_row(line["order_ref"], line["description"], _period(line).start)
-                        for line in attempt.claim
+                        order_row(line["order_ref"], line["description"], _period(line).start) for line in attempt.claim
                     ],
                     "amount": money(attempt.amount, attempt.currency),
                     "card": str(attempt.card or "card"),

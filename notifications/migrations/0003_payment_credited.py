@@ -4,24 +4,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0002_notice_data'),
-        ('tenants', '0001_initial'),
+        ("notifications", "0002_notice_data"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='notice',
-            name='notice_kind_valid',
+            model_name="notice",
+            name="notice_kind_valid",
         ),
         migrations.AlterField(
-            model_name='notice',
-            name='kind',
-            field=models.CharField(choices=[('advance_notice', 'Advance notice'), ('renewal_succeeded', 'Renewal succeeded'), ('renewal_completed', 'Renewal completed'), ('renewal_failed', 'Renewal failed'), ('renewal_last_chance', 'Renewal failed: last chance'), ('renewal_reminder', 'Renewal reminder'), ('suspended', 'Suspended'), ('termination_warning', 'Termination warning'), ('terminated', 'Terminated'), ('reseller_failure', 'Customer renewal failed (to reseller)'), ('payment_credited', 'Card payment credited to the balance')], max_length=32),
+            model_name="notice",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("advance_notice", "Advance notice"),
+                    ("renewal_succeeded", "Renewal succeeded"),
+                    ("renewal_completed", "Renewal completed"),
+                    ("renewal_failed", "Renewal failed"),
+                    ("renewal_last_chance", "Renewal failed: last chance"),
+                    ("renewal_reminder", "Renewal reminder"),
+                    ("suspended", "Suspended"),
+                    ("termination_warning", "Termination warning"),
+                    ("terminated", "Terminated"),
+                    ("reseller_failure", "Customer renewal failed (to reseller)"),
+                    ("payment_credited", "Card payment credited to the balance"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notice',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['advance_notice', 'renewal_succeeded', 'renewal_completed', 'renewal_failed', 'renewal_last_chance', 'renewal_reminder', 'suspended', 'termination_warning', 'terminated', 'reseller_failure', 'payment_credited'])), name='notice_kind_valid'),
+            model_name="notice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "advance_notice",
+                            "renewal_succeeded",
+                            "renewal_completed",
+                            "renewal_failed",
+                            "renewal_last_chance",
+                            "renewal_reminder",
+                            "suspended",
+                            "termination_warning",
+                            "terminated",
+                            "reseller_failure",
+                            "payment_credited",
+                        ],
+                    )
+                ),
+                name="notice_kind_valid",
+            ),
         ),
     ]
