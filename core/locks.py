@@ -16,3 +16,11 @@ def lock_order(order_id: int):
     from orders.models import Order
 
     return Order.objects.select_for_update().get(pk=order_id)
+
+
+def lock_orders(order_ids, *fields: str) -> list[tuple]:
+    """(pk, *fields) of these orders, read under their row locks."""
+    from orders.models import Order
+
+    ids = sorted(set(order_ids))
+    return list(Order.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", *fields))

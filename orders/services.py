@@ -88,12 +88,22 @@ def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes)
 def order_status_audit_many(*, actor: Actor, business_date, moves: list[tuple[int, str, str, str]], reason: str):
     """Audit records for status moves made set-based (the nightly lifecycle, a
     renewal during grace): ``moves`` are (order id, ref, before, after)."""
+    order_field_audit_many(actor=actor, business_date=business_date, field="status", moves=moves, reason=reason)
+
+
+def order_field_audit_many(
+    *, actor: Actor, business_date, field: str, moves: list[tuple[int, str, object, object]], reason: str
+):
+    """Audit records for changes of one field made set-based, named as
+    audited_update names them ("order.<field>"): ``moves`` are (order id,
+    ref, before, after)."""
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(
                 business_date=business_date,
+                actor=actor.user if actor.user and actor.user.pk else None,
                 actor_label=actor.label,
-                action="order.status",
+                action=f"order.{field}",
                 target_type=Order._meta.label_lower,
                 target_id=order_id,
                 target_ref=ref,

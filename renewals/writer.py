@@ -17,13 +17,14 @@ from decimal import Decimal
 from audit.models import AuditEvent
 from balances.models import EntryKind, LedgerEntry
 from core.errors import DomainError
+from core.locks import lock_orders
 from core.money import format_amount
 from core.queue import enqueue_on_commit
 from core.sql import db_now, insert_rows, update_from_values
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
-from orders.services import order_status_audit_many
+from orders.services import order_field_audit_many, order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.models import EventOrigin, LifecycleEvent, Transition
 from renewals.rules import Period
@@ -138,7 +139,10 @@ def write_renewals(
         set_sql="balance = balances_account.balance + v.delta",
         where_sql="balances_account.customer_id = v.id",
     )
-    _extend_orders([line for _c, line in lines], on, actor)
+    # SPEC "Manual renewal": the period a customer renews for becomes the
+    # order's tenure. The sweep buys the tenure anyway, and a complimentary
+    # extension counts whole months given (maybe 0), not a period bought.
+    _extend_orders([line for _c, line in lines], on, actor, tenure=source == RenewalSource.MANUAL)
     _notices(charges, written.invoice_ids, on)
     return written
 
@@ -189,22 +193,45 @@ def finish(written: Written) -> dict[int, int]:
     return written.invoice_ids
 
 
-def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor) -> None:
+def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure: bool = False) -> None:
+    """Extend the lines' orders; with ``tenure``, each order's tenure becomes
+    its line's months (audited where it changes)."""
     for line in lines:
         if line.status != OrderStatus.ACTIVE:
             check_transition(line.status, OrderStatus.ACTIVE, label=f"order {line.order_ref}")
-    rows = [(line.order_id, line.period.end, line.period.anchor_day, line.period.start) for line in lines]
+    rows = [
+        (line.order_id, line.period.end, line.period.anchor_day, line.period.start, line.period.months)
+        for line in lines
+    ]
+    set_sql = f"expires_on = v.new_end, anchor_day = v.anchor, status = '{OrderStatus.ACTIVE}'"
+    tenures = {}
+    if tenure:
+        set_sql += ", tenure_months = v.months"
+        # Under the orders' locks: an operator's change of tenure (which locks
+        # the order alone) cannot slip between this read and the UPDATE.
+        tenures = dict(lock_orders([line.order_id for line in lines], "tenure_months"))
     # Conditional on the paid-thru date priced: the claim that makes a second
     # extension of the same cycle impossible even if a lock were missed.
     updated = update_from_values(
         "orders_order",
-        ("id", "new_end", "anchor", "old_end"),
+        ("id", "new_end", "anchor", "old_end", "months"),
         rows,
-        set_sql=f"expires_on = v.new_end, anchor_day = v.anchor, status = '{OrderStatus.ACTIVE}'",
+        set_sql=set_sql,
         where_sql="orders_order.id = v.id AND orders_order.expires_on = v.old_end",
     )
     if updated != len(rows):
         raise RenewalConflict("an order was renewed meanwhile; nothing was charged. Review and try again.")
+    order_field_audit_many(
+        actor=actor,
+        business_date=on,
+        field="tenure_months",
+        moves=[
+            (line.order_id, line.order_ref, tenures[line.order_id], line.period.months)
+            for line in lines
+            if tenure and tenures[line.order_id] != line.period.months
+        ],
+        reason="renewed by hand for another period",
+    )
     restored = [line for line in lines if line.status == OrderStatus.SUSPENDED]
     order_status_audit_many(
         actor=actor,
