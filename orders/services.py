@@ -12,6 +12,10 @@ from orders.models import Order, PaymentSource
 from orders.states import OrderStatus, check_transition
 from tenants.scope import Actor, ActorKind
 
+# What the reseller's lock covers (SPEC "Auto-renewal": the order's whole
+# renewal intent): the customer can neither switch it nor set or clear
+# do-not-renew while it is locked.
+LOCKED_FIELDS = ("auto_renew", "do_not_renew")
 # Which actor may change which switch or flag of an order. The provider's lock
 # and the pending-action flag belong to the platform; the reseller's lock on
 # the auto-renew switch belongs to the reseller (and the platform).
@@ -58,8 +62,9 @@ def order_transition(*, actor: Actor, order_id: int, to: str, reason: str = "", 
 def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes) -> list[str]:
     """Change an order's switches and flags (auto_renew, payment_source, locks...).
 
-    Refuses fields the actor may not change, and a customer's change of a
-    switch the reseller locked. Returns the fields that really changed.
+    Refuses fields the actor may not change, and a customer's change of what
+    the reseller's lock covers (``LOCKED_FIELDS``); a refusal changes nothing.
+    Returns the fields that really changed.
     """
     allowed = EDITABLE_FIELDS.get(actor.kind, frozenset())
     refused = sorted(set(changes) - allowed)
@@ -68,16 +73,13 @@ def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes)
     if not Order.objects.visible_to(actor).filter(pk=order_id).exists():
         raise NotFound(f"order {order_id} not found")
     order = lock_order(order_id)
-    if (
-        "auto_renew" in changes
-        and changes["auto_renew"] != order.auto_renew
-        and order.auto_renew_locked
-        and actor.kind == ActorKind.CUSTOMER
-    ):
-        raise DomainError(
-            f"order {order.ref}: your reseller locked the auto-renew switch; ask them to change it",
-            code="auto_renew_locked",
-        )
+    if order.auto_renew_locked and actor.kind == ActorKind.CUSTOMER:
+        moved = [field for field in LOCKED_FIELDS if field in changes and changes[field] != getattr(order, field)]
+        if moved:
+            what = "the auto-renew switch" if moved == ["auto_renew"] else "its renewal (auto-renew and 'do not renew')"
+            raise DomainError(
+                f"order {order.ref}: your reseller locked {what}; ask them to change it", code="auto_renew_locked"
+            )
     if "payment_source" in changes and changes["payment_source"] not in PaymentSource.values:
         raise DomainError(
             f"payment source must be one of {', '.join(PaymentSource.values)}", code="invalid_payment_source"

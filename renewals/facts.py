@@ -197,6 +197,7 @@ class OrderRow:
     stopped: bool
     pending_action: bool
     payment_source: str
+    auto_renew_locked: bool
 
 
 ORDER_COLUMNS = tuple(OrderRow.__dataclass_fields__)
@@ -231,6 +232,7 @@ def facts_for(order: OrderRow, account: AccountRow, catalog: Catalog) -> OrderFa
         reseller_allows=account.allow_auto_renew and account.reseller_id not in catalog.forbidden_resellers,
         account_auto_renew=account.auto_renew,
         priced=catalog.sells(order, account.currency),
+        auto_renew_locked=order.auto_renew_locked,
     )
 
 

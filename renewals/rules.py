@@ -124,6 +124,9 @@ class OrderFacts:
     reseller_allows: bool  # the reseller chain and the per-customer permission
     account_auto_renew: bool
     priced: bool = True  # the plan still sells this tenure, in the account's currency
+    # The reseller's lock on the order's switch: the account's master switch
+    # does not apply to it (SPEC "Auto-renewal").
+    auto_renew_locked: bool = False
 
 
 def skip_reason(facts: OrderFacts) -> Reason | None:
@@ -143,7 +146,7 @@ def skip_reason(facts: OrderFacts) -> Reason | None:
         return Reason.PRICE_MISSING
     if not facts.reseller_allows:
         return Reason.NOT_ALLOWED_BY_RESELLER
-    if not facts.account_auto_renew:
+    if not facts.account_auto_renew and not facts.auto_renew_locked:
         return Reason.ACCOUNT_AUTO_RENEW_OFF
     if facts.status != "active":
         return Reason.ORDER_SUSPENDED

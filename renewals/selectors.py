@@ -10,10 +10,11 @@ from balances.models import Account
 from core.dates import business_today
 from core.errors import NotFound
 from orders.models import Order
+from orders.states import OrderStatus
 from renewals.facts import account_rows, facts_for, load_catalog, order_rows
 from renewals.payments import mark_usable_cards
 from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason, termination_day
-from tenants.scope import Actor
+from tenants.scope import Actor, ActorKind
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class RenewalOutlook:
     # plan or reseller forbids it), or None when the switch decides.
     switch_blocked: Reason | None = None
 
+
+# What a customer can do about an order the reseller locked off (or marked
+# do-not-renew): the lock keeps them from changing it themselves.
+LOCKED_WHAT_TO_DO = "Your provider locked this order's renewal: ask them to change it, or renew it by hand."
+LOCKED_REASONS = frozenset({Reason.DO_NOT_RENEW, Reason.ORDER_AUTO_RENEW_OFF})
 
 # Reasons that the order's own switch cannot overcome.
 SWITCH_BLOCKERS = frozenset(
@@ -65,7 +71,31 @@ def order_renewal_outlook(*, actor: Actor, order_id: int, on: datetime.date | No
         )
     switched_on = skip_reason(dataclasses.replace(facts, auto_renew=True, do_not_renew=False))
     blocked = switched_on if switched_on in SWITCH_BLOCKERS else None
-    return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, WHAT_TO_DO[verdict.reason], blocked)
+    what_to_do = WHAT_TO_DO[verdict.reason]
+    if facts.auto_renew_locked and verdict.reason in LOCKED_REASONS and actor.kind == ActorKind.CUSTOMER:
+        what_to_do = LOCKED_WHAT_TO_DO
+    return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, what_to_do, blocked)
+
+
+@dataclass(frozen=True)
+class LockedOrders:
+    """The customer's live orders whose renewal the reseller locked."""
+
+    locked: int
+    # Of those, the ones that renew by themselves: the account's master
+    # switch does not apply to them (SPEC "Auto-renewal").
+    renewing: int
+
+
+def locked_orders_of(*, actor: Actor, customer_id: int) -> LockedOrders:
+    """How many of the customer's orders the reseller locked, and how many of
+    those renew by themselves whatever the master switch says: by the sweep's
+    own rule (``skip_reason``). A fixed number of queries: the orders, the
+    account and the catalog."""
+    orders = Order.objects.visible_to(actor).filter(customer_id=customer_id, auto_renew_locked=True)
+    rows, accounts, catalog = _engine_facts(orders.exclude(status=OrderStatus.TERMINATED))
+    renewing = sum(1 for row in rows if skip_reason(facts_for(row, accounts[row.customer_id], catalog)) is None)
+    return LockedOrders(locked=len(rows), renewing=renewing)
 
 
 @dataclass(frozen=True)

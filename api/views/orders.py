@@ -76,8 +76,9 @@ class OrderDetail(APIView):
         summary="Change an order's switches",
         description=(
             "Any of auto_renew, do_not_renew, payment_source; resellers also auto_renew_locked. "
-            "A customer changing auto_renew on an order whose switch the reseller locked gets 403 "
-            "`auto_renew_locked`; a customer sending auto_renew_locked gets 403 `forbidden`."
+            "A customer changing auto_renew or do_not_renew (setting or clearing it) on an order whose switch "
+            "the reseller locked gets 403 `auto_renew_locked` and nothing changes; a customer sending "
+            "auto_renew_locked gets 403 `forbidden`."
         ),
         request=OrderChangeSerializer,
         responses=responses({200: OrderDetailSerializer}, BAD_INPUT, REFUSED),

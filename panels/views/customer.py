@@ -40,9 +40,13 @@ from payments.models import AttemptState
 from payments.selectors import cards_of
 from renewals.manual import renewal_quote
 from renewals.rules import default_months
-from renewals.selectors import CENTER_TABS, order_renewal_outlook, renewal_center
+from renewals.selectors import CENTER_TABS, locked_orders_of, order_renewal_outlook, renewal_center
 
 SETTLED_LATER = "We will settle it shortly; you will not be charged twice."
+LOCKED_BY_PROVIDER = (
+    "Your provider has locked this switch: auto-renew and 'do not renew' stay as they are, and your "
+    "account's master switch does not apply to this order. Ask them if you want it changed."
+)
 
 
 @customer_view
@@ -90,7 +94,7 @@ def order_detail(request, actor, order_id: int):
     outlook = order_renewal_outlook(actor=actor, order_id=order_id)
     switch_blocked = ""
     if order.auto_renew_locked:
-        switch_blocked = "Your provider has locked this switch. Ask them if you want it changed."
+        switch_blocked = LOCKED_BY_PROVIDER
     elif outlook.switch_blocked is not None:
         switch_blocked = outlook.switch_blocked.label
     return render(
@@ -405,8 +409,13 @@ def account_settings(request, actor):
             request,
             lambda: account_update(actor=actor, account_id=actor.customer_id, auto_renew=on),
             success=f"Auto-renew is now {'on' if on else 'off'} for your whole account."
-            + ("" if on else " No order will renew by itself until you switch it on again."),
+            + (
+                ""
+                if on
+                else " No order will renew by itself until you switch it on again, except those your provider locked."
+            ),
         )
         return back_to(request, "settings")
     account = account_of(actor=actor, account_id=actor.customer_id)
-    return render(request, "panels/customer/settings.html", {"account": account})
+    locked = locked_orders_of(actor=actor, customer_id=actor.customer_id)
+    return render(request, "panels/customer/settings.html", {"account": account, "locked": locked})

@@ -42,6 +42,31 @@ def test_customer_cannot_flip_a_switch_the_reseller_locked():
     assert order.auto_renew is True
 
 
+@pytest.mark.parametrize(("before", "after"), [(False, True), (True, False)])
+def test_customer_can_neither_set_nor_clear_do_not_renew_of_a_locked_order(before, after):
+    order = OrderFactory(auto_renew=True, auto_renew_locked=True, do_not_renew=before, payment_source="balance")
+    with pytest.raises(DomainError, match="your reseller locked its renewal") as exc:
+        # With another change in the same request: a refusal changes nothing.
+        order_set_flags(actor=customer_actor(order), order_id=order.pk, payment_source="card", do_not_renew=after)
+    assert exc.value.code == "auto_renew_locked"
+    order.refresh_from_db()
+    assert (order.do_not_renew, order.payment_source) == (before, "balance")
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_reseller_and_an_admin_still_change_a_locked_orders_renewal(system):
+    order = OrderFactory(auto_renew=True, auto_renew_locked=True)
+    admin = Actor(kind=ActorKind.PLATFORM, label="ops")
+    for actor in (reseller_actor(order), admin):
+        order_set_flags(actor=actor, order_id=order.pk, do_not_renew=True, auto_renew=False)
+        order.refresh_from_db()
+        assert (order.do_not_renew, order.auto_renew, order.auto_renew_locked) == (True, False, True)
+        order_set_flags(actor=actor, order_id=order.pk, do_not_renew=False, auto_renew=True)
+        order.refresh_from_db()
+        assert (order.do_not_renew, order.auto_renew) == (False, True)
+    assert AuditEvent.objects.filter(action="order.do_not_renew").count() == 4
+
+
 def test_reseller_locks_and_may_still_flip():
     order = OrderFactory(auto_renew=True)
     actor = reseller_actor(order)

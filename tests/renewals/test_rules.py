@@ -149,6 +149,48 @@ def test_precedence_first_reason_wins():
         assert skip_reason(current) == expected, field
 
 
+def test_the_account_master_switch_does_not_apply_to_an_order_the_reseller_locked():
+    assert skip_reason(facts(account_auto_renew=False, auto_renew_locked=True)) is None
+    assert skip_reason(facts(account_auto_renew=False, auto_renew_locked=False)) == Reason.ACCOUNT_AUTO_RENEW_OFF
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        # The lock keeps the order's own intent (the reseller's to change), and
+        # overrides only the account's master switch: every other reason stands.
+        ({"do_not_renew": True}, Reason.DO_NOT_RENEW),
+        ({"auto_renew": False}, Reason.ORDER_AUTO_RENEW_OFF),
+        ({"plan_endless": True}, Reason.ENDLESS_PLAN),
+        ({"category_auto_renew_supported": False}, Reason.CATEGORY_NOT_SUPPORTED),
+        ({"plan_auto_renew_allowed": False}, Reason.NOT_ALLOWED_BY_PLAN),
+        ({"priced": False}, Reason.PRICE_MISSING),
+        ({"reseller_allows": False}, Reason.NOT_ALLOWED_BY_RESELLER),
+        ({"status": "suspended"}, Reason.ORDER_SUSPENDED),
+        ({"locked": True}, Reason.ORDER_LOCKED),
+        ({"stopped": True}, Reason.ORDER_STOPPED),
+        ({"pending_action": True}, Reason.PENDING_ACTION),
+    ],
+)
+def test_a_locked_order_with_the_master_switch_off_keeps_every_other_reason(changes, reason):
+    assert skip_reason(facts(account_auto_renew=False, auto_renew_locked=True, **changes)) == reason
+
+
+def test_precedence_of_a_locked_order_skips_only_the_master_switch():
+    current = facts(
+        reseller_allows=False, account_auto_renew=False, status="suspended", auto_renew_locked=True, locked=True
+    )
+    walk = [
+        ("reseller_allows", True, Reason.ORDER_SUSPENDED),  # not account_auto_renew_off: the lock overrides it
+        ("status", "active", Reason.ORDER_LOCKED),
+        ("locked", False, None),
+    ]
+    assert skip_reason(current) == Reason.NOT_ALLOWED_BY_RESELLER
+    for field, value, expected in walk:
+        current = dataclasses.replace(current, **{field: value})
+        assert skip_reason(current) == expected, field
+
+
 def test_reason_codes_are_specs_list_in_order():
     assert [r.value for r in Reason] == [
         "do_not_renew",
