@@ -24,6 +24,7 @@ from core.dates import business_today
 from core.errors import DomainError
 from core.locks import lock_account
 from core.money import format_money
+from core.queue import enqueue_on_commit
 from interchange.document import ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
 from invoices.models import InvoiceLine
 from orders.models import Order
@@ -333,8 +334,9 @@ class _Writer:
 
     def _cards(self, customers: dict[str, Customer], rows) -> None:
         """A migrated card reference (``stripe_payment_method_id``) becomes the
-        account's default saved card, so the card path can charge it. Brand
-        and last 4 are unknown until Stripe is asked; never a card number."""
+        account's default saved card, so the card path can charge it; never a
+        card number. Its brand, last 4 and expiry are asked from Stripe once
+        the import has committed (no network call inside its transaction)."""
         wanted = {customers[r.ref].pk: r.stripe_payment_method_id for r in rows if r.stripe_payment_method_id}
         if not wanted:
             return
@@ -343,6 +345,7 @@ class _Writer:
                 "stripe_payment_method_id", "account_id"
             )
         )
+        new = []
         for account_id, method in wanted.items():
             if have.get(method) == account_id:
                 Card.objects.filter(account_id=account_id).exclude(stripe_payment_method_id=method).update(
@@ -351,7 +354,9 @@ class _Writer:
                 Card.objects.filter(stripe_payment_method_id=method).update(is_default=True)
                 continue
             Card.objects.filter(account_id=account_id, is_default=True).update(is_default=False)
-            Card.objects.create(account_id=account_id, stripe_payment_method_id=method, is_default=True)
+            new.append(Card.objects.create(account_id=account_id, stripe_payment_method_id=method, is_default=True).pk)
+        if new:
+            enqueue_on_commit("payments.tasks.fill_card_details", new)
 
     def _update_customer(self, customer: Customer, row, resellers: dict[str, Reseller]) -> None:
         changed = audited_update(

@@ -4,6 +4,7 @@ The charges themselves, their settlement and reconciliation: payments.charges.
 
 import datetime
 import logging
+import time
 import uuid
 from decimal import Decimal
 
@@ -16,8 +17,9 @@ from core.errors import DomainError, NotFound
 from core.locks import lock_account
 from core.money import check_exact, format_money
 from payments.charges import charge
-from payments.gateway import minimum_charge, stripe_client
+from payments.gateway import NO_ANSWER, minimum_charge, stripe_client, stripe_configured
 from payments.models import AttemptPurpose, Card, PaymentAttempt
+from payments.selectors import cards_of
 from tenants.scope import Actor
 
 log = logging.getLogger("payments")
@@ -216,3 +218,72 @@ def card_setup_finish(*, actor: Actor, account_id: int, setup_intent_id: str) ->
     method = intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
     existing = Card.objects.filter(account=account, stripe_payment_method_id=method).first()
     return existing or card_add(actor=actor, account_id=account.pk, payment_method_id=method)
+
+
+# Saved cards known by their Stripe id alone (import_portal migrates them so)
+# get their brand, last 4 and expiry from Stripe after the import commits
+# (payments.tasks.fill_card_details) or when first shown (cards_shown). After
+# Stripe did not answer, pages leave it alone for this long, so that an
+# outage of the processor does not make every page wait on its timeout.
+CARD_DETAILS_RETRY_SECONDS = 60
+_card_details_paused_until = 0.0
+
+
+def cards_details_fill(*, card_ids: list[int] | None = None) -> int:
+    """Fill in brand, last 4 and expiry of the saved cards (those of
+    ``card_ids``, or every one) that lack them, from Stripe. Returns how many
+    were filled. Outside any transaction only (see ``_card_details_fetch``)."""
+    cards = Card.objects.filter(last4="").order_by("pk")
+    if card_ids is not None:
+        cards = cards.filter(pk__in=list(card_ids))
+    return _card_details_fetch(list(cards))
+
+
+def cards_shown(*, actor: Actor) -> list[Card]:
+    """The acting customer's saved cards for a page or the API, those still
+    lacking brand and last 4 asked from Stripe first. Never fails the page: a
+    card Stripe does not describe now shows as unknown ("card •••• ????")
+    until it does. No more queries than ``cards_of`` once every card is known."""
+    cards = cards_of(actor=actor)
+    missing = [card for card in cards if not card.last4]
+    if missing and time.monotonic() >= _card_details_paused_until:
+        _card_details_fetch(missing)
+    return cards
+
+
+def _card_details_fetch(cards: list[Card]) -> int:
+    """Ask Stripe for each card's PaymentMethod and keep what describes it
+    (conditional on the card still lacking it), ``cards`` updated in place.
+    One request per card with the gateway's timeouts: never inside a
+    transaction, no lock held. Never raises for Stripe: no answer ends the
+    pass (and pauses the pages' look-ups); a card Stripe will not describe
+    (an unknown id) is logged and left unknown."""
+    global _card_details_paused_until
+    if not cards or not stripe_configured():
+        return 0
+    stripe = stripe_client()
+    filled = 0
+    for done, card in enumerate(cards):
+        try:
+            method = stripe.PaymentMethod.retrieve(card.stripe_payment_method_id)
+        except NO_ANSWER as exc:
+            _card_details_paused_until = time.monotonic() + CARD_DETAILS_RETRY_SECONDS
+            log.warning("card details: Stripe did not answer (%s); %d card(s) left unknown", exc, len(cards) - done)
+            return filled
+        except stripe.StripeError as exc:
+            log.warning("card details: Stripe does not describe %s: %s", card.stripe_payment_method_id, exc)
+            continue
+        details = getattr(method, "card", None)
+        if details is None or not details.last4:
+            log.warning("card details: %s is not a card", card.stripe_payment_method_id)
+            continue
+        values = {
+            "brand": details.brand or "",
+            "last4": details.last4,
+            "exp_month": details.exp_month,
+            "exp_year": details.exp_year,
+        }
+        filled += Card.objects.filter(pk=card.pk, last4="").update(**values)
+        for field, value in values.items():
+            setattr(card, field, value)
+    return filled

@@ -16,3 +16,12 @@ def reconcile_payments() -> dict | None:
     if refunds is not None:
         counts = {**(counts or {}), "refunds": refunds}
     return counts
+
+
+@shared_task(acks_late=True)
+def fill_card_details(card_ids: list[int] | None = None) -> int:
+    """Brand, last 4 and expiry from Stripe for saved cards that lack them
+    (queued by import_portal for the cards it just created, after commit)."""
+    from payments.services import cards_details_fill
+
+    return cards_details_fill(card_ids=card_ids)

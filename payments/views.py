@@ -8,8 +8,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from payments.gateway import stripe_configured
-from payments.selectors import cards_of
-from payments.services import card_remove, card_set_default, card_setup_finish, card_setup_start
+from payments.services import card_remove, card_set_default, card_setup_finish, card_setup_start, cards_shown
 from payments.webhooks import BadWebhook, webhook_handle
 from tenants.scope import ActorKind, actor_for_user
 
@@ -50,7 +49,7 @@ def cards(request):
         except DomainError as exc:
             messages.error(request, str(exc))
         return redirect("cards")
-    return render(request, "payments/cards.html", {"cards": cards_of(actor=actor), "enabled": stripe_configured()})
+    return render(request, "payments/cards.html", {"cards": cards_shown(actor=actor), "enabled": stripe_configured()})
 
 
 @login_required

@@ -32,8 +32,7 @@ from api.views.common import (
 )
 from balances.selectors import account_of, ledger_of
 from balances.services import account_update
-from payments.selectors import cards_of
-from payments.services import card_remove, card_set_default
+from payments.services import card_remove, card_set_default, cards_shown
 
 
 class Balance(APIView):
@@ -110,7 +109,7 @@ class CardList(GenericAPIView):
 
     @extend_schema(operation_id="cards_list", tags=["cards"], responses=responses({200: CardSerializer(many=True)}))
     def get(self, request):
-        page = self.paginate_queryset(cards_of(actor=actor_of(request)))
+        page = self.paginate_queryset(cards_shown(actor=actor_of(request)))
         return self.get_paginated_response(CardSerializer(page, many=True).data)
 
 

@@ -37,7 +37,7 @@ from panels.views.common import (
 )
 from payments.gateway import stripe_configured
 from payments.models import AttemptState
-from payments.selectors import cards_of
+from payments.services import cards_shown
 from renewals.manual import renewal_quote
 from renewals.rules import default_months
 from renewals.selectors import CENTER_TABS, locked_orders_of, order_renewal_outlook, renewal_center
@@ -189,7 +189,7 @@ def renew(request, actor):
         }
         for order_id, months in items
     ]
-    card = next((c for c in cards_of(actor=actor) if c.is_default), None) if stripe_configured() else None
+    card = next((c for c in cards_shown(actor=actor) if c.is_default), None) if stripe_configured() else None
     return render(
         request,
         "panels/customer/renew.html",
@@ -320,7 +320,7 @@ def balance(request, actor):
             return redirect("balance")
     account = account_of(actor=actor, account_id=actor.customer_id)
     page = paginate(request, ledger_of(actor=actor, account_id=actor.customer_id))
-    card = next((c for c in cards_of(actor=actor) if c.is_default), None) if stripe_configured() else None
+    card = next((c for c in cards_shown(actor=actor) if c.is_default), None) if stripe_configured() else None
     return render(
         request,
         "panels/customer/balance.html",
