@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from core.errors import DomainError
 from payments.charges import _settle, attempt_of_intent
 from payments.gateway import stripe_client
-from payments.models import AttemptState, WebhookEvent
+from payments.models import AttemptState, PaymentAttempt, WebhookEvent
 from payments.refunds import MOVEMENT_EVENTS, movements_record, processor_movements
 from tenants.scope import Actor
 
@@ -41,6 +41,7 @@ def webhook_handle(*, payload: bytes, signature: str) -> str:
         # may ask Stripe (a charge's refunds), and no lock is held across a
         # network call. Stripe not answering is a 500: Stripe delivers again.
         movements = processor_movements(event)
+        _adopt_lost_intents(movements)
     with transaction.atomic():
         # The event row and its effects commit together: a second delivery,
         # even at the same moment, waits on this row's unique key and then
@@ -53,6 +54,23 @@ def webhook_handle(*, payload: bytes, signature: str) -> str:
         if movements is not None:
             return movements_record(movements, event_id=event.id, actor=Actor.system("stripe webhook"))
         return _process(event)
+
+
+def _adopt_lost_intents(movements) -> None:
+    """A refund or dispute of a sweep charge whose reply was lost (its intent
+    id not stored yet, reconciliation not there yet): the intent names its
+    attempt in its metadata, so it is matched now rather than the movement
+    going unrecorded. Before the transaction: it asks Stripe (a failure is a
+    500, and Stripe delivers the event again)."""
+    stripe = stripe_client()
+    for intent_id in sorted({m.intent_id for m in movements if m.intent_id}):
+        if PaymentAttempt.objects.filter(stripe_payment_intent_id=intent_id).exists():
+            continue
+        try:
+            intent = stripe.PaymentIntent.retrieve(intent_id)
+        except stripe.InvalidRequestError:
+            continue  # Stripe does not know it: not a payment of this portal
+        attempt_of_intent(intent)
 
 
 def _process(event) -> str:

@@ -43,10 +43,6 @@ class PlanInfo:
 class Catalog:
     plans: dict[int, PlanInfo]
     forbidden_resellers: frozenset[int]
-    # Whether any card payment of a renewal was in flight when the run began
-    # (only then do batches look up claimed orders). A run's own card batches
-    # are of accounts already attempted, so they need no look-up.
-    claims_open: bool = False
     # Orders held back by an internal error when the run began (held_orders):
     # the sweep retries them past their paid-thru date too. Few, if any.
     held: frozenset[int] = frozenset()
@@ -119,15 +115,9 @@ def load_catalog(*, held: bool = False) -> Catalog:
     }
     resellers = list(Reseller.objects.values_list("pk", "path", "allow_auto_renew"))
     forbidden = auto_renew_forbidden({pk: path for pk, path, _ in resellers}, [pk for pk, _, ok in resellers if not ok])
-    from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
-
-    claims_open = PaymentAttempt.objects.filter(
-        purpose=AttemptPurpose.RENEWAL, state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]
-    ).exists()
     return Catalog(
         plans=plans,
         forbidden_resellers=frozenset(forbidden),
-        claims_open=claims_open,
         held=frozenset(held_orders().values_list("pk", flat=True)) if held else frozenset(),
     )
 

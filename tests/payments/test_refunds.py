@@ -295,3 +295,27 @@ def test_two_events_of_one_dispute_at_once_post_it_once(topped_up, assert_invari
     assert sorted(results) == ["dispute dp_1 already recorded", "dispute dp_1 of 30.00 USD recorded"]
     assert entries() == [("dispute", M("-30.00"), "dp_1")]
     assert_invariants()
+
+
+def test_a_refund_of_a_sweep_charge_whose_reply_was_lost_is_recorded(portal, stripe_on, settings, client, reply_lost):
+    """Stripe may send a refund before reconciliation matched the charge (no
+    intent id stored yet): the intent's metadata names the attempt."""
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    customer = {"ref": "c1", "name": "Jane", "email": "j@x.test", "reseller": "r1", "balance": "0.00"}
+    portal([order("o1", PAID_THRU, payment_source="card")], customers=[customer])
+    save_card(GOOD)
+    from renewals.sweep.run import sweep_run
+
+    with reply_lost():
+        sweep_run(on=ON)
+    attempt = PaymentAttempt.objects.get()
+    assert (attempt.state, attempt.stripe_payment_intent_id) == (AttemptState.UNKNOWN, "")
+    [intent] = intents_of()
+    stripe_client().Refund.create(payment_intent=intent.id)
+    charge_id = intent.latest_charge if isinstance(intent.latest_charge, str) else intent.latest_charge.id
+    charge = stripe_client().Charge.retrieve(charge_id).to_dict()
+    answer = deliver(client, payload("evt_refund", "charge.refunded", charge))
+    assert "recorded" in answer
+    attempt.refresh_from_db()
+    assert attempt.stripe_payment_intent_id == intent.id
+    assert [(kind, amount) for kind, amount, _ref in entries()] == [("refund", M("-10.00"))]
