@@ -153,6 +153,9 @@ class Known:
     plans: dict[str, KnownPlan] = field(default_factory=dict)
     customer_currencies: dict[str, str] = field(default_factory=dict)
     customers_with_ledger: set[str] = field(default_factory=set)
+    # Each existing account's balance: one that owes the processor (a refund
+    # or a lost dispute took it below the credit limit) is re-imported as is.
+    customer_balances: dict[str, Decimal] = field(default_factory=dict)
     order_statuses: dict[str, str] = field(default_factory=dict)
     # Each existing order's latest renewal recorded: (its period_end, the
     # invoice's number). A file may not set the paid-thru date before it.
@@ -522,7 +525,9 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             stripe_payment_method_id=r.text("stripe_payment_method_id"),
         )
         if isinstance(row.balance, Decimal) and isinstance(row.credit_limit, Decimal):
-            if row.balance < -row.credit_limit:
+            # Below the limit only as it already is (an export of an account
+            # that owes): the file changes nothing there.
+            if row.balance < -row.credit_limit and known.customer_balances.get(ref) != row.balance:
                 r.error(
                     "balance",
                     f"{_shown(row.balance, currency)} is below the credit limit "

@@ -100,8 +100,11 @@ def load_known(data: object) -> Known:
     has_ledger = LedgerEntry.objects.filter(account_id=OuterRef("pk"))
     for chunk in _chunks(sorted(customer_refs)):
         rows = Customer.objects.filter(ref__in=chunk).annotate(has_ledger=Exists(has_ledger))
-        for ref, currency, ledger in rows.values_list("ref", "account__currency", "has_ledger"):
+        for ref, currency, balance, ledger in rows.values_list(
+            "ref", "account__currency", "account__balance", "has_ledger"
+        ):
             known.customer_currencies[ref] = currency
+            known.customer_balances[ref] = balance
             if ledger:
                 known.customers_with_ledger.add(ref)
     for chunk in _chunks(sorted(_refs_in(data.get("orders"), "ref"))):

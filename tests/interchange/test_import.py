@@ -178,6 +178,29 @@ def test_reimporting_an_export_changes_nothing_and_round_trips(doc, write, expor
     assert snapshot() == before
 
 
+def test_an_account_that_owes_the_processor_round_trips(doc, write, export, snapshot, assert_invariants):
+    """A refund took the balance below the credit limit (only the processor's
+    movements may): its export imports again, changing nothing; a file that
+    puts another balance there is still refused."""
+    from balances.services import ledger_post
+    from tenants.scope import Actor
+
+    load(write(doc))
+    account_id = LedgerEntry.objects.get().account_id
+    ledger_post(
+        actor=Actor.system("t"), account_id=account_id, amount=Decimal("-80.00"), kind="refund", reference="re_1"
+    )
+    before = snapshot()
+    exported = export()
+    assert exported["customers"][0]["balance"] == "-30.00"
+    load(write(exported, "export.json"))
+    assert snapshot() == before
+    exported["customers"][0]["balance"] = "-40.00"
+    with pytest.raises(CommandError, match=r"customers\[0\]\.balance: -40\.00 is below the credit limit"):
+        load(write(exported, "export.json"))
+    assert_invariants()
+
+
 def test_reimport_with_another_balance_posts_the_difference(doc, write, export, assert_invariants):
     load(write(doc))
     doc["customers"][0]["balance"] = "20.00"
