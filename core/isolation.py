@@ -153,26 +153,36 @@ def first_line(text: str) -> str:
 ALERT_LIMIT = 200
 
 
-def faults_alert() -> int:
-    """Mail the operators (settings.ADMINS) the faults not yet alerted, in one
-    message per pass; returns how many it reported. Claimed before sending,
-    so two workers never send one twice; a failed send is retried on the next
-    pass (every minute, and after each nightly run)."""
-    ids = list(Fault.objects.filter(alerted_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:ALERT_LIMIT])
+def operators_mail_once(queryset, *, subject, body, order_by=("pk",), related=()) -> int:
+    """Mail the operators (settings.ADMINS) about the rows of ``queryset`` (a
+    model with ``alerted_at``) not told yet, in one message
+    (``subject(rows)``, ``body(rows)``); returns how many it told. Claimed
+    before sending, so two workers never send one twice; released when the
+    mail server fails, so the next pass (every minute) sends them."""
+    model = queryset.model
+    ids = list(queryset.filter(alerted_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:ALERT_LIMIT])
     if not ids:
         return 0
     # The claim: this pass's timestamp on the rows nobody claimed yet.
     now = timezone.now()
-    if not Fault.objects.filter(pk__in=ids, alerted_at__isnull=True).update(alerted_at=now):
+    if not model.objects.filter(pk__in=ids, alerted_at__isnull=True).update(alerted_at=now):
         return 0
-    faults = list(Fault.objects.filter(pk__in=ids, alerted_at=now).order_by("business_date", "stage", "pk"))
+    rows = list(model.objects.filter(pk__in=ids, alerted_at=now).select_related(*related).order_by(*order_by))
     try:
-        mail_admins(_alert_subject(faults), _alert_body(faults), fail_silently=False)
+        mail_admins(subject(rows), body(rows), fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - the mail server's failure: tried again on the next pass
-        log.warning("could not mail the operators about %d fault(s): %s", len(faults), exc)
-        Fault.objects.filter(pk__in=[f.pk for f in faults], alerted_at=now).update(alerted_at=None)
+        log.warning("could not mail the operators about %d %s(s): %s", len(rows), model._meta.verbose_name, exc)
+        model.objects.filter(pk__in=[row.pk for row in rows], alerted_at=now).update(alerted_at=None)
         return 0
-    return len(faults)
+    return len(rows)
+
+
+def faults_alert() -> int:
+    """The faults not told yet, in one mail per pass (every minute, and after
+    each nightly run)."""
+    return operators_mail_once(
+        Fault.objects.all(), subject=_alert_subject, body=_alert_body, order_by=("business_date", "stage", "pk")
+    )
 
 
 def _alert_subject(faults: list[Fault]) -> str:

@@ -26,7 +26,6 @@ from decimal import Decimal
 
 import stripe
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -36,7 +35,7 @@ from balances.models import Account
 from balances.services import ledger_post
 from core.dates import business_today
 from core.errors import DomainError, NotFound
-from core.isolation import Subject, each
+from core.isolation import Subject, each, operators_mail_once
 from core.locks import lock_account
 from core.models import Stage
 from core.money import ZERO, check_exact, format_money, from_minor_units, to_minor_units
@@ -434,36 +433,16 @@ def refunds_reconciliation_pass() -> dict[str, int] | None:
 
 # --- the operators' notice ----------------------------------------------------------
 
-ALERT_LIMIT = 200
-
 
 def movements_alert() -> int:
     """Mail the operators (settings.ADMINS) every refund and dispute recorded
-    and not yet told, in one message per pass; returns how many it told.
-    Claimed before sending so two workers never send one twice; released when
-    the mail server fails, so the next pass (every minute) sends it."""
-    ids = list(
-        ProcessorMovement.objects.filter(alerted_at__isnull=True, state=AttemptState.SUCCEEDED)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:ALERT_LIMIT]
+    and not yet told, in one message per pass; returns how many it told."""
+    return operators_mail_once(
+        ProcessorMovement.objects.filter(state=AttemptState.SUCCEEDED),
+        subject=_alert_subject,
+        body=_alert_body,
+        related=("account__customer", "attempt"),
     )
-    if not ids:
-        return 0
-    now = timezone.now()
-    if not ProcessorMovement.objects.filter(pk__in=ids, alerted_at__isnull=True).update(alerted_at=now):
-        return 0
-    movements = list(
-        ProcessorMovement.objects.filter(pk__in=ids, alerted_at=now)
-        .select_related("account__customer", "attempt")
-        .order_by("pk")
-    )
-    try:
-        mail_admins(_alert_subject(movements), _alert_body(movements), fail_silently=False)
-    except Exception as exc:  # noqa: BLE001 - the mail server's failure: tried again on the next pass
-        log.warning("could not mail the operators about %d refund(s)/dispute(s): %s", len(movements), exc)
-        ProcessorMovement.objects.filter(pk__in=[m.pk for m in movements], alerted_at=now).update(alerted_at=None)
-        return 0
-    return len(movements)
 
 
 def _alert_subject(movements: list[ProcessorMovement]) -> str:
