@@ -40,6 +40,15 @@ PAID_THRU, RENEWED = D(2026, 12, 10), D(2027, 1, 10)
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _at_noon():
+    """The clock at noon (running on): "2 days 23 hours later" and "3 days 1
+    hour later" then fall on one business date, whatever the hour the suite
+    runs at."""
+    with time_machine.travel(datetime.datetime(2026, 12, 5, 12, tzinfo=datetime.UTC), tick=True):
+        yield
+
+
 def later(**delta):
     return time_machine.travel(timezone.now() + datetime.timedelta(**delta), tick=True)
 
