@@ -175,18 +175,21 @@ def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
             reason="lifecycle",
         )
         # Keyed by order and cycle, which the status claim above just took.
-        notices_create([_notice(m, on) for m in moves], new=True)
+        notices_create([move_notice(m, on) for m in moves], new=True)
     return moves
 
 
-def _notice(move: Move, on: datetime.date) -> NoticeSpec:
+def move_notice(move: Move, on: datetime.date, *, subject_key: str = "") -> NoticeSpec:
+    """The customer's ``suspended`` or ``terminated`` notice of a move, keyed
+    by order and cycle (the nightly run's), or by ``subject_key`` (an admin's
+    move: its own event)."""
     suspended = move.to == OrderStatus.SUSPENDED
     return NoticeSpec(
         kind="suspended" if suspended else "terminated",
         customer_id=move.customer_id,
         reseller_id=move.reseller_id,
         recipient=move.email,
-        subject_key=f"order:{move.order_id}",
+        subject_key=subject_key or f"order:{move.order_id}",
         cycle=move.cycle.isoformat(),
         business_date=on,
         data={

@@ -29,13 +29,13 @@ from core.errors import DomainError, IllegalTransition, NotFound
 from core.locks import lock_account, lock_order
 from core.queue import enqueue_on_commit
 from invoices.models import Invoice, InvoiceLine, RenewalSource
-from notifications.content import order_row
-from notifications.services import NoticeSpec, notices_create
+from notifications.services import notices_create
 from orders.models import Order
 from orders.periods import add_months, anchor_fits
 from orders.services import order_transition, reason_required
 from orders.states import OrderStatus, check_transition
 from renewals.card_path import claimed_orders
+from renewals.lifecycle import Move, move_notice
 from renewals.models import EventOrigin, LifecycleEvent, Transition
 from renewals.rules import Period, termination_day
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
@@ -170,31 +170,24 @@ def _event(order: Order, transition: str, on: datetime.date) -> LifecycleEvent:
     )
 
 
-def _notice(kind: str, order: Order, event: LifecycleEvent, on: datetime.date, **data) -> None:
+def _notice(order: Order, event: LifecycleEvent, on: datetime.date, *, frm: str, to: str) -> None:
+    """The nightly lifecycle's notice of the move, keyed by the admin's own
+    event: never the nightly run's keys ("order:<id>" and the cycle), and new
+    by construction."""
     customer = order.customer
-    notices_create(
-        [
-            NoticeSpec(
-                kind=kind,
-                customer_id=customer.pk,
-                reseller_id=customer.reseller_id,
-                recipient=customer.email,
-                # Keyed by the admin's own event: never the nightly run's
-                # ("order:<id>" and the cycle), and new by construction.
-                subject_key=f"event:{event.pk}",
-                cycle=order.expires_on.isoformat(),
-                business_date=on,
-                data={
-                    "orders": [
-                        order_row(order.ref, product_label(order.plan.name, order.tenure_months), order.expires_on)
-                    ],
-                    **data,
-                },
-                order_refs=[order.ref],
-            )
-        ],
-        new=True,
+    move = Move(
+        order.pk,
+        order.ref,
+        customer.pk,
+        customer.reseller_id,
+        customer.email,
+        order.expires_on,
+        frm,
+        to,
+        product_label(order.plan.name, order.tenure_months),
+        termination_day(order.expires_on, order.plan.category.grace_days, suspended_on=on),
     )
+    notices_create([move_notice(move, on, subject_key=f"event:{event.pk}")], new=True)
 
 
 def order_suspend(*, actor: Actor, order_id: int, reason: str, on: datetime.date | None = None) -> LifecycleEvent:
@@ -207,8 +200,7 @@ def order_suspend(*, actor: Actor, order_id: int, reason: str, on: datetime.date
         _refuse_if_claimed(order)
         order_transition(actor=actor, order_id=order.pk, to=OrderStatus.SUSPENDED, reason=reason, business_date=on)
         event = _event(order, Transition.SUSPEND, on)
-        grace = order.plan.category.grace_days
-        _notice("suspended", order, event, on, terminate_on=termination_day(order.expires_on, grace).isoformat())
+        _notice(order, event, on, frm=OrderStatus.ACTIVE, to=OrderStatus.SUSPENDED)
         enqueue_on_commit(HOOKS_TASK)
     return event
 
@@ -270,6 +262,6 @@ def order_terminate(
             events.append(_event(order, Transition.SUSPEND, on))
         order_transition(actor=actor, order_id=order.pk, to=OrderStatus.TERMINATED, reason=reason, business_date=on)
         events.append(_event(order, Transition.TERMINATE, on))
-        _notice("terminated", order, events[-1], on)
+        _notice(order, events[-1], on, frm=OrderStatus.SUSPENDED, to=OrderStatus.TERMINATED)
         enqueue_on_commit(HOOKS_TASK)
     return events

@@ -227,14 +227,14 @@ def test_one_order_whose_lifecycle_move_fails_leaves_the_others_moved(portal, ru
         [order(f"o{n}", D(2026, 12, 10), customer=f"c{n}", auto_renew=False) for n in range(1, 6)],
         customers=customers(),
     )
-    real = lifecycle._notice
+    real = lifecycle.move_notice
 
-    def notice(move, on):
+    def notice(move, on, **options):
         if move.order_ref == "o3":
             raise ValueError("injected fault for o3")
-        return real(move, on)
+        return real(move, on, **options)
 
-    monkeypatch.setattr(lifecycle, "_notice", notice)
+    monkeypatch.setattr(lifecycle, "move_notice", notice)
     report = run(D(2026, 12, 11))
     assert sorted(m["order"] for m in report["lifecycle"]) == ["o1", "o2", "o4", "o5"]
     assert Order.objects.get(ref="o3").status == "active"
