@@ -31,6 +31,8 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from core.net import client_address
+
 logger = logging.getLogger("panels.auth")
 
 # Defaults; settings of the same name override them (read on every attempt).
@@ -163,14 +165,6 @@ def attempt_succeeded(username: str, address: str | None, counter: AttemptCounte
     counter.clear(key_for(ACCOUNT, normalise_username(username)))
     if address:
         counter.give_back(key_for(ADDRESS, address))
-
-
-def client_address(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a
-    # trusted proxy sets it. Behind a proxy, REMOTE_ADDR is the proxy's.
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # --- Django glue. ---
