@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from core.request_context import current_address
+
 
 class AuditEvent(models.Model):
     """One change: who, when, what, before and after. Append-only (on
@@ -27,6 +29,12 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     reason = models.TextField(blank=True)
+    # The client's address of the request that made the change (core.net:
+    # the trusted proxies decide), None for the nightly run and commands. A
+    # default rather than an argument so that every row built during a
+    # request has it, whichever module builds it; raw inserts
+    # (renewals.writer) pass current_address() themselves.
+    address = models.GenericIPAddressField(null=True, blank=True, default=current_address)
 
     class Meta:
         ordering = ["-id"]

@@ -12,3 +12,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Tasks run in-process in tests unless a test starts a real worker itself.
 CELERY_TASK_ALWAYS_EAGER = True
+# The test client speaks plain HTTP to "testserver"; production redirects to
+# HTTPS (tests/test_proxies.py covers the redirect and the proxy's header).
+SECURE_SSL_REDIRECT = False

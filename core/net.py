@@ -10,6 +10,8 @@ one our outermost proxy wrote); with 0 (the default: nothing in front of the
 portal), ``X-Forwarded-For`` is ignored altogether.
 """
 
+import ipaddress
+
 from django.conf import settings
 
 
@@ -17,13 +19,37 @@ def trusted_proxy_count() -> int:
     return max(0, int(getattr(settings, "TRUSTED_PROXY_COUNT", 0)))
 
 
+def normalised(value: str | None) -> str | None:
+    """``value`` as one canonical IP address text, or None if it is not one.
+
+    Canonical so that one client is one throttle key however its address is
+    spelt (``2001:DB8::1``, ``::ffff:192.0.2.1``), and valid so that the audit
+    log's address column (an ``inet`` on PostgreSQL) never refuses a write
+    because of what a header held. Accepts what proxies write: ``[v6]``, a
+    port after an IPv4 address or a bracketed IPv6 one, a zone (dropped)."""
+    text = (value or "").strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]  # IPv4 with a port
+    text = text.partition("%")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
 def client_address(request) -> str | None:
     """The client's address as our trusted proxies saw it, else REMOTE_ADDR.
-    None without a request (the nightly run, a management command)."""
+    None without a request (the nightly run, a management command) or
+    without a valid peer address."""
     if request is None:
         return None
     meta = getattr(request, "META", {})
-    remote = meta.get("REMOTE_ADDR") or None
+    remote = normalised(meta.get("REMOTE_ADDR"))
     proxies = trusted_proxy_count()
     if not proxies:
         return remote
@@ -32,4 +58,8 @@ def client_address(request) -> str | None:
         return remote  # not through our proxies (a health check from inside): the peer itself
     # Fewer entries than proxies: a proxy in the chain did not add one; the
     # leftmost is the furthest any of ours saw.
-    return forwarded[-min(proxies, len(forwarded))]
+    chosen = normalised(forwarded[-min(proxies, len(forwarded))])
+    # Not an address (a proxy misconfigured, or TRUSTED_PROXY_COUNT larger
+    # than the chain so the client wrote it): counted as the peer, never as
+    # nobody, so the throttles still hold.
+    return chosen or remote

@@ -20,6 +20,7 @@ from core.errors import DomainError
 from core.locks import lock_orders
 from core.money import format_amount
 from core.queue import enqueue_on_commit
+from core.request_context import current_address
 from core.sql import db_now, insert_rows, update_from_values
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.services import invoice_numbers_take
@@ -177,15 +178,17 @@ def finish(written: Written) -> dict[int, int]:
             if c.total
         ],
     )  # fmt: skip
+    # The client's address of a manual renewal's request; None in the nightly run.
+    address = current_address()
     insert_rows(
         AuditEvent,
         ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
-         "target_ref", "before", "after", "reason"),
+         "target_ref", "before", "after", "reason", "address"),
         [
             (now, on, user_id, actor.label, "ledger.renewal", "tenants.customer", c.customer_id, c.customer_ref,
              json.dumps(format_amount(c.balance_before, c.currency)),
              json.dumps(format_amount(c.balance_before - c.total, c.currency)),
-             numbers[c.customer_id][1])
+             numbers[c.customer_id][1], address)
             for c in charges
             if not c.complimentary  # no money moved: the operator's service audits it, with its reason
         ],
