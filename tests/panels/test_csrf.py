@@ -27,6 +27,7 @@ from api.services import token_issue
 from audit.models import AuditEvent
 from balances.models import Account, LedgerEntry
 from invoices.models import Invoice
+from notifications.models import Notice
 from orders.models import Order
 from payments.models import Card, PaymentAttempt
 from tenants.models import Customer
@@ -99,6 +100,7 @@ def state() -> dict:
         "cards": list(Card.objects.order_by("pk").values_list("pk", "is_default")),
         "tokens": [token_of(user) is not None for user in get_user_model().objects.order_by("pk")],
         "passwords": list(get_user_model().objects.order_by("pk").values_list("pk", "password")),
+        "messages_read": Notice.objects.filter(read_at__isnull=False).count(),
         "audit": AuditEvent.objects.count(),
         "mail": len(mail.outbox),
     }
