@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 LOCALSTRIPE_PORT ?= 8420
-# The demo's cards go to localstripe on loopback (started by `make demo`).
-DEMO_ENV = DEBUG=1 STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test_demo \
+# The demo's cards go to localstripe on loopback (started by `make demo`); its
+# admin logins need no second factor (ADMIN_OTP_REQUIRED=0: no phone to hand).
+DEMO_ENV = DEBUG=1 ADMIN_OTP_REQUIRED=0 STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test_demo \
 	STRIPE_API_BASE=http://127.0.0.1:$(LOCALSTRIPE_PORT) \
 	STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/
 

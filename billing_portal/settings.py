@@ -35,7 +35,8 @@ if DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the portal's site (core/admin_site.py): throttled sign-in, second factor.
+    "core.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor (the admin asks for one).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -146,6 +149,17 @@ FORMAT_MODULE_PATH = ["billing_portal.formats"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Staff sign in to the admin with a second factor (an authenticator app or a
+# recovery code, core/otp.py) and enrol on their first sign-in. On unless
+# turned off (the demo and development: make demo sets 0).
+ADMIN_OTP_REQUIRED = env_bool("ADMIN_OTP_REQUIRED", True)
+OTP_TOTP_ISSUER = "Renewal portal"
+# The admin's device pages never show a key, QR code or recovery code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Wrong codes: django-otp's own throttle stays at its default
+# (OTP_TOTP_THROTTLE_FACTOR = OTP_STATIC_THROTTLE_FACTOR = 1: a device waits
+# 1, 2, 4, 8... seconds after successive failures), under the sign-in throttle.
 
 # Mail: console in development unless a backend is chosen.
 EMAIL_BACKEND = os.environ.get(

@@ -15,3 +15,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 # The test client speaks plain HTTP to "testserver"; production redirects to
 # HTTPS (tests/test_proxies.py covers the redirect and the proxy's header).
 SECURE_SSL_REDIRECT = False
+# Admin tests sign in with force_login (no second factor); the second factor's
+# own tests turn this on (tests/admin/test_admin_door.py).
+ADMIN_OTP_REQUIRED = False

@@ -7,9 +7,6 @@ from panels.auth import ThrottledLoginView
 from payments.views import card_add_page, cards, stripe_webhook
 from renewals.views import healthz, status_page
 
-admin.site.site_header = "Renewal portal administration"
-admin.site.site_title = "Renewal portal"
-
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("healthz/live", healthz_live, name="healthz-live"),

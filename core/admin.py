@@ -3,11 +3,18 @@ audited services, and the append-only tables are read-only."""
 
 from django.contrib import admin
 from django.utils.html import format_html
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import audit_record, audited_update
 from core.admin_actions import PermittedActionsMixin
 from core.models import Fault
 from core.money import format_amount
+from core.otp import otp_devices_remove
 from core.services import faults_resolve
 from tenants.scope import actor_for_user
 
@@ -169,3 +176,92 @@ class FaultAdmin(PermittedActionsMixin, ReadOnlyAdmin):
     def mark_resolved(self, request, queryset):
         count = faults_resolve(actor=actor_for_user(request.user), ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Marked {count} fault(s) resolved.")
+
+
+# --- The second factor's devices (core.otp) ---
+
+
+class OTPDeviceAdmin:
+    """Staff enrol themselves (core.otp_views), so a secret is only ever seen by
+    its owner. Here a platform admin sees who has which device and removes a
+    lost one (the owner then enrols afresh): no adding or editing, and never
+    the key, the QR code or the recovery codes, whatever
+    OTP_ADMIN_HIDE_SENSITIVE_DATA says."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_list_display(self, request):
+        return [name for name in super().get_list_display(request) if name != "qrcode_link"]
+
+    def get_fieldsets(self, request, obj=None):
+        hidden = {"key", "qrcode_link"}
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_inline_instances(self, request, obj=None):
+        return []  # a static device's inline lists its recovery codes
+
+    def get_urls(self):
+        # Without django-otp's pages showing an existing device's key and QR code.
+        return admin.ModelAdmin.get_urls(self)
+
+    def delete_model(self, request, obj):
+        otp_devices_remove(actor=actor_for_user(request.user), devices=[obj], reason="removed in the admin")
+
+    def delete_queryset(self, request, queryset):
+        devices = list(queryset.select_related("user").order_by("pk"))
+        otp_devices_remove(actor=actor_for_user(request.user), devices=devices, reason="removed in the admin")
+
+
+class PortalTOTPDeviceAdmin(OTPDeviceAdmin, TOTPDeviceAdmin):
+    pass
+
+
+class PortalStaticDeviceAdmin(OTPDeviceAdmin, StaticDeviceAdmin):
+    pass
+
+
+# --- The schedule of the nightly work (django-celery-beat) ---
+
+
+class PortalPeriodicTaskAdmin(PeriodicTaskAdmin):
+    """django-celery-beat's actions declare no permission, so view-only staff
+    could pause the nightly work or run it: here they need to change tasks,
+    and running one (the sweep charges and renews) is for platform admins
+    only, as in renewals/admin.py."""
+
+    def has_run_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(description="Enable selected tasks", permissions=["change"])
+    def enable_tasks(self, request, queryset):
+        return super().enable_tasks(request, queryset)
+
+    @admin.action(description="Disable selected tasks", permissions=["change"])
+    def disable_tasks(self, request, queryset):
+        return super().disable_tasks(request, queryset)
+
+    @admin.action(description="Toggle activity of selected tasks", permissions=["change"])
+    def toggle_tasks(self, request, queryset):
+        return super().toggle_tasks(request, queryset)
+
+    @admin.action(description="Run selected tasks", permissions=["run"])
+    def run_tasks(self, request, queryset):
+        return super().run_tasks(request, queryset)
+
+
+# Third-party admins registered before this module (INSTALLED_APPS order), replaced.
+for _model, _admin_class in (
+    (TOTPDevice, PortalTOTPDeviceAdmin),
+    (StaticDevice, PortalStaticDeviceAdmin),
+    (PeriodicTask, PortalPeriodicTaskAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)

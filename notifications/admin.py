@@ -20,9 +20,8 @@ class NoticeAdmin(ReadOnlyAdmin):
     def message(self, notice):
         content = notice.rendered()
         return format_html(
-            '<p><strong>{}</strong></p><pre style="white-space:pre-wrap">{}</pre>'
-            '<iframe sandbox srcdoc="{}" title="HTML version" style="width:100%;height:32rem;border:1px solid #ccc">'
-            "</iframe>",
+            '<p><strong>{}</strong></p><pre class="notice-text">{}</pre>'
+            '<iframe sandbox srcdoc="{}" title="HTML version" class="notice-html"></iframe>',
             content.subject,
             content.text,
             content.html,
@@ -30,7 +29,11 @@ class NoticeAdmin(ReadOnlyAdmin):
 
     actions = ("retry_failed",)
 
-    @admin.action(description="Retry failed deliveries now")
+    def has_retry_permission(self, request) -> bool:
+        # Notices are read-only here; retrying is the one change, for staff who may change notices.
+        return request.user.has_perm("notifications.change_notice")
+
+    @admin.action(description="Retry failed deliveries now", permissions=["retry"])
     def retry_failed(self, request, queryset):
         queryset.filter(state=DeliveryState.FAILED).update(next_attempt_at=None, state=DeliveryState.PENDING)
         counts = deliver_pending()

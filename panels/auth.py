@@ -1,4 +1,5 @@
-"""Signing in to the control panels, with a throttle on failed sign-ins.
+"""Signing in, with a throttle on failed sign-ins: the control panels' form
+here, and the admin's (core.admin_site) through the same mixins.
 
 Passwords get guessed at one account (many passwords, one username) or from one
 place (one password, many usernames). So attempts are counted per account and
@@ -167,10 +168,15 @@ def attempt_succeeded(username: str, address: str | None, counter: AttemptCounte
         counter.give_back(key_for(ADDRESS, address))
 
 
-# --- Django glue. ---
+# --- Django glue: one throttle for every sign-in form (the panels' and the admin's). ---
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
+class ThrottledFormMixin:
+    """For an ``AuthenticationForm``: the throttle around everything the
+    form's own ``clean()`` checks (the password, and for the admin the second
+    factor). An attempt refused by any of those stays counted; one that passes
+    them all is given back."""
+
     def clean(self):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
@@ -187,13 +193,13 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 refusal.minutes,
             )
             raise ValidationError(refusal.message, code="throttled")
-        cleaned = super().clean()  # raises on a wrong password: the attempt stays counted
+        cleaned = super().clean()  # raises on a wrong password (or code): the attempt stays counted
         attempt_succeeded(username, address)
         return cleaned
 
 
-class ThrottledLoginView(LoginView):
-    form_class = ThrottledAuthenticationForm
+class ThrottledResponseMixin:
+    """For a ``LoginView`` whose form has ``ThrottledFormMixin``."""
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
@@ -201,3 +207,11 @@ class ThrottledLoginView(LoginView):
             # 429 lets monitoring and proxies see the refusals; browsers still show the page.
             response.status_code = 429
         return response
+
+
+class ThrottledAuthenticationForm(ThrottledFormMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledLoginView(ThrottledResponseMixin, LoginView):
+    form_class = ThrottledAuthenticationForm

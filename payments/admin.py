@@ -85,7 +85,12 @@ class PaymentAttemptAdmin(PermittedActionsMixin, ReadOnlyAdmin):
     list_select_related = ("account__customer",)
     actions = ("reconcile", "settle_paid", "settle_failed", "refund")
 
-    @admin.action(description="Reconcile open attempts with Stripe (never charges again)")
+    def has_reconcile_permission(self, request) -> bool:
+        # Reconciling settles open attempts by Stripe's answer (crediting
+        # balances): staff who may change payment attempts, not only view them.
+        return request.user.has_perm("payments.change_paymentattempt")
+
+    @admin.action(description="Reconcile open attempts with Stripe (never charges again)", permissions=["reconcile"])
     def reconcile(self, request, queryset):
         if not queryset.filter(state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]).exists():
             self.message_user(request, "None of the selected attempts is open.", messages.WARNING)

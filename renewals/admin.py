@@ -2,9 +2,8 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
-from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 
 from core.admin import ReadOnlyAdmin, money_column
 from core.dates import business_today
@@ -58,10 +57,20 @@ class SweepRunAdmin(ReadOnlyAdmin):
              "opts": self.model._meta},
         )  # fmt: skip
 
+    def has_run_permission(self, request) -> bool:
+        # The nightly work charges, renews, suspends and sends notices for
+        # every account: platform admins only.
+        return request.user.is_superuser
+
     def run_date_view(self, request):
-        if not request.user.is_superuser:
-            messages.error(request, "Only a platform admin may run the nightly work.")
-            return redirect(reverse("admin:renewals_sweeprun_changelist"))
+        if not self.has_run_permission(request):
+            return TemplateResponse(
+                request,
+                "admin/permission_denied.html",
+                {**self.admin_site.each_context(request), "title": "Run the nightly work for a date",
+                 "reason": "Only a platform admin may run the nightly work.", "opts": self.model._meta},
+                status=403,
+            )  # fmt: skip
         form = RunDateForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             return self._run(request, form.cleaned_data["date"], form.cleaned_data["dry_run"])
@@ -80,7 +89,9 @@ class SweepRunAdmin(ReadOnlyAdmin):
             return None
         return self._run(request, dates[0], True)
 
-    @admin.action(description="Run the selected dates again (idempotent: only what is left is done)")
+    @admin.action(
+        description="Run the selected dates again (idempotent: only what is left is done)", permissions=["run"]
+    )
     def run_dates(self, request, queryset):
         for on in sorted(set(queryset.values_list("business_date", flat=True))):
             report = sweep_run(on=on, actor=actor_for_user(request.user))
@@ -121,7 +132,11 @@ class LifecycleEventAdmin(ReadOnlyAdmin):
     list_select_related = ("order",)
     actions = ("retry_hooks",)
 
-    @admin.action(description="Retry the provisioning hook of failed events")
+    def has_retry_permission(self, request) -> bool:
+        # Events are read-only here; retrying a hook is the one change, for staff who may change events.
+        return request.user.has_perm("renewals.change_lifecycleevent")
+
+    @admin.action(description="Retry the provisioning hook of failed events", permissions=["retry"])
     def retry_hooks(self, request, queryset):
         queryset.filter(hook_state=HookState.FAILED).update(hook_attempts=0)
         counts = provisioning_run()
