@@ -4,6 +4,7 @@ Unset DATABASE_URL means an SQLite file in the project (the embedded default);
 unset REDIS_URL means Celery runs tasks in-process, so nothing else needs to run.
 """
 
+import datetime
 import os
 from email.utils import parseaddr
 from pathlib import Path
@@ -35,15 +36,13 @@ if DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    # Django's admin with the portal's site (core/admin_site.py): throttled sign-in, second factor.
-    "core.apps.PortalAdminConfig",
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "knox",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -77,11 +76,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # request.user.is_verified(): signed in with a second factor (the admin asks for one).
-    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "billing_portal.urls"
@@ -150,17 +146,6 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Staff sign in to the admin with a second factor (an authenticator app or a
-# recovery code, core/otp.py) and enrol on their first sign-in. On unless
-# turned off (the demo and development: make demo sets 0).
-ADMIN_OTP_REQUIRED = env_bool("ADMIN_OTP_REQUIRED", True)
-OTP_TOTP_ISSUER = "Renewal portal"
-# The admin's device pages never show a key, QR code or recovery code.
-OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-# Wrong codes: django-otp's own throttle stays at its default
-# (OTP_TOTP_THROTTLE_FACTOR = OTP_STATIC_THROTTLE_FACTOR = 1: a device waits
-# 1, 2, 4, 8... seconds after successive failures), under the sign-in throttle.
-
 # Mail: console in development unless a backend is chosen.
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
@@ -203,28 +188,6 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Security headers on every response. The Content-Security-Policy allows only
-# this origin's own files: no inline script or style anywhere (templates pass
-# data through data- attributes and json_script). The few pages that need
-# more widen it for themselves only (billing_portal/csp.py): the add-card page
-# (Stripe.js) and the API docs (Swagger UI, Redoc).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-
 # Stripe (the card issue fills in the card path; the keys live here already).
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
@@ -234,7 +197,7 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.TokenAuthentication",  # knox: only a digest of each key is stored
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -253,6 +216,18 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_RATE_USER", "1200/hour"),
         "anon": os.environ.get("API_RATE_ANON", "60/hour"),
     },
+}
+# API tokens (django-rest-knox, api/authentication.py): a token expires
+# API_TOKEN_TTL_DAYS after it is issued (0: never), whether or not it is used
+# (no AUTO_REFRESH: a leaked key stops working on its date, even if it is used
+# all along); its login gets a new one with POST /api/auth/token/.
+API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
+if API_TOKEN_TTL_DAYS < 0:
+    raise ImproperlyConfigured("API_TOKEN_TTL_DAYS is a number of days, 0 for tokens that never expire")
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(days=API_TOKEN_TTL_DAYS) if API_TOKEN_TTL_DAYS else None,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Renewal portal API",

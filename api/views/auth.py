@@ -1,6 +1,7 @@
 """Tokens: one per login, obtained with the username and password (throttled
-like the panels' sign-in), revoked by the login itself, in the panel or in
-Django admin."""
+like the panels' sign-in; a new one replaces the old), revoked by the login
+itself, in the panel, in Django admin, or by a change of the password. The key
+is in the answer once: the portal keeps only its digest (api/authentication.py)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,7 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.services import token_issue, token_revoke
+from api.services import token_create, token_revoke
 from api.views.common import BAD_INPUT, responses
 from panels.auth import ThrottledAuthenticationForm
 
@@ -20,7 +21,13 @@ class Credentials(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="send it as `Authorization: Token <token>`")
+    token = serializers.CharField(
+        help_text="send it as `Authorization: Token <token>`; shown only in this answer (the portal keeps a digest)"
+    )
+    expiry = serializers.DateTimeField(
+        allow_null=True,
+        help_text="when it stops working (401 `token_expired`); null: never (API_TOKEN_TTL_DAYS=0)",
+    )
 
 
 class TokenView(APIView):
@@ -33,6 +40,12 @@ class TokenView(APIView):
 
     @extend_schema(
         operation_id="token_obtain",
+        description=(
+            "A new token for the login, replacing the one it had (one per login). The key is in this answer "
+            "only: the portal keeps a digest. It expires at `expiry` (API_TOKEN_TTL_DAYS after it is issued; "
+            "using it does not extend it), then answers 401 `token_expired`; a change of the login's password "
+            "revokes it."
+        ),
         request=Credentials,
         responses=responses({200: TokenSerializer}, BAD_INPUT),
         auth=[],
@@ -45,13 +58,21 @@ class TokenView(APIView):
             if form.has_error("__all__", code="throttled"):
                 raise Throttled(detail=form.errors["__all__"][0])
             raise AuthenticationFailed("the username and password do not match an active login")
-        return Response({"token": token_issue(user=form.get_user())})
+        issued = token_create(user=form.get_user())
+        response = Response(TokenSerializer({"token": issued.key, "expiry": issued.expiry}).data)
+        response["Cache-Control"] = "no-store"  # the only answer with the key: never kept by a cache
+        return response
 
 
 class TokenRevokeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="token_revoke", request=None, responses=responses({204: None}))
+    @extend_schema(
+        operation_id="token_revoke",
+        description="Revoke the login's token (the one sent, or the session's login's).",
+        request=None,
+        responses=responses({204: None}),
+    )
     def delete(self, request):
         token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,7 @@
-"""The API token page, shared by both panels: whether the login has a token,
-creating one (shown in full once, in the answer to the request that created
-it) and revoking it."""
+"""The API token page, shared by both panels: whether the login has a token
+(its dates and its short non-secret prefix; the portal keeps only a digest of
+the key), creating one (shown in full once, in the answer to the request that
+created it) and revoking it."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,16 +10,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from api.services import token_issue, token_revoke
+from api.authentication import token_expired
+from api.selectors import token_of
+from api.services import token_create, token_revoke
 from tenants.scope import ActorKind, actor_for_user
-
-SHOWN_CHARS = 4  # enough to recognise the token in a list of keys, too few to use it
-
-
-def _current_key(user) -> str:
-    """The login's token key, or "" (the one-to-one link from rest_framework.authtoken)."""
-    token = getattr(user, "auth_token", None)
-    return token.key if token is not None else ""
 
 
 @login_required
@@ -29,13 +24,14 @@ def token_page(request):
         raise Http404("this page is for customer and reseller logins")
     action = request.POST.get("action", "") if request.method == "POST" else ""
     if action == "create":
-        if _current_key(request.user):
+        token = token_of(request.user)
+        if token is not None and not token_expired(token):
             # Never shown in full again: revoke it and create a new one instead.
             messages.info(request, "You already have an API token. Revoke it first to create a new one.")
             return redirect("api-token-page")
-        key = token_issue(user=request.user)
+        issued = token_create(user=request.user)  # replaces an expired one
         messages.success(request, "Your API token was created. Copy it now: it will not be shown again.")
-        return render(request, "panels/token.html", {"has_token": True, "new_key": key})
+        return render(request, "panels/token.html", {"token": issued, "new_key": issued.key})
     if action == "revoke":
         if token_revoke(user=request.user):
             messages.success(request, "Your API token was revoked: requests that send it are refused from now on.")
@@ -45,6 +41,5 @@ def token_page(request):
     if request.method == "POST":
         messages.error(request, "That action is not known here: nothing changed.")
         return redirect("api-token-page")
-    key = _current_key(request.user)
-    masked = key[:SHOWN_CHARS] + "•" * (len(key) - SHOWN_CHARS) if key else ""
-    return render(request, "panels/token.html", {"has_token": bool(key), "masked": masked})
+    token = token_of(request.user)
+    return render(request, "panels/token.html", {"token": token, "expired": token is not None and token_expired(token)})

@@ -1,0 +1,16 @@
+"""Reads of the API's own records: a login's token (its digest and dates,
+never a key: only its digest is stored)."""
+
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
+
+
+def token_of(user) -> AuthToken | None:
+    """The login's token, or None (one per login: api.services.token_create)."""
+    return AuthToken.objects.filter(user=user).order_by("-created").first()
+
+
+def tokens_with_key_prefix(key: str):
+    """The tokens whose short stored prefix (knox's token_key) the key starts
+    with, with their logins: authentication compares each one's digest."""
+    return AuthToken.objects.filter(token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related("user")
