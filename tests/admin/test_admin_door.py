@@ -510,3 +510,17 @@ def test_a_code_is_recognised_by_its_shape(typed, kind):
 
 def test_the_secret_is_shown_in_base32_groups_of_four():
     assert key_as_text("00" * 20) == "AAAA AAAA AAAA AAAA AAAA AAAA AAAA AAAA"
+
+
+def test_the_enrolment_page_can_sign_out_instead(client, ops):
+    # given: signed in with the password, not yet enrolled
+    sign_in(client)
+    page = client.get(ENROL).content.decode()
+
+    # when: its Log out button (the admin's own logout needs a verified session)
+    assert f'action="{reverse("logout")}"' in page
+    client.post(reverse("logout"))
+
+    # then
+    assert "_auth_user_id" not in client.session
+    assert client.get(ENROL).url.startswith(LOGIN)
