@@ -9,6 +9,7 @@ refused request changed nothing.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -68,6 +69,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         code = domain_status(exc)
         return Response(error_body(code, exc.code, _sentence(exc.message)), status=code)
+    if isinstance(exc, RequestDataTooBig):  # core.limits refuses it first, unless the two limits differ
+        return Response(error_body(413, "too_large", _sentence(str(exc))), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "not found")
     elif isinstance(exc, DjangoPermissionDenied):

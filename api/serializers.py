@@ -7,8 +7,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import AmountField
+from api.parsers import MAX_AMOUNT, DecimalField, IntegerField
 from balances.models import Account, EntryKind, LedgerEntry
 from core.errors import DomainError
+from core.parse import MAX_ID
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order, PaymentSource
@@ -58,13 +60,13 @@ class CustomerQuery(serializers.Serializer):
 class OrderQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False, allow_blank=True)
     category = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="a category's ref")
-    expiring_within = serializers.IntegerField(
+    expiring_within = IntegerField(
         required=False,
         min_value=0,
         max_value=EXPIRING_WITHIN_MAX,
         help_text="paid thru within this many days from today",
     )
-    customer = serializers.IntegerField(required=False, min_value=1, help_text="one customer's id (resellers)")
+    customer = IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="one customer's id (resellers)")
     sort = serializers.ChoiceField(
         choices=SORT_KEYS, required=False, default="paid_thru", help_text='a "-" prefix reverses the order'
     )
@@ -265,10 +267,11 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 class TopUpSerializer(serializers.Serializer):
     # Three places at most (KWD); the service refuses an amount finer than the
     # account's own currency or below the card processor's minimum, saying which.
-    amount = serializers.DecimalField(
+    amount = DecimalField(
         max_digits=20,
         decimal_places=3,
         min_value=Decimal("0.001"),
+        max_value=MAX_AMOUNT,
         help_text="charged to the default card, in the account's currency; at least the processor's minimum",
     )
 

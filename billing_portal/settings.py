@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over MAX_REQUEST_BODY_BYTES answers 413 before anything reads it.
+    "core.limits.request_body_limit",
     "django.middleware.security.SecurityMiddleware",
     # The client's address for the audit log, for the whole request (core.net).
     "core.request_context.ClientAddressMiddleware",
@@ -239,7 +241,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON read strictly: too deep, NaN or Infinity is a 400 (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
@@ -284,6 +287,12 @@ SPECTACULAR_SETTINGS = {
 # How many reverse proxies in front of the portal append to X-Forwarded-For
 # (core/net.py): 0 (the default) trusts none and uses the peer's address.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# The largest request body accepted, in bytes (core/limits.py: larger answers
+# 413 unread). 2.5 MB, Django's own default for form data: no page or API
+# call of the portal sends more (imports go through manage.py import_portal).
+MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_BYTES", str(5 * 2**19)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 # HTTPS (README "Deploying behind a proxy"): on by default when DEBUG is off,
 # so a production deploy passes `manage.py check --deploy`; each can be turned

@@ -15,6 +15,7 @@ from typing import Any
 from catalog.rules import lead_days_problem
 from core.errors import IllegalTransition
 from core.money import format_amount, is_currency, parse_amount, parse_decimal
+from core.parse import MAX_PERIOD_MONTHS, ParseError, parse_int
 from orders.models import PaymentSource
 from orders.periods import anchor_fits
 from orders.states import OrderStatus, check_transition
@@ -39,6 +40,18 @@ ORDER_COLUMNS = (
     "do_not_renew",
     "auto_renew_locked",
 )
+
+# The columns' lengths (tenants, catalog, orders, balances models).
+MAX_REF = 100
+MAX_TEXT = 200
+MAX_EMAIL = 254
+MAX_STRIPE_ID = 100
+# A plan's tenures: as long as any renewal may be (core.parse).
+MAX_TENURE_MONTHS = MAX_PERIOD_MONTHS
+# The integer columns' largest value (PositiveIntegerField on PostgreSQL): a
+# file's 10**400 is an error listed by its path, not a database error.
+MAX_COLUMN_INT = 2**31 - 1
+MAX_DAYS = 3650
 
 KEYS = {
     "resellers": {"ref", "name", "email", "parent", "allow_auto_renew", "invoice_prefix"},
@@ -191,7 +204,15 @@ class Reader:
             self.error(key, "required")
         return MISSING if required else default
 
-    def text(self, key: str, *, required: bool = False, default: str = "", nonempty: bool = False) -> Any:
+    def text(
+        self,
+        key: str,
+        *,
+        required: bool = False,
+        default: str = "",
+        nonempty: bool = False,
+        max_length: int = MAX_TEXT,
+    ) -> Any:
         value = self._get(key, required, default)
         if value is MISSING:
             return value
@@ -199,6 +220,8 @@ class Reader:
             return default
         if not isinstance(value, str):
             self.error(key, f"must be a string, not {_type_name(value)}")
+            return MISSING
+        if not self._fits(key, value, max_length):
             return MISSING
         if nonempty and not value.strip():
             self.error(key, "must not be empty")
@@ -214,7 +237,20 @@ class Reader:
         if not isinstance(value, str) or not value.strip():
             self.error(key, f"must be a non-empty string ref, not {_json(value)}")
             return MISSING
+        if not self._fits(key, value, MAX_REF):
+            return MISSING
         return value.strip()
+
+    def _fits(self, key: str, value: str, max_length: int) -> bool:
+        """A string the columns can hold: PostgreSQL refuses a NUL character,
+        and a longer value than the column's is refused there too."""
+        if "\x00" in value:
+            self.error(key, "must not contain a null character")
+            return False
+        if len(value.strip()) > max_length:
+            self.error(key, f"must be at most {max_length} characters, not {len(value.strip())}")
+            return False
+        return True
 
     def flag(self, key: str, default: bool) -> Any:
         value = self._get(key, False, default)
@@ -238,6 +274,9 @@ class Reader:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(key, f"must be a whole number, not {_json(value)}")
+            return MISSING
+        if abs(value) > MAX_COLUMN_INT:
+            self.error(key, f"must be at most {MAX_COLUMN_INT}, not a number of {len(str(abs(value)))} digits")
             return MISSING
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
@@ -403,7 +442,7 @@ def _resellers(doc: Document, errors: list[str], objects, known: Known) -> None:
 
 
 def _email(r: Reader, key: str) -> Any:
-    value = r.text(key)
+    value = r.text(key, max_length=MAX_EMAIL)
     if isinstance(value, str) and value and ("@" not in value or " " in value):
         r.error(key, f'not an email address ("{value}")')
         return MISSING
@@ -424,7 +463,7 @@ def _categories(doc: Document, errors: list[str], objects) -> None:
         row = CategoryRow(
             ref=r.ref("ref"),
             name=r.text("name", required=True, nonempty=True),
-            grace_days=r.integer("grace_days", required=True, low=0, high=3650),
+            grace_days=r.integer("grace_days", required=True, low=0, high=MAX_DAYS),
             auto_renew_supported=r.flag("auto_renew_supported", True),
         )
         if r.ok:
@@ -449,7 +488,7 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
             prices=prices,
             endless=r.flag("endless", False),
             auto_renew_allowed=r.flag("auto_renew_allowed", True),
-            lead_days=r.integer("lead_days", low=0, nullable=True),
+            lead_days=r.integer("lead_days", low=0, high=MAX_DAYS, nullable=True),
             currency=currency,
         )
         if isinstance(row.lead_days, int) and isinstance(prices, dict):
@@ -462,6 +501,8 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
 
 def _parse(text: Any, currency: Any):
     """``parse_amount`` in ``currency``, or as a plain amount when the currency is wrong."""
+    if isinstance(text, str) and not text.isascii():  # Decimal() reads "٣" as 3
+        raise ValueError(f'not an amount ("{text[:40]}"): write it with the digits 0-9')
     return parse_amount(text, currency) if is_currency(currency) else parse_decimal(text)
 
 
@@ -474,9 +515,11 @@ def _prices(r: Reader, currency: Any) -> Any:
         return MISSING
     prices: dict[int, Decimal] = {}
     for months, amount in value.items():
-        key = f'prices["{months}"]'
-        if not (isinstance(months, str) and months.isdigit() and int(months) >= 1):
-            r.error(key, "the tenure must be a whole number of months, at least 1")
+        key = f'prices["{months[:20]}"]'
+        try:
+            tenure = parse_int(months, low=1, high=MAX_TENURE_MONTHS)
+        except ParseError:
+            r.error(key, f"the tenure must be a whole number of months (digits 0-9), from 1 to {MAX_TENURE_MONTHS}")
             continue
         try:
             price = _parse(amount, currency)
@@ -486,7 +529,7 @@ def _prices(r: Reader, currency: Any) -> Any:
         if price < 0:
             r.error(key, f"a price must not be negative ({amount})")
             continue
-        prices[int(months)] = price
+        prices[tenure] = price
     return dict(sorted(prices.items()))
 
 
@@ -521,8 +564,8 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             auto_renew=r.flag("auto_renew", True),
             allow_auto_renew=r.flag("allow_auto_renew", True),
             currency=currency,
-            stripe_customer_id=r.text("stripe_customer_id"),
-            stripe_payment_method_id=r.text("stripe_payment_method_id"),
+            stripe_customer_id=r.text("stripe_customer_id", max_length=MAX_STRIPE_ID),
+            stripe_payment_method_id=r.text("stripe_payment_method_id", max_length=MAX_STRIPE_ID),
         )
         if isinstance(row.balance, Decimal) and isinstance(row.credit_limit, Decimal):
             # Below the limit only as it already is (an export of an account

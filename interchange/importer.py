@@ -8,7 +8,6 @@ posts an opening entry, a later one the difference as an adjustment, so the
 file wins and ``balance == ledger_total`` always holds.
 """
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,8 +23,10 @@ from core.dates import business_today
 from core.errors import DomainError
 from core.locks import lock_account
 from core.money import format_money
+from core.parse import ParseError
+from core.parse import parse_json as core_parse_json
 from core.queue import enqueue_on_commit
-from interchange.document import ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
+from interchange.document import MAX_REF, ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
 from invoices.models import InvoiceLine
 from orders.models import Order
 from payments.models import Card
@@ -61,10 +62,12 @@ class ImportResult:
 
 
 def parse_json(text: str) -> object:
+    """The file's JSON (core.parse: NaN, Infinity and nesting deeper than any
+    renewal-portal/v1 file are refused, not a crash)."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportInvalid([f"file: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"]) from exc
+        return core_parse_json(text)
+    except ParseError as exc:
+        raise ImportInvalid([f"file: {exc}"]) from exc
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -125,9 +128,12 @@ def load_known(data: object) -> Known:
 
 
 def _refs_in(items: object, key: str) -> set[str]:
+    """The refs to look up: not one PostgreSQL would refuse in a query (a NUL)
+    or no column holds (too long); validation lists those as errors."""
     if not isinstance(items, list):
         return set()
-    return {item[key].strip() for item in items if isinstance(item, dict) and isinstance(item.get(key), str)}
+    refs = {item[key].strip() for item in items if isinstance(item, dict) and isinstance(item.get(key), str)}
+    return {ref for ref in refs if "\x00" not in ref and len(ref) <= MAX_REF}
 
 
 def portal_import(*, data: object, actor: Actor | None = None) -> ImportResult:

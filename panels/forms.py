@@ -10,10 +10,27 @@ from orders.selectors import EXPIRING_WITHIN_MAX, SORT_KEYS, OrderFilters
 from orders.states import OrderStatus
 
 
+class _AsciiOnly:
+    """A number in the digits 0-9 only: Django reads "٣" as 3 (core.parse)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IntegerField(_AsciiOnly, forms.IntegerField):
+    pass
+
+
+class DecimalField(_AsciiOnly, forms.DecimalField):
+    pass
+
+
 class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OrderStatus.choices])
     category = forms.ChoiceField(required=False)
-    expiring_within = forms.IntegerField(
+    expiring_within = IntegerField(
         required=False, min_value=0, max_value=EXPIRING_WITHIN_MAX, label="Expiring within (days)"
     )
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORT_KEYS])
@@ -41,7 +58,7 @@ class OrderFilterForm(forms.Form):
 class TopUpForm(forms.Form):
     # Up to three places (KWD): the service refuses an amount finer than the
     # account's currency or below the card processor's minimum, saying which.
-    amount = forms.DecimalField(min_value=1, max_value=100000, decimal_places=3, max_digits=20)
+    amount = DecimalField(min_value=1, max_value=100000, decimal_places=3, max_digits=20)
 
 
 def parse_switch(value: str) -> bool:

@@ -28,6 +28,7 @@ from core.errors import DomainError, NotFound
 from core.isolation import Subject, each, fault_record
 from core.models import Stage
 from core.money import format_money, to_minor_units
+from core.parse import id_or_none
 from payments.gateway import NO_ANSWER, PORTALS_FAULT, REFUSED, intent_of_attempt, stripe_client, stripe_configured
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
 from payments.rules import in_flight, needs_decision, reconcile_delay
@@ -136,12 +137,12 @@ def attempt_of_intent(intent) -> PaymentAttempt | None:
     attempt = PaymentAttempt.objects.filter(stripe_payment_intent_id=data["id"]).first()
     if attempt is not None:
         return attempt
-    claimed = str((data.get("metadata") or {}).get("attempt") or "")
-    if not claimed.isascii() or not claimed.isdigit():
+    claimed = id_or_none(str((data.get("metadata") or {}).get("attempt") or ""))
+    if claimed is None:
         return None
     attempt = (
         PaymentAttempt.objects.select_related("account")
-        .filter(pk=int(claimed), stripe_payment_intent_id="", account__stripe_customer_id=data.get("customer") or "-")
+        .filter(pk=claimed, stripe_payment_intent_id="", account__stripe_customer_id=data.get("customer") or "-")
         .first()
     )
     if attempt is not None:

@@ -39,6 +39,7 @@ from core.isolation import Subject, each, operators_mail_once
 from core.locks import lock_account
 from core.models import Stage
 from core.money import ZERO, check_exact, format_money, from_minor_units, to_minor_units
+from core.parse import id_or_none
 from payments.gateway import NO_ANSWER, stripe_client, stripe_configured
 from payments.models import AttemptState, MovementKind, MovementOrigin, PaymentAttempt, ProcessorMovement
 from payments.rules import in_flight, reconcile_delay
@@ -155,9 +156,10 @@ def _record(movement: Movement, *, event_id: str, actor: Actor) -> str:
     lock_account(attempt.account_id)
     if ProcessorMovement.objects.filter(kind=movement.kind, processor_id=movement.processor_id).exists():
         return f"{movement.kind} {movement.processor_id} already recorded"
-    if movement.kind == MovementKind.REFUND and movement.portal_refund.isdigit():
+    portal_refund = id_or_none(movement.portal_refund)
+    if movement.kind == MovementKind.REFUND and portal_refund is not None:
         ours = ProcessorMovement.objects.filter(
-            pk=int(movement.portal_refund), attempt=attempt, kind=MovementKind.REFUND, processor_id=""
+            pk=portal_refund, attempt=attempt, kind=MovementKind.REFUND, processor_id=""
         ).first()
         if ours is not None and ours.state in OPEN:
             _refund_succeeded(ours, movement.processor_id, actor=actor)

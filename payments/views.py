@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.parse import ParseError, id_or_none, parse_json
 from payments.gateway import stripe_configured
 from payments.services import card_remove, card_set_default, card_setup_finish, card_setup_start, cards_shown
 from payments.webhooks import BadWebhook, webhook_handle
@@ -16,6 +17,12 @@ from tenants.scope import ActorKind, actor_for_user
 @csrf_exempt  # Stripe signs the body instead
 @require_POST
 def stripe_webhook(request):
+    try:
+        # Parsed once here only to refuse a body nested deeply enough to
+        # crash the Stripe library's own json.loads (a RecursionError, a 500).
+        parse_json(request.body)
+    except ParseError as exc:
+        return HttpResponseBadRequest(f"rejected: {exc}", content_type="text/plain")
     try:
         result = webhook_handle(payload=request.body, signature=request.headers.get("Stripe-Signature", ""))
     except BadWebhook as exc:
@@ -34,15 +41,16 @@ def _customer(request):
 def cards(request):
     actor = _customer(request)
     if request.method == "POST":
-        action, card_id = request.POST.get("action"), request.POST.get("card", "")
+        action = request.POST.get("action")
         try:
-            if not card_id.isdigit():
+            card_id = id_or_none(request.POST.get("card", ""))
+            if card_id is None:
                 raise DomainError("choose a card")
             if action == "default":
-                card_set_default(actor=actor, card_id=int(card_id))
+                card_set_default(actor=actor, card_id=card_id)
                 messages.success(request, "That card is now your default.")
             elif action == "remove":
-                card_remove(actor=actor, card_id=int(card_id))
+                card_remove(actor=actor, card_id=card_id)
                 messages.success(request, "The card was removed.")
             else:
                 raise DomainError("unknown action")

@@ -64,6 +64,7 @@ COMMON_ERRORS = {
     404: _error("Not found, or not yours: another tenant's ids look like ids that do not exist."),
     405: _error("Method not allowed."),
     406: _error("Not acceptable: the API answers application/json."),
+    413: _error("The request body is larger than the portal accepts (MAX_REQUEST_BODY_BYTES); nothing was read."),
     415: _error("Unsupported media type: send application/json."),
     429: _error("Too many requests: wait the seconds in Retry-After."),
 }

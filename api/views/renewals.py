@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from api.fields import AmountField
 from api.idempotency import request_fingerprint
+from api.parsers import MAX_AMOUNT, DecimalField, IntegerField
 from api.serializers import InvoiceSerializer
 from api.services import renewal_pay_once
 from api.views.common import (
@@ -33,17 +34,17 @@ from api.views.common import (
     replay_headers,
     responses,
 )
+from core.parse import MAX_BATCH_ORDERS, MAX_ID, MAX_PERIOD_MONTHS
 from renewals.manual import renewal_quote
 from tenants.selectors import customer_detail
 
-MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number is bad input, not a database error
-MAX_ITEMS = 200
+MAX_ITEMS = MAX_BATCH_ORDERS
 
 
 class RenewalItemSerializer(serializers.Serializer):
-    order = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="the order's id")
-    months = serializers.IntegerField(
-        min_value=1, max_value=120, default=1, help_text="a period the order's plan sells (default 1)"
+    order = IntegerField(min_value=1, max_value=MAX_ID, help_text="the order's id")
+    months = IntegerField(
+        min_value=1, max_value=MAX_PERIOD_MONTHS, default=1, help_text="a period the order's plan sells (default 1)"
     )
 
 
@@ -51,7 +52,7 @@ class QuoteItemsSerializer(serializers.Serializer):
     items = serializers.ListField(
         child=RenewalItemSerializer(), min_length=1, max_length=MAX_ITEMS, help_text="one account's orders"
     )
-    align_day = serializers.IntegerField(
+    align_day = IntegerField(
         min_value=1,
         max_value=31,
         allow_null=True,
@@ -69,10 +70,11 @@ class RenewalSerializer(QuoteItemsSerializer):
             "(409 renewed_meanwhile) if an order was renewed since"
         ),
     )
-    expected_total = serializers.DecimalField(
+    expected_total = DecimalField(
         max_digits=20,
         decimal_places=3,
         min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
         required=False,
         help_text=(
             "the quote's `total` as shown to the customer: the payment is refused (409 price_changed, nothing "
@@ -81,7 +83,7 @@ class RenewalSerializer(QuoteItemsSerializer):
     )
     payment = serializers.ChoiceField(choices=["balance", "card"], default="balance")
     auto_renew_next = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        child=IntegerField(min_value=1, max_value=MAX_ID),
         default=list,
         max_length=MAX_ITEMS,
         help_text="orders of this renewal to renew automatically from the next cycle on",

@@ -18,6 +18,7 @@ from balances.services import account_update
 from core.dates import business_today
 from core.errors import DomainError, NotFound
 from core.money import format_money
+from core.parse import MAX_BATCH_ORDERS, MAX_PERIOD_MONTHS, ParseError, parse_id, parse_int
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
 from orders.models import PaymentSource
@@ -115,18 +116,34 @@ def _align_day(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 31:
-        raise forms.ValidationError(f"the renewal day is a day of the month, 1 to 31, not {value!r}")
-    return int(value)
+    try:
+        return parse_int(value, low=1, high=31, what="the renewal day")
+    except ParseError as exc:
+        raise forms.ValidationError(f"{exc} (a day of the month)") from exc
 
 
 def _ids(values) -> list[int]:
-    ids = []
-    for value in values:
-        if not value.isdigit():
-            raise forms.ValidationError(f"{value!r} is not an order number")
-        ids.append(int(value))
-    return ids
+    if len(values) > MAX_BATCH_ORDERS:
+        raise forms.ValidationError(f"renew at most {MAX_BATCH_ORDERS} orders at once")
+    try:
+        return [parse_id(value, what="an order number") for value in values]
+    except ParseError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+
+
+def _months(data, order_ids, offered_of) -> list[tuple[int, int]]:
+    """Each order's period: the one posted, else the plan's default."""
+    items = []
+    for order_id in order_ids:
+        chosen = data.get(f"months_{order_id}", "").strip()
+        if not chosen:
+            items.append((order_id, default_months(offered_of(order_id))))
+            continue
+        try:
+            items.append((order_id, parse_int(chosen, low=1, high=MAX_PERIOD_MONTHS, what="the period in months")))
+        except ParseError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+    return items
 
 
 @customer_view
@@ -156,11 +173,11 @@ def renew(request, actor):
         # An order that is not the customer's rejects the whole batch, as if it did not exist.
         raise NotFound(f"order {missing[0]} not found")
     periods = periods_of({o.plan_id for o in orders.values()})
-    items = []
-    for order_id in ids:
-        offered = [months for months, _amount in periods.get(orders[order_id].plan_id, [])]
-        chosen = data.get(f"months_{order_id}", "")
-        items.append((order_id, int(chosen) if chosen.isdigit() else default_months(offered)))
+    try:
+        items = _months(data, ids, lambda i: [months for months, _amount in periods.get(orders[i].plan_id, [])])
+    except forms.ValidationError as exc:
+        messages.error(request, sentence(exc.messages[0]))
+        return redirect("orders")
     auto_next = {i for i in ids if data.get(f"auto_renew_{i}") == "on"}
     payment = data.get("payment", "balance")
     refusal = ""

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 
 from core.dates import business_today
+from core.parse import id_or_none
 from orders.selectors import OrderFilters, orders_of
 from orders.services import order_set_flags
 from panels.views.common import attempt, back_to, message_page, messages_page, paginate, reseller_view, with_days
@@ -19,7 +20,8 @@ from tenants.services import customer_set_auto_renew_allowed
 
 @reseller_view
 def customers(request, actor):
-    query = request.GET.get("q", "").strip()
+    # PostgreSQL refuses a NUL in a query's text: it matches nothing anyway.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     failing_only = request.GET.get("failing") == "1"
     page = paginate(request, customers_of(actor=actor, query=query, failing_only=failing_only))
     # One query for both numbers, whatever the size of the subtree.
@@ -32,6 +34,8 @@ def customers(request, actor):
         {"page": page, "query": query, "failing_only": failing_only, "stats": stats},
     )
 
+
+REF_SHOWN = 100  # the longest ref a message repeats back
 
 # The order switches a form may post: action -> (field, value, what the user reads).
 ORDER_ACTIONS = {
@@ -70,13 +74,14 @@ def _customer_action(request, actor, found) -> None:
         elif changed is False:
             messages.info(request, f"Auto-renew was already {word} for {found.name}: nothing changed.")
         return
-    order_id = request.POST.get("order", "")
-    if action not in ORDER_ACTIONS or not order_id.isdigit():
+    posted = request.POST.get("order", "")
+    order_id = id_or_none(posted)
+    if action not in ORDER_ACTIONS or order_id is None:
         messages.error(request, "That action is not known here: nothing changed.")
         return
     field, value, success = ORDER_ACTIONS[action]
-    ref = request.POST.get("ref", "") or order_id
-    changed = attempt(request, lambda: order_set_flags(actor=actor, order_id=int(order_id), **{field: value}))
+    ref = request.POST.get("ref", "")[:REF_SHOWN] or posted
+    changed = attempt(request, lambda: order_set_flags(actor=actor, order_id=order_id, **{field: value}))
     if changed:
         messages.success(request, success.format(ref=ref))
     elif changed is not None:
