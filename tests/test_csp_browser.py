@@ -73,7 +73,10 @@ class Watched:
 
 
 @pytest.fixture
-def demo(live_server, browser):
+def demo(live_server, browser, settings):
+    # One process: forked sweep workers would share the live server's
+    # PostgreSQL connections (renewals.sweep.run._in_parallel).
+    settings.SWEEP_WORKERS = 1
     call_command("seed_demo", verbosity=0)
     call_command("run_renewals", verbosity=0)  # the night's notices: messages to open
     return Watched(browser, live_server.url)
