@@ -52,6 +52,9 @@ class AuthTokenAdmin(PermittedActionsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [path("", self.admin_site.admin_view(self.changelist_view), name="{}_{}_changelist".format(*info))]
 
+    def audit_target(self, token):
+        return token.user  # never the digest (the token's key and its text)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # it would log and show each token's digest

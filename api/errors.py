@@ -15,20 +15,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, error_body
 
 # Domain codes that mean "the state moved under you", not "your input is wrong".
 CONFLICT_CODES = frozenset(
     {"renewed_meanwhile", "payment_in_progress", "price_changed", "idempotency_in_progress", "payment_unknown"}
 )
 FORBIDDEN_CODES = frozenset({"forbidden", "auto_renew_locked"})
-
-
-def error_body(status_code: int, code: str, message: str, fields: dict | None = None) -> dict:
-    error = {"status": status_code, "code": code, "message": message}
-    if fields:
-        error["fields"] = fields
-    return {"error": error}
 
 
 def flatten(detail, path: str = "") -> dict[str, list[str]]:

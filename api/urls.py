@@ -2,11 +2,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from api.views import auth
-from billing_portal.csp import api_docs_policy
+from core.csp import api_docs_policy
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # The docs' own Content-Security-Policy (billing_portal/csp.py); Swagger UI's
+    # The docs' own Content-Security-Policy (core/csp.py); Swagger UI's
     # start-up script comes from docs/?script, not inline.
     path(
         "docs/",

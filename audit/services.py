@@ -41,7 +41,7 @@ def _event(change: Change, actor, business_date) -> AuditEvent:
         actor_label=actor.label,
         action=change.action,
         target_type=target._meta.label_lower,
-        target_id=target.pk,
+        target_id=target.pk if isinstance(target.pk, int) else None,
         target_ref=str(getattr(target, "ref", "") or target),
         before=_plain(change.before),
         after=_plain(change.after),

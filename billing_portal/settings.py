@@ -208,7 +208,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Security headers on every response. The Content-Security-Policy allows only
 # this origin's own files: no inline script or style anywhere (templates pass
 # data through data- attributes and json_script). The few pages that need
-# more widen it for themselves only (billing_portal/csp.py): the add-card page
+# more widen it for themselves only (core/csp.py): the add-card page
 # (Stripe.js) and the API docs (Swagger UI, Redoc).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

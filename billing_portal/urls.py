@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from billing_portal.csp import stripe_js_allowed
+from core.csp import stripe_js_allowed
 from core.views import healthz_live
 from panels.auth import ThrottledLoginView
 from payments.views import card_add_page, cards, stripe_webhook
@@ -14,7 +14,7 @@ urlpatterns = [
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/cards/", cards, name="cards"),
-    # Stripe.js is allowed on this page only (billing_portal/csp.py).
+    # Stripe.js is allowed on this page only (core/csp.py).
     path("account/cards/add/", stripe_js_allowed(card_add_page), name="card-add"),
     path("admin/status/", admin.site.admin_view(status_page), name="admin-status"),
     path("admin/", admin.site.urls),

@@ -82,6 +82,8 @@ class AuditedAdmin(admin.ModelAdmin):
     who, when, before and after. Subclasses override ``save_changes`` to route
     fields through a domain service instead."""
 
+    audits_its_saves = True  # field by field, so core.admin_actions adds no summary row
+
     def save_model(self, request, obj, form, change):
         actor = actor_for_user(request.user)
         if not change:

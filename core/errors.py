@@ -30,3 +30,12 @@ class InsufficientFunds(DomainError):
 
 class IllegalTransition(DomainError):
     code = "illegal_transition"
+
+
+def error_body(status_code: int, code: str, message: str, fields: dict | None = None) -> dict:
+    """The API's error shape (api/errors.py), also answered by the request
+    limits that run before the API (core/limits.py)."""
+    error = {"status": status_code, "code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}

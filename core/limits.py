@@ -10,7 +10,7 @@ import io
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
-from api.errors import error_body
+from core.errors import error_body
 from core.parse import is_ascii_int
 
 API_PREFIX = "/api/"

@@ -28,7 +28,7 @@ ZERO = Decimal("0")
 STORED_PLACES = 3
 # 20 digits in a column, 3 of them places.
 _LIMIT = Decimal("1e17")
-_AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_AMOUNT_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: \d takes "١٠"
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from core.csp import notice_styles_allowed
 from panels.views import common, customer, token
 
 urlpatterns = [
@@ -12,7 +13,7 @@ urlpatterns = [
     path("invoices/", customer.invoices, name="invoices"),
     path("invoices/<int:invoice_id>/", customer.invoice_detail, name="invoice-detail"),
     path("messages/", customer.messages_list, name="messages"),
-    path("messages/<int:notice_id>/", customer.message_detail, name="message-detail"),
+    path("messages/<int:notice_id>/", notice_styles_allowed(customer.message_detail), name="message-detail"),
     path("settings/", customer.account_settings, name="settings"),
     path("account/api-token/", token.token_page, name="api-token-page"),
     path("reseller/", include("panels.urls_reseller")),

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from core.csp import notice_styles_allowed
 from panels.views import reseller
 
 urlpatterns = [
@@ -11,5 +12,5 @@ urlpatterns = [
     path("failures/", reseller.failures, name="reseller-failures"),
     path("resellers/", reseller.resellers, name="reseller-resellers"),
     path("messages/", reseller.messages_list, name="reseller-messages"),
-    path("messages/<int:notice_id>/", reseller.message, name="reseller-message-detail"),
+    path("messages/<int:notice_id>/", notice_styles_allowed(reseller.message), name="reseller-message-detail"),
 ]

@@ -115,10 +115,6 @@ def test_the_panels_main_pages_run_under_the_policy(demo):
     assert demo.violations() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the message pages need billing_portal.csp.notice_styles_allowed on their routes (panels/urls.py)",
-)
 def test_a_message_shows_the_mail_as_styled_under_the_policy(demo):
     demo.sign_in("customer", "customer")
     notice = Notice.objects.filter(customer__ref="c001").order_by("pk").first()

@@ -1,13 +1,13 @@
 """The security headers on a representative set of pages: the strict
 Content-Security-Policy everywhere (settings.CONTENT_SECURITY_POLICY), widened
-only where a page needs it (billing_portal/csp.py), and X-Frame-Options,
+only where a page needs it (core/csp.py), and X-Frame-Options,
 nosniff, Referrer-Policy and Cross-Origin-Opener-Policy."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from billing_portal.csp import stripe_sources
+from core.csp import stripe_sources
 from tests.factories import CustomerFactory, OrderFactory, member
 
 STRICT = {

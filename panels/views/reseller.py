@@ -6,6 +6,7 @@ write through a service that checks it again."""
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
 
 from core.dates import business_today
 from core.parse import id_or_none
@@ -46,6 +47,7 @@ ORDER_ACTIONS = {
 }
 
 
+@require_http_methods(["GET", "POST"])
 @reseller_view
 def customer(request, actor, customer_id: int):
     found = customer_detail(actor=actor, customer_id=customer_id)

@@ -23,9 +23,11 @@ from django.db import connection, connections
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.dates import business_today
 from core.isolation import faults_alert
 from core.queue import broker_available, enqueue
+from core.request_context import current_address, serving
 from invoices.models import InvoiceLine
 from notifications.schedule import advance_notices, renewal_reminders, termination_warnings
 from orders.models import Order
@@ -112,6 +114,7 @@ def sweep_run(
         return _dry_run(on, tell)
     started = time.monotonic()
     run = SweepRun.objects.create(business_date=on, triggered_by=actor.label)
+    audit_record(actor=actor, action="sweep.run", target=run, business_date=on)
     try:
         lifecycle_apply(lifecycle_plan(on), on=on, actor=actor, run=run)
         tell("lifecycle", 1, 1)
@@ -196,6 +199,7 @@ def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run, progr
         pool = ThreadPoolExecutor(max_workers=workers)
     failures: list[BaseException] = []
     swept = 0
+    address = current_address()  # a worker thread or process does not inherit the request's
     with pool:
         pending: deque = deque()  # (future, accounts in its batch)
 
@@ -209,7 +213,7 @@ def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run, progr
             progress("accounts", swept, None)
 
         for ids in work:
-            pending.append((pool.submit(_sweep_batch_alone, ids, on, catalog, actor, run), len(ids)))
+            pending.append((pool.submit(_sweep_batch_alone, ids, on, catalog, actor, run, address), len(ids)))
             # A few batches in flight at a time: memory stays flat.
             while len(pending) > 2 * workers or (pending and pending[0][0].done()):
                 settle_oldest()
@@ -221,10 +225,12 @@ def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run, progr
         raise failures[0]
 
 
-def _sweep_batch_alone(ids: list[int], on, catalog, actor, run) -> None:
-    """One batch on this worker's own connection, closed after."""
+def _sweep_batch_alone(ids: list[int], on, catalog, actor, run, address: str | None) -> None:
+    """One batch on this worker's own connection, closed after; its audit
+    rows carry the address of the request that started the run, if any."""
     try:
-        sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
+        with serving(address):
+            sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
     finally:
         connection.close()
 

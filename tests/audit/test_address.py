@@ -139,7 +139,77 @@ def test_the_audit_list_shows_the_address_and_finds_records_by_it(client, ops, a
     # when: the audit log is searched for the address
     page = client.get(reverse("admin:audit_auditevent_changelist"), {"q": CLIENT})
 
-    # then: that record alone, with its address in the list
+    # then: the adjustment's records alone (the action's, the ledger's), with the address in the list
     assert page.status_code == 200
-    assert [(e.action, e.address) for e in page.context["cl"].result_list] == [("ledger.adjustment", CLIENT)]
+    assert [(e.action, e.address) for e in page.context["cl"].result_list] == [
+        ("admin.post_adjustment", CLIENT),
+        ("ledger.adjustment", CLIENT),
+    ]
     assert "column-address" in page.content.decode()
+
+
+# --- Every admin action and admin edit, whatever its service records ---
+
+
+def test_every_admin_action_leaves_a_record_with_the_admin_and_the_address(client, ops):
+    # given: a fault of the nightly work, open
+    from core.models import Fault
+
+    fault = Fault.objects.create(stage="sweep", subject="account:1", business_date=ON, error="boom")
+
+    # when: "Mark resolved" (a plain UPDATE in its service) is applied from CLIENT
+    data = {"action": "mark_resolved", ACTION_CHECKBOX_NAME: [fault.pk]}
+    response = client.post(reverse("admin:core_fault_changelist"), data, REMOTE_ADDR=CLIENT)
+
+    # then: the action's own record names the fault, the admin and the address
+    assert response.status_code == 302
+    record = AuditEvent.objects.get(action="admin.mark_resolved")
+    assert (record.target_type, record.target_id) == ("core.fault", fault.pk)
+    assert (record.actor_label, record.actor_id, record.address) == ("ops", ops.pk, CLIENT)
+
+
+def test_an_actions_intermediate_page_records_nothing_until_it_is_applied(client, ops, account):
+    # when: the adjustment's form is only shown
+    data = {"action": "post_adjustment", ACTION_CHECKBOX_NAME: [account.pk]}
+    page = client.post(reverse("admin:balances_account_changelist"), data, REMOTE_ADDR=CLIENT)
+
+    # then: nothing recorded; applied, the action and the ledger each have theirs, reason included
+    assert page.status_code == 200
+    assert not AuditEvent.objects.filter(action__startswith="admin.").exists()
+    adjust(client, account, "1.00", "goodwill", REMOTE_ADDR=CLIENT)
+    assert list(AuditEvent.objects.filter(address=CLIENT).order_by("pk").values_list("action", "reason")) == [
+        ("ledger.adjustment", "goodwill"),
+        ("admin.post_adjustment", "goodwill"),
+    ]
+
+
+def test_an_admin_edit_of_a_scheduled_task_is_recorded_with_the_address(client, ops):
+    # given: the nightly task as the beat schedule's migration made it
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.order_by("pk").first()
+
+    # when: an admin disables it on its change page
+    page = client.get(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]))
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update({"enabled": "", "interval": task.interval_id or "", "crontab": task.crontab_id or ""})
+    data = {k: ("" if v is False else v.pk if hasattr(v, "pk") else v) for k, v in data.items()}
+    response = client.post(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]), data,
+                           REMOTE_ADDR=CLIENT)  # fmt: skip
+
+    # then: saved, and recorded with what changed
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    record = AuditEvent.objects.get(action="admin.change")
+    assert (record.target_id, record.actor_label, record.address) == (task.pk, "ops", CLIENT)
+    assert record.after == [{"changed": {"fields": ["Enabled"]}}]
+
+
+def test_a_run_started_in_the_admin_is_recorded_with_the_admin_and_the_address(client, ops, account):
+    # when: an admin runs the nightly work for a date from the admin's page
+    response = client.post(reverse("admin:renewals_sweeprun_run_date"), {"date": "2026-12-05"}, REMOTE_ADDR=CLIENT)
+
+    # then: the run's record says who started it and from where
+    assert response.status_code == 200
+    record = AuditEvent.objects.get(action="sweep.run")
+    assert (record.actor_label, record.address, record.business_date) == ("ops", CLIENT, ON)
