@@ -28,6 +28,17 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
+def fresh_cache():
+    """An empty cache around the test: the sign-in and API throttles count
+    there, and the cache outlives a test's database rollback."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def system():
     return Actor.system("test")
 

@@ -7,7 +7,6 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.permissions import AllowAny
@@ -25,12 +24,7 @@ PROXY = "10.0.0.2"
 LOGIN = "/accounts/login/"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # Throttle counts live in the cache, which outlives a test's rollback.
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 # --- client_address ---

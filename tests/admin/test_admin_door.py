@@ -10,7 +10,6 @@ import re
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
@@ -30,7 +29,7 @@ from core.otp import (
 from tenants.scope import Actor
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 LOGIN = reverse("admin:login")
 INDEX = reverse("admin:index")
@@ -39,14 +38,6 @@ ENROL = reverse("admin:otp_enrol")
 SECURITY = reverse("admin:otp_security")
 REFUSED = "Please enter the correct username, password and code for a staff account."
 THROTTLED = "Too many failed sign-ins for this account"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # The sign-in counts live in the cache, which outlives a test's rollback.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ import re
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -24,7 +23,7 @@ from panels.auth import (
     over_limit,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 LOGIN = "/accounts/login/"
 WRONG = "not-the-password"
@@ -32,14 +31,6 @@ NEW_PASSWORD = "Correct-horse-battery-9"
 ACCOUNT_REFUSED = "Too many failed sign-ins for this account"
 ADDRESS_REFUSED = "Too many failed sign-ins from your network address"
 BAD_CREDENTIALS = "Please enter a correct username and password"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # The counts live in the cache, which outlives a test's database rollback.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def sign_in(client, username, password, address="10.0.0.1", **extra):
