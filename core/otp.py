@@ -37,7 +37,7 @@ RECOVERY_CODE_COUNT = 10
 AUTHENTICATOR_NAME = "Authenticator app"
 RECOVERY_CODES_NAME = "Recovery codes"
 
-_TOTP_CODE = re.compile(r"\d{6}")
+_TOTP_CODE = re.compile(r"[0-9]{6}")  # ASCII: \d takes "٣"
 # StaticToken.random_token(): 5 random bytes in lower-case base32.
 _RECOVERY_CODE = re.compile(r"[a-z2-7]{8}")
 
