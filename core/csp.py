@@ -6,6 +6,8 @@ widened for itself only, where its route is declared.
 - The API docs (Swagger UI, Redoc) run third-party bundles served by the
   project (drf-spectacular-sidecar) that write inline styles
   (``api_docs_policy``).
+- The message pages show a notice's mail with its inline styles
+  (``notice_styles_allowed``).
 """
 
 from functools import wraps
@@ -31,11 +33,13 @@ def stripe_sources() -> dict[str, list[str]]:
         return {
             "script-src": [js],
             "frame-src": [js, "https://hooks.stripe.com"],
-            "connect-src": ["https://api.stripe.com"],
+            # connect-src is not in the site-wide policy: 'self' named again,
+            # or this page alone could not call its own site.
+            "connect-src": ["'self'", "https://api.stripe.com"],
         }
     # A stand-in such as localstripe: its script calls the API it is served
     # from and draws the card fields in the page (no frame).
-    connect = [js]
+    connect = ["'self'", js]
     if settings.STRIPE_API_BASE and origin(settings.STRIPE_API_BASE) != js:
         connect.append(origin(settings.STRIPE_API_BASE))
     return {"script-src": [js], "connect-src": connect}

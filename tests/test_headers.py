@@ -103,7 +103,7 @@ def test_every_page_has_the_strict_policy_and_the_other_headers(client, logins):
 def test_the_add_card_page_alone_allows_localstripe(client, logins, stripe_on, settings):
     settings.STRIPE_JS_URL = f"{stripe_on}/js.stripe.com/v3/"
     response = get(client, logins, "customer", reverse("card-add"))
-    assert policy(response) == widened(script_src={stripe_on}, connect_src={stripe_on})
+    assert policy(response) == widened(script_src={stripe_on}, connect_src={"'self'", stripe_on})
     assert_other_headers(response)
     for who, url in pages(logins):
         assert stripe_on not in get(client, logins, who, url)["Content-Security-Policy"], url
@@ -116,7 +116,7 @@ def test_the_add_card_page_alone_allows_stripe(client, logins, settings):
     assert policy(response) == widened(
         script_src={"https://js.stripe.com"},
         frame_src={"https://js.stripe.com", "https://hooks.stripe.com"},
-        connect_src={"https://api.stripe.com"},
+        connect_src={"'self'", "https://api.stripe.com"},
     )
     for who, url in pages(logins):
         header = get(client, logins, who, url)["Content-Security-Policy"]
@@ -132,18 +132,18 @@ def test_the_add_card_page_alone_allows_stripe(client, logins, settings):
             {
                 "script-src": ["https://js.stripe.com"],
                 "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
-                "connect-src": ["https://api.stripe.com"],
+                "connect-src": ["'self'", "https://api.stripe.com"],
             },
         ),
         (
             "http://127.0.0.1:8420/js.stripe.com/v3/",
             "http://127.0.0.1:8420",
-            {"script-src": ["http://127.0.0.1:8420"], "connect-src": ["http://127.0.0.1:8420"]},
+            {"script-src": ["http://127.0.0.1:8420"], "connect-src": ["'self'", "http://127.0.0.1:8420"]},
         ),
         (
             "http://js.test:81/v3/",
             "http://api.test:82/v1",
-            {"script-src": ["http://js.test:81"], "connect-src": ["http://js.test:81", "http://api.test:82"]},
+            {"script-src": ["http://js.test:81"], "connect-src": ["'self'", "http://js.test:81", "http://api.test:82"]},
         ),
     ],
 )
