@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from balances.rules import available_funds, owed
 from core.money import MoneyField, format_money
 from tenants.models import Customer
 from tenants.scope import TenantQuerySet
@@ -62,16 +63,22 @@ class Account(models.Model):
 
     @property
     def available(self):
-        """Funds a renewal may use: balance plus credit limit, less holds."""
-        return self.balance - self.held + self.credit_limit
+        """Funds a renewal may use (balances.rules.available_funds)."""
+        return available_funds(self.balance, self.held, self.credit_limit)
 
     @property
     def owes(self):
         """What the account must pay to be back within its credit limit (0
         when it is): it renews nothing until then (balances.rules.owed)."""
-        from balances.rules import owed
-
         return owed(self.balance, self.credit_limit)
+
+
+def available_funds_expr(prefix: str = ""):
+    """``balances.rules.available_funds`` as a query expression over an
+    account's columns, for annotations and filters: ``prefix`` reaches the
+    account from another model (``"account__"`` from a customer). Built from
+    the rule itself (a rules module imports no django.db)."""
+    return available_funds(F(f"{prefix}balance"), F(f"{prefix}held"), F(f"{prefix}credit_limit"))
 
 
 class EntryKind(models.TextChoices):

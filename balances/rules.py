@@ -2,6 +2,20 @@ from decimal import Decimal
 
 from core.money import format_amount, is_exact, places_rule
 
+ZERO = Decimal(0)
+
+
+def available_funds(balance: Decimal, held: Decimal, credit_limit: Decimal) -> Decimal:
+    """What an account may spend (a renewal, an admin's debit, a refund at the
+    processor): its balance plus its credit limit, less what card payments and
+    refunds in progress hold (SPEC "Money"). Negative when the processor took
+    the account below its limit.
+
+    Plain arithmetic on purpose: given an account's columns as query
+    expressions it builds the same rule's query form
+    (``balances.models.available_funds_expr``), so the two cannot drift."""
+    return balance - held + credit_limit
+
 
 def credit_limit_problem(balance: Decimal, credit_limit: Decimal, currency: str) -> str | None:
     """Why ``credit_limit`` cannot apply to an account holding ``balance`` in
@@ -36,7 +50,7 @@ def overdrawn_after(
     any other entry lowers it to what is still needed (a credit brings the
     account back; another debit is allowed only within the limit, so it is 0
     after one)."""
-    needed = max(Decimal(0), held - credit_limit - balance)
+    needed = max(ZERO, -available_funds(balance, held, credit_limit))
     if processor and amount < 0:
         return max(overdrawn, needed)
     return min(overdrawn, needed)

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from audit.services import audit_record, audited_update
 from balances.models import PROCESSOR_KINDS, Account, EntryKind, LedgerEntry
-from balances.rules import credit_limit_problem, overdrawn_after
+from balances.rules import ZERO, available_funds, credit_limit_problem, overdrawn_after
 from core.dates import business_today
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.locks import lock_account
@@ -58,7 +58,7 @@ def ledger_post(
     except ValueError as exc:
         raise DomainError(f"{account.customer.ref}: {exc}", code="invalid_amount") from exc
     new_balance = account.balance + amount
-    if amount < 0 and not processor and new_balance - account.held < -account.credit_limit:
+    if amount < 0 and not processor and available_funds(new_balance, account.held, account.credit_limit) < 0:
         cur = account.currency
         raise InsufficientFunds(
             f"{account.customer.ref}: a debit of {format_money(-amount, cur)} needs "
@@ -135,6 +135,6 @@ def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes
         # allowance shrinks to what is still below the new limit (after the
         # limit moved, so that the constraints hold at each step).
         limit = Decimal(changes["credit_limit"])
-        needed = max(Decimal(0), account.held - limit - account.balance)
+        needed = max(ZERO, -available_funds(account.balance, account.held, limit))
         Account.objects.filter(pk=account.pk).update(overdrawn=min(account.overdrawn, needed))
     return changed
