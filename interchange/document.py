@@ -8,340 +8,36 @@ database itself: objects a file refers to but does not contain come in as
 """
 
 import datetime
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from catalog.rules import lead_days_problem
 from core.errors import IllegalTransition
-from core.money import format_amount, is_currency, parse_amount, parse_decimal
-from core.parse import MAX_PERIOD_MONTHS, ParseError, parse_int
+from core.money import is_currency
+from core.parse import ParseError, parse_int
+from interchange.format import (
+    EXPORT_ONLY_KEYS,
+    EXPORT_ONLY_SECTIONS,
+    FORMAT,
+    KEYS,
+    MAX_DAYS,
+    MAX_EMAIL,
+    MAX_STRIPE_ID,
+    MAX_TENURE_MONTHS,
+    SECTIONS,
+    CategoryRow,
+    CustomerRow,
+    Document,
+    Known,
+    KnownPlan,
+    OrderRow,
+    PlanRow,
+    ResellerRow,
+)
+from interchange.reader import MISSING, Reader, as_json, parse_money, shown_amount, type_name
 from orders.models import PaymentSource
 from orders.periods import anchor_fits
 from orders.states import OrderStatus, check_transition
-
-FORMAT = "renewal-portal/v1"
-SECTIONS = ("resellers", "categories", "plans", "customers", "orders")
-# Keys an export writes that an import reads past (computed, not loaded).
-EXPORT_ONLY_SECTIONS = ("invoices", "messages")
-EXPORT_ONLY_KEYS = {"customers": {"ledger_total"}}
-
-# An order's own columns, named the same in the file and the model.
-ORDER_COLUMNS = (
-    "tenure_months",
-    "expires_on",
-    "anchor_day",
-    "status",
-    "auto_renew",
-    "payment_source",
-    "locked",
-    "stopped",
-    "pending_action",
-    "do_not_renew",
-    "auto_renew_locked",
-)
-
-# The columns' lengths (tenants, catalog, orders, balances models).
-MAX_REF = 100
-MAX_TEXT = 200
-MAX_EMAIL = 254
-MAX_STRIPE_ID = 100
-# A plan's tenures: as long as any renewal may be (core.parse).
-MAX_TENURE_MONTHS = MAX_PERIOD_MONTHS
-# The integer columns' largest value (PositiveIntegerField on PostgreSQL): a
-# file's 10**400 is an error listed by its path, not a database error.
-MAX_COLUMN_INT = 2**31 - 1
-MAX_DAYS = 3650
-
-KEYS = {
-    "resellers": {"ref", "name", "email", "parent", "allow_auto_renew", "invoice_prefix"},
-    "categories": {"ref", "name", "grace_days", "auto_renew_supported"},
-    "plans": {"ref", "name", "category", "prices", "endless", "auto_renew_allowed", "lead_days", "currency"},
-    "customers": {
-        "ref",
-        "name",
-        "email",
-        "reseller",
-        "balance",
-        "credit_limit",
-        "auto_renew",
-        "allow_auto_renew",
-        "currency",
-        "stripe_customer_id",
-        "stripe_payment_method_id",
-    },
-    "orders": {"ref", "customer", "plan", *ORDER_COLUMNS},
-}
-
-
-@dataclass
-class ResellerRow:
-    ref: str
-    name: str
-    email: str
-    parent: str | None
-    allow_auto_renew: bool
-    invoice_prefix: str | None
-
-
-@dataclass
-class CategoryRow:
-    ref: str
-    name: str
-    grace_days: int
-    auto_renew_supported: bool
-
-
-@dataclass
-class PlanRow:
-    ref: str
-    name: str
-    category: str
-    prices: dict[int, Decimal]
-    endless: bool
-    auto_renew_allowed: bool
-    lead_days: int | None
-    currency: str
-
-
-@dataclass
-class CustomerRow:
-    ref: str
-    name: str
-    email: str
-    reseller: str
-    balance: Decimal
-    credit_limit: Decimal
-    auto_renew: bool
-    allow_auto_renew: bool
-    currency: str
-    stripe_customer_id: str
-    stripe_payment_method_id: str
-
-
-@dataclass
-class OrderRow:
-    ref: str
-    customer: str
-    plan: str
-    tenure_months: int
-    expires_on: datetime.date | None
-    anchor_day: int | None
-    status: str
-    auto_renew: bool
-    payment_source: str
-    locked: bool
-    stopped: bool
-    pending_action: bool
-    do_not_renew: bool
-    auto_renew_locked: bool
-
-
-@dataclass
-class Document:
-    currency: str
-    resellers: list[ResellerRow] = field(default_factory=list)
-    categories: list[CategoryRow] = field(default_factory=list)
-    plans: list[PlanRow] = field(default_factory=list)
-    customers: list[CustomerRow] = field(default_factory=list)
-    orders: list[OrderRow] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class KnownPlan:
-    endless: bool
-    tenures: frozenset[int]
-    currency: str
-
-
-@dataclass
-class Known:
-    """What the database already holds, for refs the file uses but does not
-    define (and for checks against existing state)."""
-
-    reseller_parents: dict[str, str | None] = field(default_factory=dict)
-    invoice_prefixes: dict[str, str] = field(default_factory=dict)  # prefix -> reseller ref
-    categories: set[str] = field(default_factory=set)
-    plans: dict[str, KnownPlan] = field(default_factory=dict)
-    customer_currencies: dict[str, str] = field(default_factory=dict)
-    customers_with_ledger: set[str] = field(default_factory=set)
-    # Each existing account's balance: one that owes the processor (a refund
-    # or a lost dispute took it below the credit limit) is re-imported as is.
-    customer_balances: dict[str, Decimal] = field(default_factory=dict)
-    order_statuses: dict[str, str] = field(default_factory=dict)
-    # Each existing order's latest renewal recorded: (its period_end, the
-    # invoice's number). A file may not set the paid-thru date before it.
-    renewed_thru: dict[str, tuple[datetime.date, str]] = field(default_factory=dict)
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING = _Missing()
-
-
-class Reader:
-    """Reads typed values out of one JSON object, noting each error by path."""
-
-    def __init__(self, errors: list[str], obj: dict, path: str):
-        self.errors = errors
-        self.obj = obj
-        self.path = path
-        self.ok = True
-
-    def error(self, key: str | None, message: str) -> None:
-        self.ok = False
-        where = f"{self.path}.{key}" if key else self.path
-        self.errors.append(f"{where}: {message}")
-
-    def _get(self, key: str, required: bool, default: Any) -> Any:
-        if key in self.obj:
-            return self.obj[key]
-        if required:
-            self.error(key, "required")
-        return MISSING if required else default
-
-    def text(
-        self,
-        key: str,
-        *,
-        required: bool = False,
-        default: str = "",
-        nonempty: bool = False,
-        max_length: int = MAX_TEXT,
-    ) -> Any:
-        value = self._get(key, required, default)
-        if value is MISSING:
-            return value
-        if value is None and not required and not nonempty:
-            return default
-        if not isinstance(value, str):
-            self.error(key, f"must be a string, not {_type_name(value)}")
-            return MISSING
-        if not self._fits(key, value, max_length):
-            return MISSING
-        if nonempty and not value.strip():
-            self.error(key, "must not be empty")
-            return MISSING
-        return value.strip()
-
-    def ref(self, key: str, *, required: bool = True, nullable: bool = False) -> Any:
-        value = self._get(key, required, None)
-        if value is None and (nullable or not required):
-            return None
-        if value is MISSING:
-            return value
-        if not isinstance(value, str) or not value.strip():
-            self.error(key, f"must be a non-empty string ref, not {_json(value)}")
-            return MISSING
-        if not self._fits(key, value, MAX_REF):
-            return MISSING
-        return value.strip()
-
-    def _fits(self, key: str, value: str, max_length: int) -> bool:
-        """A string the columns can hold: PostgreSQL refuses a NUL character,
-        and a longer value than the column's is refused there too."""
-        if "\x00" in value:
-            self.error(key, "must not contain a null character")
-            return False
-        if len(value.strip()) > max_length:
-            self.error(key, f"must be at most {max_length} characters, not {len(value.strip())}")
-            return False
-        return True
-
-    def flag(self, key: str, default: bool) -> Any:
-        value = self._get(key, False, default)
-        if not isinstance(value, bool):
-            self.error(key, f"must be true or false, not {_json(value)}")
-            return MISSING
-        return value
-
-    def integer(
-        self,
-        key: str,
-        *,
-        required: bool = False,
-        default: Any = None,
-        low: int | None = None,
-        high: int | None = None,
-        nullable: bool = False,
-    ) -> Any:
-        value = self._get(key, required, default)
-        if value is MISSING or (value is None and (nullable or not required)):
-            return value
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(key, f"must be a whole number, not {_json(value)}")
-            return MISSING
-        if abs(value) > MAX_COLUMN_INT:
-            self.error(key, f"must be at most {MAX_COLUMN_INT}, not a number of {len(str(abs(value)))} digits")
-            return MISSING
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            self.error(key, f"must be {bounds}, not {value}")
-            return MISSING
-        return value
-
-    def amount(self, key: str, *, currency: Any, default: str, non_negative: bool = False) -> Any:
-        """An amount of ``currency``, refused when finer than its minor unit
-        (SPEC "Money"); only checked as an amount when the currency is wrong
-        itself (its own error is listed)."""
-        value = self._get(key, False, default)
-        try:
-            amount = _parse(value, currency)
-        except ValueError as exc:
-            self.error(key, str(exc))
-            return MISSING
-        if non_negative and amount < 0:
-            self.error(key, f"must not be negative ({value})")
-            return MISSING
-        return amount
-
-    def date(self, key: str, *, required: bool = True) -> Any:
-        value = self._get(key, required, None)
-        if value is MISSING or value is None:
-            return value
-        if not isinstance(value, str):
-            self.error(key, f"not a date: must be a YYYY-MM-DD string, not {_json(value)}")
-            return MISSING
-        try:
-            if len(value) != 10:
-                raise ValueError
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            self.error(key, f'not a date ("{value}"; expected YYYY-MM-DD)')
-            return MISSING
-
-    def choice(self, key: str, choices: list[str], default: str) -> Any:
-        value = self._get(key, False, default)
-        if value not in choices:
-            self.error(key, f"must be one of {', '.join(choices)}, not {_json(value)}")
-            return MISSING
-        return value
-
-
-def _shown(amount: Decimal, currency: Any) -> str:
-    return format_amount(amount, currency) if is_currency(currency) else str(amount)
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "true/false", type(None): "null"}.get(
-        type(value), f"a {type(value).__name__}" if not isinstance(value, int | float) else "a number"
-    )
-
-
-def _json(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return _type_name(value)
-    return str(value)
 
 
 def validate_document(data: Any, known: Known | None = None) -> tuple[Document | None, list[str]]:
@@ -349,16 +45,16 @@ def validate_document(data: Any, known: Known | None = None) -> tuple[Document |
     known = known or Known()
     errors: list[str] = []
     if not isinstance(data, dict):
-        return None, [f"file: must be a JSON object, not {_type_name(data)}"]
+        return None, [f"file: must be a JSON object, not {type_name(data)}"]
     top = Reader(errors, data, "file")
     fmt = data.get("format", MISSING)
     if fmt is MISSING:
         errors.append(f'format: required (must be "{FORMAT}")')
     elif fmt != FORMAT:
-        errors.append(f'format: must be "{FORMAT}", not {_json(fmt)}')
-    currency = top._get("currency", False, "USD")
+        errors.append(f'format: must be "{FORMAT}", not {as_json(fmt)}')
+    currency = top.raw("currency", False, "USD")
     if not is_currency(currency):
-        errors.append(f"currency: must be a three-letter ISO code such as USD, not {_json(currency)}")
+        errors.append(f"currency: must be a three-letter ISO code such as USD, not {as_json(currency)}")
         currency = "USD"
     doc = Document(currency=currency)
     expected = set(SECTIONS) | set(EXPORT_ONLY_SECTIONS) | {"format", "currency", "exported_at"}
@@ -368,13 +64,13 @@ def validate_document(data: Any, known: Known | None = None) -> tuple[Document |
     for name in SECTIONS:
         items = data.get(name, [])
         if not isinstance(items, list):
-            errors.append(f"{name}: must be a list, not {_type_name(items)}")
+            errors.append(f"{name}: must be a list, not {type_name(items)}")
             items = []
         objects = []
         for index, item in enumerate(items):
             path = f"{name}[{index}]"
             if not isinstance(item, dict):
-                errors.append(f"{path}: must be an object, not {_type_name(item)}")
+                errors.append(f"{path}: must be an object, not {type_name(item)}")
                 continue
             unknown = set(item) - KEYS[name] - EXPORT_ONLY_KEYS.get(name, set())
             doc.warnings.extend(f"{path}.{key}: unknown key, ignored" for key in sorted(unknown))
@@ -479,7 +175,7 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
             r.error("category", f'unknown category "{category}"')
         currency = r.text("currency", default=doc.currency)
         if isinstance(currency, str) and not is_currency(currency):
-            r.error("currency", f"must be a three-letter ISO code such as USD, not {_json(currency)}")
+            r.error("currency", f"must be a three-letter ISO code such as USD, not {as_json(currency)}")
         prices = _prices(r, currency)
         row = PlanRow(
             ref=r.ref("ref"),
@@ -499,15 +195,8 @@ def _plans(doc: Document, errors: list[str], objects, known: Known) -> None:
             doc.plans.append(row)
 
 
-def _parse(text: Any, currency: Any):
-    """``parse_amount`` in ``currency``, or as a plain amount when the currency is wrong."""
-    if isinstance(text, str) and not text.isascii():  # Decimal() reads "٣" as 3
-        raise ValueError(f'not an amount ("{text[:40]}"): write it with the digits 0-9')
-    return parse_amount(text, currency) if is_currency(currency) else parse_decimal(text)
-
-
 def _prices(r: Reader, currency: Any) -> Any:
-    value = r._get("prices", True, None)
+    value = r.raw("prices", True, None)
     if value is MISSING:
         return value
     if not isinstance(value, dict) or not value:
@@ -522,7 +211,7 @@ def _prices(r: Reader, currency: Any) -> Any:
             r.error(key, f"the tenure must be a whole number of months (digits 0-9), from 1 to {MAX_TENURE_MONTHS}")
             continue
         try:
-            price = _parse(amount, currency)
+            price = parse_money(amount, currency)
         except ValueError as exc:
             r.error(key, str(exc))
             continue
@@ -543,7 +232,7 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
         ref = r.ref("ref")
         currency = r.text("currency", default=doc.currency)
         if isinstance(currency, str) and not is_currency(currency):
-            r.error("currency", f"must be a three-letter ISO code such as USD, not {_json(currency)}")
+            r.error("currency", f"must be a three-letter ISO code such as USD, not {as_json(currency)}")
         elif (
             isinstance(ref, str)
             and ref in known.customers_with_ledger
@@ -573,8 +262,8 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             if row.balance < -row.credit_limit and known.customer_balances.get(ref) != row.balance:
                 r.error(
                     "balance",
-                    f"{_shown(row.balance, currency)} is below the credit limit "
-                    f"(-{_shown(row.credit_limit, currency)}); raise credit_limit or correct the balance",
+                    f"{shown_amount(row.balance, currency)} is below the credit limit "
+                    f"(-{shown_amount(row.credit_limit, currency)}); raise credit_limit or correct the balance",
                 )
         if row.stripe_payment_method_id and not row.stripe_customer_id:
             r.error("stripe_payment_method_id", "needs the stripe_customer_id the card is saved under")

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from balances.models import LedgerEntry
 from catalog.models import Category, Plan, PlanPrice
 from core.money import format_amount
-from interchange.document import FORMAT, ORDER_COLUMNS
+from interchange.format import FORMAT, ORDER_COLUMNS
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order

@@ -16,17 +16,18 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 
 from audit.services import Change, audit_record_many, audited_update
+from balances.locks import lock_account
 from balances.models import Account, EntryKind, LedgerEntry
 from balances.services import account_update, ledger_post
 from catalog.models import Category, Plan, PlanPrice
 from core.dates import business_today
 from core.errors import DomainError
-from core.locks import lock_account
 from core.money import format_money
 from core.parse import ParseError
 from core.parse import parse_json as core_parse_json
 from core.queue import enqueue_on_commit
-from interchange.document import MAX_REF, ORDER_COLUMNS, Document, Known, KnownPlan, validate_document
+from interchange.document import validate_document
+from interchange.format import MAX_REF, ORDER_COLUMNS, Document, Known, KnownPlan
 from invoices.models import InvoiceLine
 from orders.models import Order
 from payments.models import Card
