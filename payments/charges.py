@@ -1,11 +1,12 @@
-"""Card charges (Stripe): making one, settling it, reconciling the ones
-whose outcome is open, and an operator's decision on those that stay open.
+"""Card charges (Stripe): making one, settling it (payments.settlement: the
+handler of the attempt's purpose), reconciling the ones whose outcome is
+open, and an operator's decision on those that stay open.
 
 A charge follows ARCHITECTURE.md's card path: the attempt row and its
 idempotency key are committed first, then Stripe is called with no database
 transaction open. On-session charges (top-ups, manual renewals) create the
-PaymentIntent unconfirmed, store its id, then confirm it; the nightly
-sweep's off-session charges create and confirm in one request, with the
+PaymentIntent unconfirmed, store its id, then confirm it; off-session
+charges (the nightly sweep's) create and confirm in one request, with the
 attempt id in the intent's metadata. A refusal fails the attempt and
 releases what it held; an answer that never came makes it ``unknown``:
 reconciliation retrieves the PaymentIntent by its stored id, or finds it by
@@ -21,8 +22,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from balances.models import EntryKind
-from balances.services import ledger_post
 from core.dates import business_today
 from core.errors import DomainError, NotFound
 from core.isolation import Subject, each, fault_record
@@ -30,12 +29,12 @@ from core.models import Stage
 from core.money import format_money, to_minor_units
 from core.parse import id_or_none
 from payments.gateway import NO_ANSWER, PORTALS_FAULT, REFUSED, intent_of_attempt, stripe_client, stripe_configured
-from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
+from payments.models import OPEN, AttemptState, PaymentAttempt
 from payments.rules import in_flight, needs_decision, reconcile_delay
+from payments.settlement import orders_of, settle
 from tenants.scope import Actor
 
 log = logging.getLogger("payments")
-OPEN = (AttemptState.PENDING, AttemptState.UNKNOWN)
 
 
 def charge(attempt: PaymentAttempt, *, actor: Actor) -> None:
@@ -57,17 +56,12 @@ def charge(attempt: PaymentAttempt, *, actor: Actor) -> None:
         fault_record(stage=Stage.CARD, subject=attempt_subject(attempt), on=business_today(), error=exc)
 
 
-def off_session(attempt: PaymentAttempt) -> bool:
-    """The nightly sweep's charges: the customer is not there to authenticate."""
-    return attempt.purpose == AttemptPurpose.RENEWAL and attempt.batch_id is not None
-
-
 def _charge(attempt: PaymentAttempt, *, actor: Actor) -> None:
     stripe = stripe_client()
     try:
         if attempt.stripe_payment_intent_id:
             intent = _confirm(attempt)
-        elif off_session(attempt):
+        elif attempt.off_session:
             # One request: localstripe takes ``off_session`` only on a create
             # that confirms. Its id cannot be stored before money may move,
             # so a lost reply is found again by the attempt id in the
@@ -79,7 +73,7 @@ def _charge(attempt: PaymentAttempt, *, actor: Actor) -> None:
             _create(attempt)
             intent = _confirm(attempt)
     except stripe.CardError as exc:
-        _settle(attempt, AttemptState.FAILED, actor=actor, error=_declined(exc))
+        settle(attempt, AttemptState.FAILED, actor=actor, error=_declined(exc))
         return
     except NO_ANSWER as exc:
         _mark_unknown(attempt, f"no answer from the card processor: {type(exc).__name__}: {exc}")
@@ -184,9 +178,9 @@ def _refused(attempt: PaymentAttempt, exc: Exception, *, actor: Actor) -> None:
         # the customer is not blamed (a renewal batch fails with internal_error).
         log.error("card attempt %s: Stripe refused the portal's request: %s", attempt.pk, exc)
         fault_record(stage=Stage.CARD, subject=attempt_subject(attempt), on=business_today(), error=exc)
-        _settle(attempt, AttemptState.FAILED, actor=actor, error=PROCESSOR_UNAVAILABLE, internal=True)
+        settle(attempt, AttemptState.FAILED, actor=actor, error=PROCESSOR_UNAVAILABLE, internal=True)
         return
-    _settle(attempt, AttemptState.FAILED, actor=actor, error=getattr(exc, "user_message", None) or str(exc))
+    settle(attempt, AttemptState.FAILED, actor=actor, error=getattr(exc, "user_message", None) or str(exc))
 
 
 PROCESSOR_UNAVAILABLE = "the card processor refused the portal's request; nothing was charged, our operators are told"
@@ -198,42 +192,13 @@ def _mark_unknown(attempt: PaymentAttempt, error: str) -> None:
 
 def _settle_from_intent(attempt: PaymentAttempt, intent, *, actor: Actor) -> None:
     if intent.status == "succeeded":
-        _settle(attempt, AttemptState.SUCCEEDED, actor=actor)
+        settle(attempt, AttemptState.SUCCEEDED, actor=actor)
     elif intent.status in ("requires_action", "requires_payment_method", "canceled"):
         error = NEEDS_AUTHENTICATION if intent.status == "requires_action" else ""
         last = (intent.to_dict().get("last_payment_error") or {}).get("message", "")
-        _settle(attempt, AttemptState.FAILED, actor=actor, error=error or last or intent.status)
+        settle(attempt, AttemptState.FAILED, actor=actor, error=error or last or intent.status)
     else:  # processing, requires_confirmation: not settled yet
         _mark_unknown(attempt, f"payment intent is {intent.status}")
-
-
-@transaction.atomic
-def _settle(attempt: PaymentAttempt, state: str, *, actor: Actor, error: str = "", internal: bool = False) -> bool:
-    """Move the attempt from pending or unknown to its final state, once: the
-    conditional UPDATE decides, so a webhook and a reconciliation racing each
-    other post the credit once. ``internal``: it failed for the portal's
-    fault, not the customer's."""
-    moved = PaymentAttempt.objects.filter(pk=attempt.pk, state__in=OPEN).update(
-        state=state, error=error[:2000], settled_at=timezone.now()
-    )
-    if not moved:
-        return False
-    if attempt.purpose == AttemptPurpose.RENEWAL:
-        from renewals.card_path import settle_renewal
-
-        settle_renewal(attempt, state, actor=actor, error=error, internal=internal)
-        return True
-    if state == AttemptState.SUCCEEDED and attempt.purpose == AttemptPurpose.TOP_UP:
-        ledger_post(
-            actor=actor,
-            account_id=attempt.account_id,
-            amount=attempt.amount,
-            kind=EntryKind.CARD_TOP_UP,
-            memo=f"Card top-up {format_money(attempt.amount, attempt.currency)}",
-            reference=attempt.stripe_payment_intent_id,
-            business_date=attempt.business_date,
-        )
-    return True
 
 
 def attempt_subject(attempt: PaymentAttempt) -> Subject:
@@ -243,7 +208,7 @@ def attempt_subject(attempt: PaymentAttempt) -> Subject:
         label=f"card {attempt.get_purpose_display().lower()} {format_money(attempt.amount, attempt.currency)}"
         f" of account {attempt.account_id}, made {attempt.created_at:%Y-%m-%d %H:%M}, {attempt.state}",
         customer_id=attempt.account_id,
-        orders=tuple(line["order_ref"] for line in attempt.claim),
+        orders=orders_of(attempt),
     )
 
 
@@ -344,7 +309,7 @@ def _reconcile(attempt: PaymentAttempt, *, actor: Actor, now: datetime.datetime)
             if not in_flight(attempt.created_at, now):
                 # No intent carries its id minutes after it was made: the
                 # create never reached Stripe, nothing was charged.
-                _settle(attempt, AttemptState.FAILED, actor=actor, error=NEVER_REACHED)
+                settle(attempt, AttemptState.FAILED, actor=actor, error=NEVER_REACHED)
             return
         _store_intent_id(attempt, intent.id)
     if intent.status == "requires_confirmation":
@@ -384,7 +349,7 @@ def payment_attempt_decide(
     with transaction.atomic():
         _store_intent_id(attempt, payment_intent_id.strip())
         error = "" if state == AttemptState.SUCCEEDED else DECIDED_FAILED
-        if not _settle(attempt, state, actor=actor, error=error):
+        if not settle(attempt, state, actor=actor, error=error):
             raise DomainError(f"attempt {attempt.pk} was settled meanwhile", code="already_settled")
         audit_record(
             actor=actor,

@@ -40,6 +40,10 @@ class AttemptState(models.TextChoices):
     UNKNOWN = "unknown", "Unknown (to be reconciled)"
 
 
+# Not settled yet: a charge in flight, or one whose answer never came.
+OPEN = (AttemptState.PENDING, AttemptState.UNKNOWN)
+
+
 class AttemptPurpose(models.TextChoices):
     TOP_UP = "top_up", "Balance top-up"
     RENEWAL = "renewal", "Renewal"
@@ -63,13 +67,13 @@ class PaymentAttempt(models.Model):
     idempotency_key = models.CharField(max_length=100)
     stripe_payment_intent_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
-    # A renewal batch paid (partly) by this charge: the balance part held on
-    # the account, the orders claimed with the periods priced, the batch.
-    hold = MoneyField(default=0)
-    claim = models.JSONField(default=list, blank=True)
-    batch = models.OneToOneField(
-        "renewals.BatchAttempt", null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
-    )
+    # Charged with the customer away (the nightly sweep's): Stripe is told
+    # so, and the PaymentIntent is created and confirmed in one request.
+    # What the payment is for (a renewal's hold, claimed orders and batch)
+    # is kept by the app that asked for it, keyed by this row
+    # (renewals.RenewalPayment); settling it calls that app's handler for
+    # ``purpose`` (payments.settlement).
+    off_session = models.BooleanField(default=False)
     business_date = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
-from payments.charges import _settle, attempt_of_intent
+from payments.charges import attempt_of_intent
 from payments.gateway import stripe_client
 from payments.models import AttemptState, PaymentAttempt, WebhookEvent
 from payments.refunds import MOVEMENT_EVENTS, movements_record, processor_movements
+from payments.settlement import settle
 from tenants.scope import Actor
 
 log = logging.getLogger("payments.webhooks")
@@ -82,8 +83,8 @@ def _process(event) -> str:
         return f"no attempt for {intent.id or 'an intent without an id'}"
     actor = Actor.system("stripe webhook")
     if event.type == "payment_intent.succeeded":
-        moved = _settle(attempt, AttemptState.SUCCEEDED, actor=actor)
+        moved = settle(attempt, AttemptState.SUCCEEDED, actor=actor)
     else:
         error = ((intent.to_dict().get("last_payment_error") or {}).get("message")) or "payment failed"
-        moved = _settle(attempt, AttemptState.FAILED, actor=actor, error=error)
+        moved = settle(attempt, AttemptState.FAILED, actor=actor, error=error)
     return f"attempt {attempt.pk} {'settled' if moved else 'was already settled'}"

@@ -346,7 +346,7 @@ def test_a_sweep_charge_whose_renewal_cannot_be_written_stays_on_the_balance(por
 @pytest.mark.django_db
 def test_a_manual_card_renewal_that_cannot_be_written_says_the_money_is_on_the_balance(portal_with, monkeypatch,
                                                                                        assert_invariants):  # fmt: skip
-    from renewals import card_path
+    from renewals import settlement
 
     portal_with("0.00", [order("o1", D(2026, 12, 10))])
     save_card(GOOD)
@@ -356,7 +356,7 @@ def test_a_manual_card_renewal_that_cannot_be_written_says_the_money_is_on_the_b
     def broken(*args, **kwargs):
         raise RuntimeError("injected fault while writing the renewal")
 
-    monkeypatch.setattr(card_path, "write_renewals", broken)
+    monkeypatch.setattr(settlement, "write_renewals", broken)
     with pytest.raises(DomainError, match="the amount is on your balance") as refused:
         renewal_pay(actor=jane, quote=quote, payment="card", on=ON)
     assert refused.value.code == "renewal_not_completed"

@@ -121,7 +121,7 @@ def test_a_card_sourced_order_below_the_minimum_is_charged_the_minimum(shop, ass
     )
     sweep_run(on=ON)
     assert [(i.status, i.amount) for i in intents_of()] == [("succeeded", 50)]
-    assert PaymentAttempt.objects.get().hold == 0
+    assert PaymentAttempt.objects.get().renewal.hold == 0
     assert entries() == [("card_top_up", Decimal("0.50")), ("renewal", Decimal("-0.20"))]
     assert account().balance == Decimal("0.30")
     assert Order.objects.get().expires_on == D(2027, 1, 10)

@@ -280,7 +280,7 @@ def test_an_unexpected_error_while_charging_leaves_the_attempt_to_reconciliation
     pending), a fault is recorded, and reconciliation settles it once."""
     customer, actor = jane
     with monkeypatch.context() as patch:
-        patch.setattr("payments.charges.ledger_post", _raises(RuntimeError("ledger offline")))
+        patch.setattr("payments.settlement.ledger_post", _raises(RuntimeError("ledger offline")))
         attempt = top_up_by_card(actor=actor, account_id=customer.pk, amount=Decimal("40.00"))
     assert attempt.state == AttemptState.UNKNOWN
     assert "RuntimeError: ledger offline" in attempt.error
@@ -320,7 +320,7 @@ def test_one_attempt_failing_to_reconcile_never_stops_the_others(stripe_on, repl
             raise RuntimeError("ann's ledger is broken")
         return real_post(**kwargs)
 
-    monkeypatch.setattr("payments.charges.ledger_post", post_failing_for_ann)
+    monkeypatch.setattr("payments.settlement.ledger_post", post_failing_for_ann)
     assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 1}
     states = dict(PaymentAttempt.objects.values_list("account_id", "state"))
     assert states == {ann.pk: AttemptState.UNKNOWN, bob.pk: AttemptState.SUCCEEDED}
@@ -331,7 +331,7 @@ def test_one_attempt_failing_to_reconcile_never_stops_the_others(stripe_on, repl
         ann.pk,
     )
     assert "ann's ledger is broken" in fault.error
-    monkeypatch.setattr("payments.charges.ledger_post", real_post)  # fixed: the next pass settles it
+    monkeypatch.setattr("payments.settlement.ledger_post", real_post)  # fixed: the next pass settles it
     assert payment_attempts_reconcile() == {"settled": 1, "still_unknown": 0}
     assert LedgerEntry.objects.filter(kind="card_top_up").count() == 2
 
