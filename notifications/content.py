@@ -7,7 +7,10 @@ and an HTML body when the notice is delivered or read. One render step for
 every kind, so the mail and the panel message always say the same.
 
 A paid renewal's notices carry only their invoice (an immutable record) and
-the card that paid, which keeps the nightly run's writes small.
+the card that paid, which keeps the nightly run's writes small. A failure's
+notices carry the reason's words (``why``, ``what_to_do``) as their cause
+wrote them: notifications render facts and never decide (nor import
+renewals).
 """
 
 import datetime
@@ -19,7 +22,6 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from core.money import format_money
-from renewals.rules import WHAT_TO_DO, Reason
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -83,22 +85,11 @@ def _invoice_facts(data: dict, invoices: dict | None = None) -> dict:
     return facts
 
 
-def _reason_facts(data: dict, invoices=None) -> dict:
-    reason = Reason(data["reason"]) if data.get("reason") else None
-    return {
-        "why": data.get("detail") or (reason.label if reason else ""),
-        "what_to_do": WHAT_TO_DO[reason] if reason else "",
-    }
-
-
 INVOICE_KINDS = frozenset({"renewal_succeeded", "renewal_completed"})
 # Facts a kind derives at render time from what its cause stored.
 _DERIVED = {
     "renewal_succeeded": _invoice_facts,
     "renewal_completed": _invoice_facts,
-    "renewal_failed": _reason_facts,
-    "renewal_last_chance": _reason_facts,
-    "reseller_failure": _reason_facts,
 }
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from renewals.models import BatchOutcome, OrderOutcome
-from renewals.rules import Period, Reason
+from renewals.rules import WHAT_TO_DO, Period, Reason
 
 
 @dataclass
@@ -49,6 +49,15 @@ class Failure:
     total: Decimal
     reason: str
     detail: str = ""  # the card processor's words, when it gave some
+
+
+def reason_words(reason: str, detail: str = "") -> dict:
+    """What a failure notice says of its reason: ``why`` (the card
+    processor's words when it gave some, else the reason's sentence) and
+    ``what_to_do``. Stored on the notice, which notifications render as they
+    are (they never import renewals)."""
+    known = Reason(reason) if reason else None
+    return {"why": detail or (known.label if known else ""), "what_to_do": WHAT_TO_DO[known] if known else ""}
 
 
 def failure_notices(failures: list[Failure], on: datetime.date) -> None:
@@ -86,6 +95,7 @@ def failure_notices(failures: list[Failure], on: datetime.date) -> None:
             "total": money(failure.total, failure.currency),
             "reason": failure.reason,
             "detail": failure.detail,
+            **reason_words(failure.reason, failure.detail),
             "retry_until": min(o.expires_on for o in orders).isoformat(),
         }
         common = {

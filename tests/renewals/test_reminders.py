@@ -1,4 +1,5 @@
-"""Date-driven notices of the nightly run: advance notice and termination warning."""
+"""Date-driven notices of the nightly run (renewals.reminders): advance
+notices, termination warnings and renewal reminders."""
 
 import datetime
 

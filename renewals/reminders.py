@@ -1,6 +1,7 @@
-"""Notices that a date, not an event, brings: written by the nightly run for
-its business date, each once (the outbox's unique key), caught up with the
-missed nights like everything else.
+"""Notices that a date, not an event, brings: renewal decisions, written by
+the nightly run for its business date, each once (the outbox's unique key),
+caught up with the missed nights like everything else. Each stores the facts
+it says (``Notice.data``); notifications renders them.
 
 - ``advance_notice``: 3 days before the first attempt of a cycle, for the
   orders that will auto-renew, one per account: orders, total, funds
@@ -15,9 +16,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, Q
 
 from balances.models import Account
+from balances.rules import available_funds
 from catalog.models import Category, product_label
 from core.isolation import Subject, isolated
 from core.models import Stage
@@ -25,7 +26,8 @@ from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.states import OrderStatus
-from renewals.facts import Catalog, OrderRow, account_rows, facts_for, order_rows, suspensions_of_the_cycle
+from renewals.facts import Catalog, OrderRow, account_rows, facts_for, order_rows, terminated_q
+from renewals.models import BatchOutcome, OrderOutcome
 from renewals.rules import Reason, eligibility
 
 ADVANCE_DAYS = 3
@@ -46,11 +48,6 @@ def _row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
         end=period.end,
         amount=money(period.amount, currency),
     )
-
-
-def _first_attempt_on(day: datetime.date, catalog: Catalog) -> Q:
-    """Orders whose attempt window opens on ``day``."""
-    return catalog.by_lead_days(lambda lead: Q(expires_on=day + lead))
 
 
 def _write_each_account(groups: dict, build, *, on: datetime.date, run_id: int | None) -> int:
@@ -77,7 +74,7 @@ def _write_each_account(groups: dict, build, *, on: datetime.date, run_id: int |
 def advance_notices(on: datetime.date, catalog: Catalog, *, run_id: int | None = None) -> int:
     """Write the advance notices of business date ``on``; returns how many."""
     attempt_day = on + datetime.timedelta(days=ADVANCE_DAYS)
-    orders = order_rows(Order.objects.filter(_first_attempt_on(attempt_day, catalog), status=OrderStatus.ACTIVE))
+    orders = order_rows(Order.objects.filter(catalog.window_opens_q(attempt_day), status=OrderStatus.ACTIVE))
     if not orders:
         return 0
     accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
@@ -90,7 +87,7 @@ def advance_notices(on: datetime.date, catalog: Catalog, *, run_id: int | None =
         account = accounts[customer_id]
         currency = account.currency
         total = sum((catalog.next_period(o).amount for o in due), Decimal("0.00"))
-        available = account.spendable + account.credit_limit
+        available = available_funds(account.balance, account.held, account.credit_limit)
         notice = NoticeSpec(
             kind="advance_notice",
             customer_id=customer_id,
@@ -116,23 +113,8 @@ def advance_notices(on: datetime.date, catalog: Catalog, *, run_id: int | None =
 def termination_warnings(on: datetime.date, *, run_id: int | None = None) -> int:
     """Orders in grace terminated 3 days from ``on``: a warning each, once."""
     graces = dict(Category.objects.values_list("pk", "grace_days"))
-    condition = Q(pk__in=[])
-    termination_day = on + datetime.timedelta(days=WARNING_DAYS)
-    for category_id, grace in graces.items():
-        # renewals.rules.termination_day as a condition: the paid-thru date
-        # whose grace ends then, and whose suspension was not later than the
-        # day after it; or a later suspension (held back by an internal
-        # error meanwhile) whose own grace ends then.
-        expires = termination_day - datetime.timedelta(days=grace + 1)
-        suspended_on = termination_day - datetime.timedelta(days=grace)
-        condition |= (
-            Q(plan__category_id=category_id)
-            & ~Exists(suspensions_of_the_cycle().filter(business_date__gt=suspended_on))
-            & (
-                Q(expires_on=expires)
-                | Q(expires_on__lt=expires) & Exists(suspensions_of_the_cycle().filter(business_date=suspended_on))
-            )
-        )
+    terminate_on = on + datetime.timedelta(days=WARNING_DAYS)
+    condition = terminated_q(terminate_on, graces, exact=True)
     rows = Order.objects.filter(condition, status=OrderStatus.SUSPENDED).values_list(
         "pk", "ref", "customer_id", "customer__reseller_id", "customer__email", "expires_on", "plan__name",
         "tenure_months",
@@ -153,7 +135,7 @@ def termination_warnings(on: datetime.date, *, run_id: int | None = None) -> int
                 business_date=on,
                 data={
                     "orders": [order_row(ref, product_label(plan, months), expires_on)],
-                    "terminate_on": termination_day.isoformat(),
+                    "terminate_on": terminate_on.isoformat(),
                 },
                 order_refs=[ref],
             )
@@ -169,8 +151,6 @@ def renewal_reminders(
     """SPEC: 30, 7 and 1 days before expiry (settings.RENEWAL_REMINDER_DAYS),
     one per account and day, listing the orders that will not auto-renew and
     those whose auto-renewal failed this cycle; never do-not-renew orders."""
-    from renewals.models import OrderOutcome  # the outcomes of this cycle's attempts
-
     days = days or tuple(getattr(settings, "RENEWAL_REMINDER_DAYS", (30, 7, 1)))
     written = 0
     for before in days:
@@ -183,7 +163,7 @@ def renewal_reminders(
         accounts = account_rows(Account.objects.filter(pk__in={o.customer_id for o in orders}))
         # Failed for a reason of the customer's: an internal error is the operators' to fix.
         failed = set(
-            OrderOutcome.objects.filter(order_id__in=[o.id for o in orders], cycle=expires, outcome="failed")
+            OrderOutcome.objects.filter(order_id__in=[o.id for o in orders], cycle=expires, outcome=BatchOutcome.FAILED)
             .exclude(reason=Reason.INTERNAL_ERROR)
             .values_list("order_id", flat=True)
         )
