@@ -7,7 +7,7 @@ A token's primary key is its digest, and Django shows ``str(token)`` (knox's
 "<digest> : <login>") on an object's pages, in the checkboxes' labels, in
 deletion messages and in its admin log. So there is no page per token: only
 the list (its checkboxes relabelled) and a revoke action that goes through
-api.services.token_revoke (audited) instead of delete_selected. A checkbox's
+logins.services.token_revoke (audited) instead of delete_selected. A checkbox's
 value is still the digest, as any admin list carries its keys: it is not
 shown, and sent as a token it opens nothing.
 """
@@ -18,9 +18,9 @@ from django.contrib.admin import helpers
 from django.urls import path
 from knox.models import AuthToken
 
-from api.authentication import token_expired
-from api.services import token_revoke
-from core.admin_actions import PermittedActionsMixin
+from audit.admin_kit import PermittedActionsMixin
+from logins.selectors import token_expired
+from logins.services import token_revoke
 
 admin.site.unregister(AuthToken)
 

@@ -1,5 +1,5 @@
 """The API's token authentication: django-rest-knox's digests, one token per
-login (api.services.token_issue), sent as ``Authorization: Token <key>``.
+login (logins.services.token_issue), sent as ``Authorization: Token <key>``.
 
 Knox's own ``authenticate_credentials`` deletes an expired token the first
 time it is sent and answers "Invalid token.", so the client never learns why;
@@ -11,20 +11,13 @@ it exists (until the login gets a new one or revokes it), in one query.
 import datetime
 from hmac import compare_digest
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox import auth as knox_auth
 from knox.crypto import hash_token
 from rest_framework import exceptions
 
-from api.selectors import tokens_with_key_prefix
-
-
-def token_expired(token, now: datetime.datetime | None = None) -> bool:
-    """Whether ``token`` (a knox AuthToken, or api.services.IssuedToken) no
-    longer opens the API: its expiry (None: never) is past."""
-    return token.expiry is not None and token.expiry <= (now or timezone.now())
+from logins.selectors import token_expired, tokens_with_key_prefix
 
 
 class TokenExpired(exceptions.AuthenticationFailed):

@@ -3,7 +3,7 @@ the panel's password change or reset, Django admin (a new password, or "no
 password"), ``set_password`` + ``save()`` in a shell or a command.
 
 A signal, not a service call, because those paths are Django's own forms and
-views; the rule itself is the service's (api.services.token_revoke).
+views; the rule itself is the service's (logins.services.token_revoke).
 
 Not a change: Django re-hashing the same password with a newer hasher when
 the login signs in (``check_password``'s setter clears ``_password`` and saves
@@ -34,7 +34,7 @@ def note_password_change(sender, instance, raw=False, update_fields=None, **kwar
 def revoke_tokens_on_password_change(sender, instance, created=False, raw=False, **kwargs):
     """post_save: the password changed, so the API token made with the old one goes."""
     if getattr(instance, PASSWORD_CHANGED, False):
-        from api.services import token_revoke
+        from logins.services import token_revoke
 
         setattr(instance, PASSWORD_CHANGED, False)
         token_revoke(user=instance, reason="password changed")

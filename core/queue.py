@@ -49,9 +49,8 @@ def broker_problem() -> str | None:
     """Why the Celery broker does not answer now, or None when it does or
     when there is none (tasks then run in-process): one connection with short
     timeouts and no retry, to ``settings.REDIS_URL`` as it is now."""
+    from celery import current_app as app  # the project's (billing_portal/celery.py), loaded with the settings
     from django.conf import settings
-
-    from billing_portal.celery import app
 
     if not settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER:
         return None

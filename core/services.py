@@ -4,8 +4,8 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
+from core.actors import Actor
 from core.models import Fault
-from tenants.scope import Actor
 
 
 def faults_resolve(*, actor: Actor, ids: Iterable[int]) -> int:

@@ -79,11 +79,6 @@ def db_now():
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
-# Called on every COPY statement (COPY bypasses Django's execute wrappers):
-# the sweep benchmark counts statements with it.
-COPY_HOOKS: list = []
-
-
 def _copy_escape(value: str) -> str:
     # Most values have nothing to escape: four C-level scans beat translate().
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
@@ -177,8 +172,6 @@ def _copy_rows(connection, table, model, columns, rows, returning) -> list[tuple
         buffer.writelines(map(_copy_line, rows))
         buffer.seek(0)
         cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
-        for hook in COPY_HOOKS:
-            hook()
     if not returning:
         return []
     positions = [columns.index(c) for c in returning]

@@ -1,14 +1,19 @@
 """A synthetic portal for the sweep benchmark, loaded fast: COPY on
-PostgreSQL, executemany on SQLite, in chunks so memory stays flat."""
+PostgreSQL, executemany on SQLite, in chunks so memory stays flat; and the
+count of the statements the benchmarked code sends."""
 
 import csv
 import datetime
 import io
+import multiprocessing
 import random
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
 from django.db.models import Max
 from django.utils import timezone
 
@@ -117,3 +122,75 @@ def build_portal(*, orders: int, due_fraction: float, seed: int, on: datetime.da
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     return {"orders": orders, "accounts": accounts, "tag": tag}
+
+
+@dataclass(frozen=True)
+class StatementCount:
+    """Counters in shared memory, so that the sweep's worker processes add to
+    them too."""
+
+    executed: object  # multiprocessing.Value("q")
+    copied: object
+
+    @property
+    def total(self) -> int:
+        return self.executed.value + self.copied.value
+
+
+def _add_one(counter) -> None:
+    with counter.get_lock():
+        counter.value += 1
+
+
+def _counting_cursor(copied):
+    """A psycopg2 cursor that counts its COPY statements: COPY goes past
+    Django's execute wrappers (core.sql.insert_rows sends it with
+    ``copy_expert``), so the benchmark counts it at the driver instead of the
+    production code carrying a hook for it."""
+    from psycopg2.extensions import cursor
+
+    class CountingCursor(cursor):
+        def copy_expert(self, sql, file, *args, **kwargs):
+            _add_one(copied)
+            return super().copy_expert(sql, file, *args, **kwargs)
+
+    return CountingCursor
+
+
+@contextmanager
+def statements_counted() -> Iterator[StatementCount]:
+    """Count every statement sent meanwhile on every connection: this
+    process's, its threads' and the sweep's forked worker processes' (hooked
+    into each connection as it is created). Statements go through Django's
+    execute wrappers; COPY through a counting cursor on PostgreSQL."""
+    count = StatementCount(executed=multiprocessing.Value("q", 0), copied=multiprocessing.Value("q", 0))
+    counting_cursor = _counting_cursor(count.copied) if connection.vendor == "postgresql" else None
+    hooked: list[tuple] = []  # (Django connection, the driver's cursor factory before)
+
+    def execute(execute, sql, params, many, context):
+        _add_one(count.executed)
+        return execute(sql, params, many, context)
+
+    def hook(conn) -> None:
+        if execute not in conn.execute_wrappers:  # a reconnect reuses the wrapper object
+            conn.execute_wrappers.append(execute)
+        if counting_cursor is not None and conn.connection is not None:
+            hooked.append((conn, conn.connection.cursor_factory))
+            conn.connection.cursor_factory = counting_cursor
+
+    def created(sender, connection, **kwargs):
+        hook(connection)
+
+    connection_created.connect(created)
+    for conn in connections.all(initialized_only=True):
+        hook(conn)
+    try:
+        yield count
+    finally:
+        connection_created.disconnect(created)
+        for conn in connections.all(initialized_only=True):
+            if execute in conn.execute_wrappers:
+                conn.execute_wrappers.remove(execute)
+        for conn, factory in hooked:
+            if conn.connection is not None and conn.connection.cursor_factory is counting_cursor:
+                conn.connection.cursor_factory = factory

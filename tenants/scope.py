@@ -1,4 +1,4 @@
-"""Who is acting, and what they may see.
+"""What an actor may see.
 
 Tenancy is a tree: platform -> resellers -> sub-resellers -> customers. Every
 selector takes an ``Actor`` and starts from ``Model.objects.visible_to(actor)``,
@@ -7,61 +7,13 @@ selectors use (tests/test_architecture.py checks that views never query models
 directly).
 """
 
-from dataclasses import dataclass
-
 from django.db import models
 
+# Who is acting lives at the bottom of the layers (core.actors); it is named
+# here too because every selector takes one with its scope.
+from core.actors import Actor, ActorKind, actor_for_user
 
-class ActorKind(models.TextChoices):
-    PLATFORM = "platform", "Platform admin"
-    RESELLER = "reseller", "Reseller staff"
-    CUSTOMER = "customer", "Customer"
-    SYSTEM = "system", "System"
-    NOBODY = "nobody", "Nobody"
-
-
-@dataclass(frozen=True)
-class Actor:
-    kind: str
-    label: str
-    user: object | None = None
-    reseller_id: int | None = None
-    reseller_path: str | None = None
-    customer_id: int | None = None
-
-    @classmethod
-    def system(cls, label: str = "system") -> "Actor":
-        """The nightly run, an import, a management command: sees everything."""
-        return cls(kind=ActorKind.SYSTEM, label=label)
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.kind in (ActorKind.PLATFORM, ActorKind.SYSTEM)
-
-
-def actor_for_user(user) -> Actor:
-    """The actor for a Django user: platform admin, reseller staff, customer or nobody."""
-    if user is None or not user.is_authenticated:
-        return Actor(kind=ActorKind.NOBODY, label="anonymous")
-    membership = getattr(user, "membership", None)
-    if membership is not None and membership.reseller_id is not None:
-        return Actor(
-            kind=ActorKind.RESELLER,
-            label=user.get_username(),
-            user=user,
-            reseller_id=membership.reseller_id,
-            reseller_path=membership.reseller.path,
-        )
-    if membership is not None and membership.customer_id is not None:
-        return Actor(
-            kind=ActorKind.CUSTOMER,
-            label=user.get_username(),
-            user=user,
-            customer_id=membership.customer_id,
-        )
-    if user.is_superuser or user.is_staff:
-        return Actor(kind=ActorKind.PLATFORM, label=user.get_username(), user=user)
-    return Actor(kind=ActorKind.NOBODY, label=user.get_username(), user=user)
+__all__ = ["Actor", "ActorKind", "TenantQuerySet", "actor_for_user"]
 
 
 class TenantQuerySet(models.QuerySet):

@@ -10,9 +10,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.services import token_create, token_revoke
 from api.views.common import BAD_INPUT, responses
-from panels.auth import ThrottledAuthenticationForm
+from logins.services import token_create, token_revoke
+from logins.throttle import ThrottledAuthenticationForm
 
 
 class Credentials(serializers.Serializer):

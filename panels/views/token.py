@@ -10,9 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from api.authentication import token_expired
-from api.selectors import token_of
-from api.services import token_create, token_revoke
+from logins.selectors import token_expired, token_of
+from logins.services import token_create, token_revoke
 from tenants.scope import ActorKind, actor_for_user
 
 

@@ -19,11 +19,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.isolation import Subject, fault_record
 from core.models import Stage
-from core.otp import recovery_codes_issue
 from notifications.models import DeliveryState, Notice
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
 from renewals.models import HookState, LifecycleEvent
 from renewals.sweep.run import sweep_run
+from staff.otp import recovery_codes_issue
 from tenants.models import Customer
 from tenants.scope import Actor
 from tests.factories import UserFactory

@@ -17,7 +17,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
-from core.otp import (
+from staff.otp import (
     CodeKind,
     code_kind,
     key_as_text,

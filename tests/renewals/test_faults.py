@@ -13,15 +13,15 @@ from django.urls import reverse
 
 from catalog.models import PlanPrice
 from core.models import Fault, Stage
-from core.sql import COPY_HOOKS
 from invoices.models import InvoiceLine
 from notifications.delivery import deliver_pending
 from notifications.models import DeliveryState, Notice
 from orders.models import Order
+from renewals.bench import statements_counted
 from renewals.facts import held_orders, load_catalog
 from renewals.lifecycle import provisioning_run
 from renewals.models import HookState, LifecycleEvent, SweepRun
-from renewals.sweep import execute
+from renewals.sweep import batches as batches_module
 from renewals.sweep.execute import sweep_accounts
 from tenants.models import Customer
 from tenants.scope import Actor
@@ -60,14 +60,14 @@ def batches(report) -> dict:
 
 def break_account(monkeypatch, ref: str) -> None:
     """A test double: planning the batch of account ``ref`` raises, only it."""
-    real = execute.plan_account
+    real = batches_module.plan_account
 
     def plan_account(account, *args, **kwargs):
         if account.ref == ref:
             raise RuntimeError(f"injected fault for {ref}")
         return real(account, *args, **kwargs)
 
-    monkeypatch.setattr(execute, "plan_account", plan_account)
+    monkeypatch.setattr(batches_module, "plan_account", plan_account)
 
 
 def failure_notices_of(ref: str) -> list[str]:
@@ -150,22 +150,18 @@ def test_once_the_error_is_gone_a_customers_own_failure_follows_the_lifecycle(po
 
 def test_a_healthy_batch_costs_a_fixed_number_of_statements_whatever_its_size(portal):
     """The isolation adds nothing to the happy path: the statements of before
-    it plus the claims looked up under the accounts' locks (on SQLite 22; on
-    PostgreSQL 21 and 6 COPY), for 3 accounts or 30."""
+    it plus the claims looked up under the accounts' locks (on SQLite 21: the
+    ledger's UPDATE reads its rows back, so SQLite's changes() is not asked;
+    on PostgreSQL 21 and 6 COPY), for 3 accounts or 30."""
     portal([order(f"o{n}", D(2026, 12, 10), customer=f"c{n}") for n in range(1, 31)], customers=customers(30))
     catalog = load_catalog(held=True)
     ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
     counts = []
     for part in (ids[:3], ids[3:]):
-        copies: list[int] = []
-        COPY_HOOKS.append(lambda copies=copies: copies.append(1))
-        try:
-            with CaptureQueriesContext(connection) as statements:
-                sweep_accounts(part, on=ON, catalog=catalog, actor=Actor.system(), run=None)
-        finally:
-            COPY_HOOKS.pop()
-        counts.append((len(statements), len(copies)))
-    expected = (21, 6) if connection.vendor == "postgresql" else (22, 0)
+        with statements_counted() as sent, CaptureQueriesContext(connection) as statements:
+            sweep_accounts(part, on=ON, catalog=catalog, actor=Actor.system(), run=None)
+        counts.append((len(statements), sent.copied.value))
+    expected = (21, 6) if connection.vendor == "postgresql" else (21, 0)
     assert counts == [expected, expected]
     assert InvoiceLine.objects.count() == 30
 
@@ -246,20 +242,20 @@ def test_one_order_whose_lifecycle_move_fails_leaves_the_others_moved(portal, ru
 
 
 def test_one_account_whose_reminder_fails_leaves_the_others_reminded(portal, run, monkeypatch):
-    from notifications import schedule
+    from renewals import reminders
 
     portal(
         [order(f"o{n}", D(2026, 12, 10), customer=f"c{n}", auto_renew=False) for n in range(1, 6)],
         customers=customers(),
     )
-    real = schedule._row
+    real = reminders._row
 
     def row(order_row, catalog, currency):
         if order_row.ref == "o3":
             raise KeyError("injected fault for o3")
         return real(order_row, catalog, currency)
 
-    monkeypatch.setattr(schedule, "_row", row)
+    monkeypatch.setattr(reminders, "_row", row)
     run(D(2026, 12, 3))  # 7 days before expiry
     reminded = Notice.objects.filter(kind="renewal_reminder").values_list("customer__ref", flat=True)
     assert sorted(reminded) == ["c1", "c2", "c4", "c5"]

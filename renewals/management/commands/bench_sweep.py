@@ -1,18 +1,14 @@
 import datetime
 import json
-import multiprocessing
 import resource
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
-from django.db.backends.signals import connection_created
 
 from core.dates import business_today
-from core.invariants import invariant_violations
 from core.progress import add_progress_argument, command_progress
-from core.sql import COPY_HOOKS
-from renewals.bench import build_portal
+from renewals.bench import build_portal, statements_counted
+from renewals.invariants import invariant_violations
 from renewals.models import SweepRun
 from renewals.sweep.run import sweep_run
 
@@ -51,35 +47,11 @@ class Command(BaseCommand):
         progress("build", 1, 1)
         build_seconds = time.perf_counter() - built_at
         # Statements on every connection, the sweep's worker processes' and
-        # threads' included: a counter in shared memory, hooked into each
-        # connection as it is created.
-        queries = multiprocessing.Value("q", 0)
-
-        def count(execute, sql, params, many, context):
-            with queries.get_lock():
-                queries.value += 1
-            return execute(sql, params, many, context)
-
-        def count_copy():
-            with queries.get_lock():
-                queries.value += 1
-
-        def wrap(sender, connection, **kwargs):
-            if count not in connection.execute_wrappers:  # a reconnect reuses the wrapper object
-                connection.execute_wrappers.append(count)
-
-        connection_created.connect(wrap)
-        connection.execute_wrappers.append(count)
-        COPY_HOOKS.append(count_copy)
-        started = time.perf_counter()
-        try:
+        # threads' included (renewals.bench.statements_counted).
+        with statements_counted() as statements:
+            started = time.perf_counter()
             sweep_run(on=on, build_report=False, progress=progress or None)
-        finally:
             seconds = time.perf_counter() - started
-            connection_created.disconnect(wrap)
-            COPY_HOOKS.remove(count_copy)
-            if count in connection.execute_wrappers:
-                connection.execute_wrappers.remove(count)
         progress.close()  # the bars end before the figures are printed
         run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
         problems = invariant_violations()
@@ -89,7 +61,7 @@ class Command(BaseCommand):
             "renewed": run.orders_renewed,
             "seconds": round(seconds, 3),
             "orders_per_s": round(run.orders_renewed / seconds, 1) if seconds else None,
-            "queries": queries.value,
+            "queries": statements.total,
             # The largest process: this one, or a sweep worker process.
             "peak_rss_mb": round(
                 max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))

@@ -1,5 +1,5 @@
 """The admin's sign-in with a second factor, enrolment, and the staff member's
-own security page (core.otp has the rules and the writes)."""
+own security page (staff.otp has the rules and the writes)."""
 
 from functools import wraps
 from urllib.parse import urlencode
@@ -18,11 +18,13 @@ from django.views.decorators.csrf import csrf_protect
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
 
-from core.admin_site import is_verified
+from core.actors import actor_for_user
 from core.errors import DomainError
-from core.otp import (
+from logins.throttle import ThrottledFormMixin, ThrottledResponseMixin
+from staff.otp import (
     config_url,
     has_authenticator,
+    is_verified,
     key_as_text,
     needs_enrolment,
     new_totp_key,
@@ -35,9 +37,9 @@ from core.otp import (
     second_factor_verify,
     totp_enrol,
 )
-from panels.auth import ThrottledFormMixin, ThrottledResponseMixin
-from tenants.scope import actor_for_user
 
+# The name it had when this module was core.otp_views: an enrolment under way
+# across a deploy keeps its key.
 ENROL_KEY_SESSION = "core.otp.enrol_key"
 
 CODE_HELP = "The 6-digit code from your authenticator app, or one of your recovery codes."
@@ -188,7 +190,7 @@ def enrol(request):
 
 
 def security(request):
-    """Wrapped by admin_view (core.admin_site): a verified session when the second factor is required."""
+    """Wrapped by admin_view (staff.site): a verified session when the second factor is required."""
     from django.contrib import admin
 
     user = request.user

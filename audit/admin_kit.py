@@ -1,7 +1,13 @@
-"""Admin actions that ask for a reason on an intermediate page (like Django's
-delete confirmation) before calling a service for each selected object,
-answer 403 to a user who may not run them, and leave an audit row for every
-action run and every object added, changed or deleted in the admin."""
+"""The building blocks of every app's admin: every change made in the admin
+goes through the audited services, the append-only tables are read-only,
+and actions ask for a reason on an intermediate page (like Django's delete
+confirmation) before calling a service for each selected object, answer 403
+to a user who may not run them, and leave an audit row for every action run
+and every object added, changed or deleted in the admin.
+
+Here, just above core, so that each app's admin module can use them; the
+admin site itself, its second factor and core's own admins are the staff
+app's (staff/)."""
 
 import functools
 
@@ -11,9 +17,88 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from audit.services import Change, audit_record_many
+from audit.services import Change, audit_record, audit_record_many, audited_update
+from core.actors import actor_for_user
 from core.errors import DomainError
-from tenants.scope import actor_for_user
+from core.money import format_amount
+
+
+def money_column(field: str, currency: str = "currency", description: str | None = None):
+    """A list or read-only column showing the amount ``field`` with exactly
+    its currency's places ("1000" JPY, "10.00" USD), the currency read from
+    the dotted path ``currency`` on the same object; the columns hold three."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(obj):
+        amount = getattr(obj, field)
+        code = obj
+        for name in currency.split("."):
+            code = getattr(code, name, None)
+        if amount is None or code is None:
+            return "" if amount is None else str(amount)
+        return format_amount(amount, code)
+
+    column.__name__ = f"{field}_shown"
+    return column
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For append-only records (ledger, audit log, invoices): view, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def form_changes(obj, form) -> dict:
+    """The fields a submitted admin form changed, by attribute name (``plan_id``
+    for a foreign key), with their new values."""
+    changes = {}
+    for name in form.changed_data:
+        field = obj._meta.get_field(name)
+        if field.many_to_many:
+            continue
+        changes[field.attname] = getattr(obj, field.attname)
+    return changes
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Saves through ``audited_update``: each changed field is recorded with
+    who, when, before and after. Subclasses override ``save_changes`` to route
+    fields through a domain service instead."""
+
+    audits_its_saves = True  # field by field, so PermittedActionsMixin adds no summary row
+
+    def save_model(self, request, obj, form, change):
+        actor = actor_for_user(request.user)
+        if not change:
+            super().save_model(request, obj, form, change)
+            audit_record(actor=actor, action=f"{obj._meta.model_name}.create", target=obj, reason="admin")
+            return
+        changes = form_changes(obj, form)
+        # The form already wrote the new values onto ``obj``; compare against
+        # the stored row so that before/after are true.
+        stored = type(obj).objects.get(pk=obj.pk)
+        self.save_changes(request, stored, changes)
+
+    def save_changes(self, request, stored, changes: dict) -> None:
+        audited_update(actor=actor_for_user(request.user), instance=stored, changes=changes, reason="admin")
 
 
 class ReasonForm(forms.Form):
@@ -65,7 +150,7 @@ class PermittedActionsMixin:
             for name, (func, name, description) in actions.items()
         }
 
-    audits_its_saves = False  # core.admin.AuditedAdmin records each field itself
+    audits_its_saves = False  # AuditedAdmin records each field itself
 
     def log_addition(self, request, obj, message):
         if not self.audits_its_saves:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.invariants import invariant_violations
+from renewals.invariants import invariant_violations
 
 
 class Command(BaseCommand):

@@ -1,13 +1,13 @@
 """The admin site (installed as Django's default ``admin.site`` by
-core.apps.PortalAdminConfig, so every ``admin.site.register`` lands here).
+staff.apps.PortalAdminConfig, so every ``admin.site.register`` lands here).
 
-- Signing in goes through the panels' throttle (panels.auth), and then asks
-  for a second factor (core.otp): a code from the authenticator app or a
+- Signing in goes through the sign-in throttle (logins.throttle), and then asks
+  for a second factor (staff.otp): a code from the authenticator app or a
   recovery code, on the same form. With ADMIN_OTP_REQUIRED, only a session
   verified that way reaches any admin page (the status page included), and a
   staff login without an authenticator enrols before anything else.
 - Every registered ModelAdmin answers 403 to a posted action the user may not
-  run (core.admin_actions.PermittedActionsMixin), however it was registered.
+  run (audit.admin_kit.PermittedActionsMixin), however it was registered.
 """
 
 from urllib.parse import urlencode
@@ -21,14 +21,8 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from core.admin_actions import PermittedActionsMixin
-
-
-def is_verified(user) -> bool:
-    """Signed in with a second factor in this session (django-otp's
-    OTPMiddleware installs ``is_verified``; without it, nobody is)."""
-    check = getattr(user, "is_verified", None)
-    return bool(check and check())
+from audit.admin_kit import PermittedActionsMixin
+from staff.otp import is_verified
 
 
 class PortalAdminSite(AdminSite):
@@ -37,7 +31,7 @@ class PortalAdminSite(AdminSite):
     login_template = "admin/portal_login.html"
 
     def has_permission(self, request):
-        from core.otp import otp_required
+        from staff.otp import otp_required
 
         if not super().has_permission(request):
             return False
@@ -56,7 +50,7 @@ class PortalAdminSite(AdminSite):
         super().register(model_or_iterable, admin_class, **options)
 
     def get_urls(self):
-        from core import otp_views
+        from staff import otp_views
 
         return [
             path("otp/enrol/", otp_views.enrol, name="otp_enrol"),
@@ -68,8 +62,8 @@ class PortalAdminSite(AdminSite):
     @login_not_required
     def login(self, request, extra_context=None):
         # As AdminSite.login, with the throttled, two-factor form and view.
-        from core.otp import needs_enrolment
-        from core.otp_views import AdminLoginForm, AdminLoginView
+        from staff.otp import needs_enrolment
+        from staff.otp_views import AdminLoginForm, AdminLoginView
 
         if request.method == "GET" and self.has_permission(request):
             return HttpResponseRedirect(reverse("admin:index", current_app=self.name))

@@ -8,7 +8,7 @@ then is the device stored. Replacing a device needs a verified session (the
 security page resets it) or a platform admin deleting it in the admin.
 
 Wrong codes are throttled twice: each attempt counts against the sign-in
-throttle (panels.auth), and django-otp's devices refuse codes for a while after
+throttle (logins.throttle), and django-otp's devices refuse codes for a while after
 a failure (OTP_TOTP_THROTTLE_FACTOR and OTP_STATIC_THROTTLE_FACTOR, default 1:
 1, 2, 4, 8... seconds after successive failures).
 """
@@ -40,6 +40,13 @@ RECOVERY_CODES_NAME = "Recovery codes"
 _TOTP_CODE = re.compile(r"[0-9]{6}")  # ASCII: \d takes "٣"
 # StaticToken.random_token(): 5 random bytes in lower-case base32.
 _RECOVERY_CODE = re.compile(r"[a-z2-7]{8}")
+
+
+def is_verified(user) -> bool:
+    """Signed in with a second factor in this session (django-otp's
+    OTPMiddleware installs ``is_verified``; without it, nobody is)."""
+    check = getattr(user, "is_verified", None)
+    return bool(check and check())
 
 
 def otp_required() -> bool:

@@ -1,5 +1,6 @@
-"""Admin building blocks: every change made in the admin goes through the
-audited services, and the append-only tables are read-only."""
+"""Core's own records in the admin (the faults of the nightly work), the
+second factor's devices and the nightly schedule. Every app's admin builds on
+audit.admin_kit."""
 
 from django.contrib import admin
 from django.utils.html import format_html
@@ -10,94 +11,14 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.services import audit_record, audited_update
-from core.admin_actions import PermittedActionsMixin
+from audit.admin_kit import PermittedActionsMixin, ReadOnlyAdmin
+from core.actors import actor_for_user
 from core.models import Fault
-from core.money import format_amount
-from core.otp import otp_devices_remove
 from core.services import faults_resolve
-from tenants.scope import actor_for_user
+from staff.otp import otp_devices_remove
 
 # The admin's index links the status page (templates/admin/core/index.html).
 admin.site.index_template = "admin/core/index.html"
-
-
-def money_column(field: str, currency: str = "currency", description: str | None = None):
-    """A list or read-only column showing the amount ``field`` with exactly
-    its currency's places ("1000" JPY, "10.00" USD), the currency read from
-    the dotted path ``currency`` on the same object; the columns hold three."""
-
-    @admin.display(description=description or field.replace("_", " "), ordering=field)
-    def column(obj):
-        amount = getattr(obj, field)
-        code = obj
-        for name in currency.split("."):
-            code = getattr(code, name, None)
-        if amount is None or code is None:
-            return "" if amount is None else str(amount)
-        return format_amount(amount, code)
-
-    column.__name__ = f"{field}_shown"
-    return column
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For append-only records (ledger, audit log, invoices): view, never edit."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-def form_changes(obj, form) -> dict:
-    """The fields a submitted admin form changed, by attribute name (``plan_id``
-    for a foreign key), with their new values."""
-    changes = {}
-    for name in form.changed_data:
-        field = obj._meta.get_field(name)
-        if field.many_to_many:
-            continue
-        changes[field.attname] = getattr(obj, field.attname)
-    return changes
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """Saves through ``audited_update``: each changed field is recorded with
-    who, when, before and after. Subclasses override ``save_changes`` to route
-    fields through a domain service instead."""
-
-    audits_its_saves = True  # field by field, so core.admin_actions adds no summary row
-
-    def save_model(self, request, obj, form, change):
-        actor = actor_for_user(request.user)
-        if not change:
-            super().save_model(request, obj, form, change)
-            audit_record(actor=actor, action=f"{obj._meta.model_name}.create", target=obj, reason="admin")
-            return
-        changes = form_changes(obj, form)
-        # The form already wrote the new values onto ``obj``; compare against
-        # the stored row so that before/after are true.
-        stored = type(obj).objects.get(pk=obj.pk)
-        self.save_changes(request, stored, changes)
-
-    def save_changes(self, request, stored, changes: dict) -> None:
-        audited_update(actor=actor_for_user(request.user), instance=stored, changes=changes, reason="admin")
 
 
 class FaultResolvedFilter(admin.SimpleListFilter):
@@ -180,11 +101,11 @@ class FaultAdmin(PermittedActionsMixin, ReadOnlyAdmin):
         self.message_user(request, f"Marked {count} fault(s) resolved.")
 
 
-# --- The second factor's devices (core.otp) ---
+# --- The second factor's devices (staff.otp) ---
 
 
 class OTPDeviceAdmin:
-    """Staff enrol themselves (core.otp_views), so a secret is only ever seen by
+    """Staff enrol themselves (staff.otp_views), so a secret is only ever seen by
     its owner. Here a platform admin sees who has which device and removes a
     lost one (the owner then enrols afresh): no adding or editing, and never
     the key, the QR code or the recovery codes, whatever

@@ -1,5 +1,6 @@
 """Signing in, with a throttle on failed sign-ins: the control panels' form
-here, and the admin's (core.admin_site) through the same mixins.
+here, the API's token request (api.views.auth) with the same form, and the
+admin's (staff.otp_views) through the same mixins.
 
 Passwords get guessed at one account (many passwords, one username) or from one
 place (one password, many usernames). So attempts are counted per account and
@@ -34,6 +35,8 @@ from django.core.exceptions import ValidationError
 
 from core.net import client_address
 
+# The names it had as panels.auth: monitoring reads the logger, and the cache
+# keeps counting across a deploy.
 logger = logging.getLogger("panels.auth")
 
 # Defaults; settings of the same name override them (read on every attempt).
