@@ -15,8 +15,8 @@ class Account(models.Model):
     customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.PROTECT, related_name="account")
     currency = models.CharField(max_length=3, default="USD")
     credit_limit = MoneyField(default=0)
-    # Cache of SUM(ledger.amount): moved only by balances.services.ledger_post,
-    # under this row's lock, in the entry's transaction.
+    # Cache of SUM(ledger.amount): moved only by balances.services.ledger_post
+    # and ledger_post_many, under this row's lock, in the entry's transaction.
     balance = MoneyField(default=0, editable=False)
     # Reserved for card-paid renewal batches in flight (the balance part of
     # their total) and for refunds an admin is making at the processor: not
@@ -25,9 +25,10 @@ class Account(models.Model):
     # How far the card processor's own movements (a refund, a dispute: kinds
     # PROCESSOR_KINDS) took the balance below what the credit limit allows
     # (SPEC "Money": recorded even then; the account owes). Raised only by
-    # such an entry, lowered by every credit, moved only by ledger_post under
-    # this row's lock; the two limits below allow exactly this much more, so
-    # every other debit still meets them in the database.
+    # such an entry, lowered by every other one, moved only by the ledger's
+    # services under this row's lock (balances.rules.overdrawn_after); the
+    # two limits below allow exactly this much more, so every other debit
+    # still meets them in the database.
     # (db_default: the set-based writers that COPY accounts name their columns.)
     overdrawn = MoneyField(default=0, db_default=0, editable=False)
     # The master auto-renew switch of the account.

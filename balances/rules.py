@@ -40,6 +40,15 @@ def owed(balance: Decimal, credit_limit: Decimal) -> Decimal:
     return max(Decimal(0), -(balance + credit_limit))
 
 
+def entry_refused(*, amount: Decimal, available_after: Decimal, processor: bool) -> bool:
+    """Whether the ledger refuses an entry of ``amount`` (signed) that would
+    leave ``available_after`` available: a debit that takes the account below
+    what its credit limit and its holds allow, unless the card processor made
+    it (SPEC "Money": what the processor did is always recorded). A credit is
+    never refused, even one that leaves the account still below."""
+    return amount < 0 and not processor and available_after < 0
+
+
 def overdrawn_after(
     *, overdrawn: Decimal, balance: Decimal, held: Decimal, credit_limit: Decimal, amount: Decimal, processor: bool
 ) -> Decimal:
@@ -54,3 +63,14 @@ def overdrawn_after(
     if processor and amount < 0:
         return max(overdrawn, needed)
     return min(overdrawn, needed)
+
+
+def overdrawn_after_sql(available_after: str) -> str:
+    """``overdrawn_after`` for an entry other than the processor's, as SQL
+    over the account row that an UPDATE moves, given the SQL of its
+    ``available_funds`` after the entry: the set-based ledger_post_many's
+    form of the same rule (the overdrawn it had, lowered to what the new
+    balance still needs). Plain SQL that PostgreSQL and SQLite both run.
+    tests/balances/test_post_many.py checks that the two agree."""
+    needed = f"(-{available_after})"
+    return f"CASE WHEN {needed} <= 0 THEN 0 WHEN {needed} < overdrawn THEN {needed} ELSE overdrawn END"

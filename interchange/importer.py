@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from audit.services import Change, audit_record_many, audited_update
 from balances.locks import lock_account
 from balances.models import Account, EntryKind, LedgerEntry
-from balances.services import account_update, ledger_post
+from balances.services import Posting, account_open_many, account_update, ledger_post, ledger_post_many
 from catalog.models import Category, Plan, PlanPrice
 from core.dates import business_today
 from core.errors import DomainError
@@ -300,39 +300,37 @@ class _Writer:
         Customer.objects.bulk_create(new, batch_size=CHUNK)
         created = _by_ref(Customer, [r.ref for r in new_rows])
         self._created("customers", list(created.values()))
-        # A new account starts at its opening entry: both written here, in the
-        # same transaction, so the cached balance equals the ledger from birth.
-        Account.objects.bulk_create(
-            [
+        # A new account opens empty and gets its balance from its opening
+        # entry, in the same transaction (the ledger's door, with its audit
+        # record): the cached balance equals the ledger from birth.
+        account_open_many(
+            accounts=[
                 Account(
                     customer=created[r.ref],
                     currency=r.currency,
                     credit_limit=r.credit_limit,
-                    balance=r.balance,
                     auto_renew=r.auto_renew,
                     stripe_customer_id=r.stripe_customer_id,
                     stripe_payment_method_id=r.stripe_payment_method_id,
                 )
                 for r in new_rows
-            ],
-            batch_size=CHUNK,
+            ]
         )
-        openings = [
-            LedgerEntry(
-                account_id=created[r.ref].pk,
-                kind=EntryKind.OPENING,
-                amount=r.balance,
-                balance_after=r.balance,
-                business_date=self.today,
-                memo="Opening balance (import)",
-                actor_label=self.actor.label,
-            )
-            for r in new_rows
-            if r.balance != 0
-        ]
-        LedgerEntry.objects.bulk_create(openings, batch_size=CHUNK)
-        self.created_changes.extend(
-            Change("ledger.opening", created[r.ref], None, r.balance, "import") for r in new_rows if r.balance != 0
+        openings = ledger_post_many(
+            actor=self.actor,
+            postings=[
+                Posting(
+                    account_id=created[r.ref].pk,
+                    amount=r.balance,
+                    kind=EntryKind.OPENING,
+                    currency=r.currency,
+                    memo="Opening balance (import)",
+                    reason="import",
+                )
+                for r in new_rows
+                if r.balance != 0
+            ],
+            business_date=self.today,
         )
         self.result.ledger_entries += len(openings)
         for row in rows:

@@ -8,23 +8,20 @@ the number of accounts and orders.
 """
 
 import datetime
-import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from audit.models import AuditEvent
-from balances.models import EntryKind, LedgerEntry
+from balances.models import EntryKind
+from balances.services import Posting, ledger_post_many
 from core.errors import DomainError
-from core.locks import lock_orders
-from core.money import format_amount
 from core.queue import enqueue_on_commit
-from core.request_context import current_address
 from core.sql import db_now, insert_rows, update_from_values
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
+from orders.locks import lock_orders
 from orders.services import order_field_audit_many, order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.models import EventOrigin, LifecycleEvent, Transition
@@ -133,13 +130,6 @@ def write_renewals(
             for c, line in lines
         ],
     )  # fmt: skip
-    update_from_values(
-        "balances_account",
-        ("id", "delta"),
-        [(c.customer_id, -c.total) for c in charges if c.total],
-        set_sql="balance = balances_account.balance + v.delta",
-        where_sql="balances_account.customer_id = v.id",
-    )
     # SPEC "Manual renewal": the period a customer renews for becomes the
     # order's tenure. The sweep buys the tenure anyway, and a complimentary
     # extension counts whole months given (maybe 0), not a period bought.
@@ -150,8 +140,9 @@ def write_renewals(
 
 def finish(written: Written) -> dict[int, int]:
     """Number the invoices (gapless per reseller, under the sequence rows'
-    locks) and post their ledger debits and audit records. Call it last in
-    the transaction: the locks are held only from here to the commit."""
+    locks) and post their ledger debits (balances.services.ledger_post_many:
+    the balances, the entries and their audit records). Call it last in the
+    transaction: the locks are held only from here to the commit."""
     charges, on, actor = written.charges, written.on, written.actor
     if not charges:
         return {}
@@ -165,34 +156,27 @@ def finish(written: Written) -> dict[int, int]:
         set_sql="sequence = v.seq, number = v.num",
         where_sql="invoices_invoice.id = v.id",
     )
-    now = db_now()
-    user_id = actor.user.pk if actor.user else None
-    insert_rows(
-        LedgerEntry,
-        ("account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
-         "created_by_id", "actor_label"),
-        [
-            (c.customer_id, EntryKind.RENEWAL, -c.total, c.balance_before - c.total, on, now,
-             numbers[c.customer_id][1], f"{written.payment_memo}: {len(c.lines)} order(s)", user_id, actor.label)
+    # Through the ledger's door: each debit, its balance move and its audit
+    # record (reason: the invoice; the address of a manual renewal's request).
+    # A complimentary extension moves no money: the operator's service
+    # audits it, with its reason.
+    ledger_post_many(
+        actor=actor,
+        postings=[
+            Posting(
+                account_id=c.customer_id,
+                amount=-c.total,
+                kind=EntryKind.RENEWAL,
+                currency=c.currency,
+                memo=f"{written.payment_memo}: {len(c.lines)} order(s)",
+                reference=numbers[c.customer_id][1],
+                reason=numbers[c.customer_id][1],
+            )
             for c in charges
             if c.total
         ],
-    )  # fmt: skip
-    # The client's address of a manual renewal's request; None in the nightly run.
-    address = current_address()
-    insert_rows(
-        AuditEvent,
-        ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
-         "target_ref", "before", "after", "reason", "address"),
-        [
-            (now, on, user_id, actor.label, "ledger.renewal", "tenants.customer", c.customer_id, c.customer_ref,
-             json.dumps(format_amount(c.balance_before, c.currency)),
-             json.dumps(format_amount(c.balance_before - c.total, c.currency)),
-             numbers[c.customer_id][1], address)
-            for c in charges
-            if not c.complimentary  # no money moved: the operator's service audits it, with its reason
-        ],
-    )  # fmt: skip
+        business_date=on,
+    )
     return written.invoice_ids
 
 
