@@ -84,6 +84,13 @@ def exception_handler(exc, context):
     return response
 
 
+def refusal(exc: DomainError) -> tuple[int, dict]:
+    """A refused paying request's (status, body), as once.services keeps it
+    with the request's Idempotency-Key for a replay."""
+    response = exception_handler(exc, {})
+    return response.status_code, response.data
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return (text[:1].upper() + text[1:]) if text else text

@@ -8,8 +8,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.idempotency import request_fingerprint
-from api.serializers import (
+from api.errors import refusal
+from api.serializers.account import (
     BalanceChangeSerializer,
     BalanceSerializer,
     CardSerializer,
@@ -17,7 +17,6 @@ from api.serializers import (
     PaymentAttemptSerializer,
     TopUpSerializer,
 )
-from api.services import top_up_once
 from api.views.common import (
     BAD_INPUT,
     CONFLICT,
@@ -32,6 +31,8 @@ from api.views.common import (
 )
 from balances.selectors import account_of, ledger_of
 from balances.services import account_update
+from once.idempotency import request_fingerprint
+from once.services import top_up_once
 from payments.services import card_remove, card_set_default, cards_shown
 
 
@@ -100,6 +101,7 @@ class TopUp(APIView):
             fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
             amount=body.validated_data["amount"],
             render=lambda attempt: PaymentAttemptSerializer(attempt).data,
+            refused=refusal,
         )
         return Response(answer.body, status=answer.status, headers=replay_headers(answer))
 

@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import InvoiceSerializer
+from api.serializers.invoices import InvoiceSerializer
 from api.views.common import IsCustomerOrReseller, actor_of, responses
 from invoices.selectors import invoice_detail, invoices_of
 

@@ -7,7 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import MessageDetailSerializer, MessageSerializer
+from api.serializers.messages import MessageDetailSerializer, MessageSerializer
 from api.views.common import IsCustomerOrReseller, actor_of, responses
 from notifications.content import render_many
 from notifications.selectors import message_detail, messages_of

@@ -8,7 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import OrderChangeSerializer, OrderDetailSerializer, OrderQuery, OrderSerializer
+from api.serializers.orders import OrderChangeSerializer, OrderDetailSerializer, OrderQuery, OrderSerializer
 from api.views.common import BAD_INPUT, REFUSED, IsCustomerOrReseller, actor_of, responses
 from core.dates import business_today
 from orders.selectors import OrderFilters, categories, order_detail, orders_of, periods_of

@@ -6,7 +6,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from api.serializers import SweepPreviewSerializer
+from api.serializers.preview import SweepPreviewSerializer
 from api.views.common import IsReseller, actor_of, responses
 from renewals.selectors import sweep_preview
 

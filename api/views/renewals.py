@@ -17,11 +17,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.errors import refusal
 from api.fields import AmountField
-from api.idempotency import request_fingerprint
 from api.parsers import MAX_AMOUNT, DecimalField, IntegerField
-from api.serializers import InvoiceSerializer
-from api.services import renewal_pay_once
+from api.serializers.invoices import InvoiceSerializer
 from api.views.common import (
     BAD_INPUT,
     CONFLICT,
@@ -35,6 +34,8 @@ from api.views.common import (
     responses,
 )
 from core.parse import MAX_BATCH_ORDERS, MAX_ID, MAX_PERIOD_MONTHS
+from once.idempotency import request_fingerprint
+from once.services import renewal_pay_once
 from renewals.manual import renewal_quote
 from tenants.selectors import customer_detail
 
@@ -191,5 +192,6 @@ class RenewalView(APIView):
             auto_renew_next=set(data["auto_renew_next"]),
             expected_total=data.get("expected_total"),
             render=lambda invoice: InvoiceSerializer(invoice).data,
+            refused=refusal,
         )
         return Response(answer.body, status=answer.status, headers=replay_headers(answer))

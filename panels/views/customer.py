@@ -2,7 +2,6 @@
 messages and settings. Each view parses, calls one selector or service, and
 renders; every read is scoped to the signed-in customer."""
 
-import re
 import uuid
 from decimal import Decimal
 
@@ -11,21 +10,31 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from api.idempotency import request_fingerprint
-from api.services import renewal_pay_once, top_up_once
 from balances.selectors import account_of, ledger_of
 from balances.services import account_update
 from core.dates import business_today
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, error_body
 from core.money import format_money
-from core.parse import MAX_BATCH_ORDERS, MAX_PERIOD_MONTHS, ParseError, parse_id, parse_int
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
+from once.idempotency import request_fingerprint
+from once.selectors import renewal_preview
+from once.services import renewal_pay_once, top_up_once
 from orders.models import PaymentSource
 from orders.selectors import categories, orders_of, periods_of
 from orders.selectors import order_detail as order_of
 from orders.services import order_set_flags
-from panels.forms import OrderFilterForm, TopUpForm, parse_date, parse_payment_source, parse_switch
+from panels.forms import (
+    EXPIRED,
+    OrderFilterForm,
+    RenewForm,
+    RenewPayForm,
+    TopUpForm,
+    first_error,
+    parse_payment_source,
+    parse_switch,
+    posted_token,
+)
 from panels.views.common import (
     attempt,
     back_to,
@@ -39,8 +48,6 @@ from panels.views.common import (
 from payments.gateway import stripe_configured
 from payments.models import AttemptState
 from payments.services import cards_shown
-from renewals.manual import renewal_quote
-from renewals.rules import default_months
 from renewals.selectors import CENTER_TABS, locked_orders_of, order_renewal_outlook, renewal_center
 
 SETTLED_LATER = "We will settle it shortly; you will not be charged twice."
@@ -112,40 +119,6 @@ def order_detail(request, actor, order_id: int):
     )
 
 
-def _align_day(value: str) -> int | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return parse_int(value, low=1, high=31, what="the renewal day")
-    except ParseError as exc:
-        raise forms.ValidationError(f"{exc} (a day of the month)") from exc
-
-
-def _ids(values) -> list[int]:
-    if len(values) > MAX_BATCH_ORDERS:
-        raise forms.ValidationError(f"renew at most {MAX_BATCH_ORDERS} orders at once")
-    try:
-        return [parse_id(value, what="an order number") for value in values]
-    except ParseError as exc:
-        raise forms.ValidationError(str(exc)) from exc
-
-
-def _months(data, order_ids, offered_of) -> list[tuple[int, int]]:
-    """Each order's period: the one posted, else the plan's default."""
-    items = []
-    for order_id in order_ids:
-        chosen = data.get(f"months_{order_id}", "").strip()
-        if not chosen:
-            items.append((order_id, default_months(offered_of(order_id))))
-            continue
-        try:
-            items.append((order_id, parse_int(chosen, low=1, high=MAX_PERIOD_MONTHS, what="the period in months")))
-        except ParseError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-    return items
-
-
 @customer_view
 @require_http_methods(["GET", "POST"])
 def renew(request, actor):
@@ -156,69 +129,45 @@ def renew(request, actor):
     and only at the total shown: the form posts it back, and a total that
     moved meanwhile is refused (price_changed) with the new quote drawn
     instead. A second submit of one form pays nothing and shows the first
-    result (FORM_TOKEN)."""
-    data = request.POST if request.method == "POST" else request.GET
-    try:
-        ids = _ids(data.getlist("order"))
-        align_day = _align_day(data.get("align_day", ""))
-    except forms.ValidationError as exc:
-        messages.error(request, sentence(exc.messages[0]))
+    result (panels.forms.FORM_TOKEN)."""
+    form = RenewForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        messages.error(request, sentence(first_error(form)))
         return redirect("orders")
-    if not ids:
-        messages.error(request, "Tick at least one order to renew.")
-        return redirect("orders")
-    orders = {o.pk: o for o in orders_of(actor=actor, on=business_today()).filter(pk__in=ids)}
-    missing = [i for i in ids if i not in orders]
-    if missing:
-        # An order that is not the customer's rejects the whole batch, as if it did not exist.
-        raise NotFound(f"order {missing[0]} not found")
-    periods = periods_of({o.plan_id for o in orders.values()})
-    try:
-        items = _months(data, ids, lambda i: [months for months, _amount in periods.get(orders[i].plan_id, [])])
-    except forms.ValidationError as exc:
-        messages.error(request, sentence(exc.messages[0]))
-        return redirect("orders")
-    auto_next = {i for i in ids if data.get(f"auto_renew_{i}") == "on"}
-    payment = data.get("payment", "balance")
+    choice = form.cleaned_data
     refusal = ""
-    if request.method == "POST" and data.get("action") == "pay":
-        paid, refusal = _renewal_pay(request, actor, orders, items, align_day, auto_next, payment)
+    if request.method == "POST" and request.POST.get("action") == "pay":
+        paid, refusal = _renewal_pay(request, actor, choice)
         if paid is not None:
             return paid
-    quote, error = None, ""
-    try:
-        quote = renewal_quote(actor=actor, items=items, align_day=align_day)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        error = str(exc)
-    if refusal and sentence(refusal) != sentence(error):  # else the quote's own error says it
+    preview = renewal_preview(
+        actor=actor, order_ids=choice["order"], months=choice["months"], align_day=choice["align_day"]
+    )
+    if refusal and sentence(refusal) != sentence(preview.refused):  # else the quote's own error says it
         messages.error(request, sentence(refusal))
-    account = account_of(actor=actor, account_id=actor.customer_id)
-    lines = {line.order_id: line for line in quote.lines} if quote else {}
+    quote = preview.quote
     rows = [
         {
-            "order": orders[order_id],
-            "months": months,
-            "periods": periods.get(orders[order_id].plan_id, []),
-            "line": lines.get(order_id),
-            "auto_next": order_id in auto_next,
+            "order": row.order,
+            "months": row.months,
+            "periods": row.periods,
+            "line": row.line,
+            "auto_next": row.order.pk in choice["auto_renew_next"],
         }
-        for order_id, months in items
+        for row in preview.rows
     ]
-    card = next((c for c in cards_shown(actor=actor) if c.is_default), None) if stripe_configured() else None
     return render(
         request,
         "panels/customer/renew.html",
         {
             "rows": rows,
             "quote": quote,
-            "error": error,
-            "align_day": align_day or "",
-            "account": account,
-            "card": card,
-            "payment": payment if payment in ("balance", "card") else "balance",
-            "short": quote is not None and quote.total > account.available,
+            "error": preview.refused,
+            "align_day": choice["align_day"] or "",
+            "account": preview.account,
+            "card": preview.card,
+            "payment": choice["payment"],
+            "short": preview.short,
             # What the pay button says is what is paid (renewal_pay's expected_total), once per form token.
             "expected_total": format(quote.total, "f") if quote else "",
             "form_token": _form_token(),
@@ -226,28 +175,22 @@ def renew(request, actor):
     )
 
 
-# A paying form (renew, top up) carries a one-time token in a hidden field. Its
-# first submit claims the token as the login's Idempotency-Key (the API's
-# machinery, api/idempotency.py, scoped per login); a second submit of the
-# same form (a double click, a reload, the back button) gets the first
-# answer, the invoice or the top-up's outcome, and charges nothing.
-FORM_TOKEN = re.compile(r"form-[0-9a-f]{32}")
-SHOWN_TOTAL = re.compile(r"[0-9]{1,17}(\.[0-9]{1,3})?")
 IN_PROGRESS = "This form was already sent and is being processed; you will not be charged twice."
-EXPIRED = "This form has expired and nothing was charged; check the amount and send it again."
 
 
 def _form_token() -> str:
     return f"form-{uuid.uuid4().hex}"
 
 
-def _posted_token(request) -> str | None:
-    token = request.POST.get("form_token", "")
-    return token if FORM_TOKEN.fullmatch(token) else None
-
-
 def _fingerprint(request, fields: dict) -> str:
     return request_fingerprint(method=request.method, path=request.path, body=fields)
+
+
+def _refused(exc: DomainError) -> tuple[int, dict]:
+    """A refusal as once.services keeps it for the form's second submit: what
+    it says, and whether an order was not the customer's (a 404)."""
+    status = 404 if isinstance(exc, NotFound) else 422
+    return status, error_body(status, exc.code, str(exc))
 
 
 def _answer_refusal(answer) -> str:
@@ -267,39 +210,36 @@ def _sent_twice(request, exc: DomainError) -> str:
     return str(exc)
 
 
-def _renewal_pay(request, actor, orders, items, align_day, auto_next, payment):
+def _renewal_pay(request, actor, choice: dict):
     """The pay button: the quote the customer saw (its pins and its total,
-    hidden in the form) paid once per form token, by the API's service.
-    Returns (a redirect, "") when paid, now or by an earlier submit of this
-    form; else (None, why not), nothing charged."""
-    token = _posted_token(request)
-    total = request.POST.get("expected_total", "")
-    if token is None or not SHOWN_TOTAL.fullmatch(total):
-        return None, EXPIRED
-    try:
-        pins = {i: parse_date(request.POST.get(f"pin_{i}", ""), f"order {orders[i].ref}") for i, _months in items}
-    except forms.ValidationError as exc:
-        return None, exc.messages[0]
+    hidden in the form) paid once per form token. Returns (a redirect, "")
+    when paid, now or by an earlier submit of this form; else (None, why
+    not), nothing charged."""
+    form = RenewPayForm(request.POST, choice=choice)
+    if not form.is_valid():
+        return None, first_error(form)
+    pay = form.cleaned_data
     fields = {
-        "items": items,
-        "align_day": align_day,
-        "pins": {str(i): day.isoformat() for i, day in pins.items()},
-        "payment": payment,
-        "auto_renew_next": sorted(auto_next),
-        "expected_total": total,
+        "items": pay["items"],
+        "align_day": choice["align_day"],
+        "pins": {str(i): day.isoformat() for i, day in pay["pins"].items()},
+        "payment": pay["payment"],
+        "auto_renew_next": sorted(choice["auto_renew_next"]),
+        "expected_total": format(pay["expected_total"], "f"),
     }
     try:
         answer = renewal_pay_once(
             actor=actor,
-            key=token,
+            key=pay["form_token"],
             fingerprint=_fingerprint(request, fields),
-            items=items,
-            align_day=align_day,
-            pins=pins,
-            payment=payment,
-            auto_renew_next=auto_next,
-            expected_total=Decimal(total),
+            items=pay["items"],
+            align_day=choice["align_day"],
+            pins=pay["pins"],
+            payment=pay["payment"],
+            auto_renew_next=choice["auto_renew_next"],
+            expected_total=pay["expected_total"],
             render=lambda invoice: {"invoice": invoice.pk},
+            refused=_refused,
         )
     except DomainError as exc:
         refusal = _sent_twice(request, exc)
@@ -307,9 +247,10 @@ def _renewal_pay(request, actor, orders, items, align_day, auto_next, payment):
     if answer.status != 201:
         return None, _answer_refusal(answer)
     invoice = invoice_of(actor=actor, invoice_id=answer.body["invoice"])
+    count = len(pay["items"])
     messages.success(
         request,
-        f"Renewed {len(items)} order{'s' if len(items) != 1 else ''}: "
+        f"Renewed {count} order{'s' if count != 1 else ''}: "
         f"{format_money(invoice.total, invoice.currency)} paid, invoice {invoice.number}.",
     )
     return redirect("invoice-detail", invoice.pk), ""
@@ -355,7 +296,7 @@ def balance(request, actor):
 def _top_up(request, actor, amount: Decimal) -> None:
     """The top-up form, once per form token (see FORM_TOKEN): its outcome as a
     message, the first submit's outcome for a second submit."""
-    token = _posted_token(request)
+    token = posted_token(request.POST)
     if token is None:
         messages.error(request, EXPIRED)
         return
@@ -370,6 +311,7 @@ def _top_up(request, actor, amount: Decimal) -> None:
                 "amount": format_money(attempt.amount, attempt.currency),
                 "error": attempt.error,
             },
+            refused=_refused,
         )
     except DomainError as exc:
         refusal = _sent_twice(request, exc)

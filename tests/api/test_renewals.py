@@ -13,12 +13,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from api import services as api_services
-from api.idempotency import STALE, idempotency_keys_purge, request_fingerprint
-from api.models import IdempotencyKey, IdempotencyState
 from balances.models import Account, EntryKind, LedgerEntry
 from catalog.models import PlanPrice
 from invoices.models import Invoice
+from once import services as once_services
+from once.idempotency import STALE, idempotency_keys_purge, request_fingerprint
+from once.models import IdempotencyKey, IdempotencyState
 from orders.models import Order
 from tenants.scope import Actor
 from tests.helpers import run_concurrently
@@ -60,7 +60,7 @@ def unchanged(snapshot_db, api, tenants):  # noqa: F811
 
     def check():
         export, counts = snapshot_db()
-        ignore = ("api.IdempotencyKey",)
+        ignore = ("once.IdempotencyKey",)
         assert export == before[0]
         assert {k: v for k, v in counts.items() if k not in ignore} == {
             k: v for k, v in before[1].items() if k not in ignore
@@ -259,7 +259,7 @@ def test_a_price_changed_since_the_quote_is_a_409_with_nothing_charged(
     assert refused.status_code == 409, refused.json()
     assert refused.json()["error"]["code"] == "price_changed"
     assert "(37.00 -> 39.00 USD); nothing was charged" in refused.json()["error"]["message"]
-    assert written_since(before, snapshot_db()) == {"api.IdempotencyKey": 1}
+    assert written_since(before, snapshot_db()) == {"once.IdempotencyKey": 1}
     if payment == "card":
         assert intents_of("c1") == []  # Stripe was never called
     # and its replay answers the same
@@ -407,17 +407,17 @@ def test_an_unexpected_error_releases_the_key_and_the_retry_pays_once(api, tenan
     # Given a balance payment that breaks after paying, before answering (its transaction rolls back)
     owner = api("owner")
     body = {"items": batch(tenants, ("o1", 1))}
-    real = api_services.renewal_pay
+    real = once_services.renewal_pay
 
     def pays_then_breaks(**kwargs):
         real(**kwargs)
         raise RuntimeError("worker lost")
 
-    monkeypatch.setattr(api_services, "renewal_pay", pays_then_breaks)
+    monkeypatch.setattr(once_services, "renewal_pay", pays_then_breaks)
     with pytest.raises(RuntimeError):
         pay(owner, body)
     assert (charges(), balance(tenants), IdempotencyKey.objects.get().state) == (0, Decimal("100.00"), "failed")
-    monkeypatch.setattr(api_services, "renewal_pay", real)
+    monkeypatch.setattr(once_services, "renewal_pay", real)
 
     # When the client retries with the same key
     retry = pay(owner, body)
@@ -437,17 +437,17 @@ def test_a_retry_after_a_crash_between_a_card_payment_and_its_answer_charges_not
     renewing the next ones."""
     owner = api("owner")
     body = {"items": batch(tenants, ("o1", 1)), "payment": "card"}
-    real = api_services.renewal_pay
+    real = once_services.renewal_pay
 
     def card_paid_then_crash(**kwargs):
         real(**{**kwargs, "payment": "balance"})  # stands in for the charge: committed outside the key's transaction
         raise RuntimeError("worker lost after the charge")
 
-    monkeypatch.setattr(api_services, "renewal_pay", card_paid_then_crash)
+    monkeypatch.setattr(once_services, "renewal_pay", card_paid_then_crash)
     with pytest.raises(RuntimeError):
         pay(owner, body)
     assert (charges(), balance(tenants)) == (1, Decimal("90.00"))  # paid, but never answered
-    monkeypatch.setattr(api_services, "renewal_pay", real)
+    monkeypatch.setattr(once_services, "renewal_pay", real)
 
     retry = pay(owner, body)
 
@@ -460,14 +460,14 @@ def test_a_retry_after_a_crash_between_a_card_payment_and_its_answer_charges_not
 def test_a_replay_while_the_first_request_runs_is_a_409(api, tenants, monkeypatch):
     owner, colleague = api("owner"), api("owner")
     body = {"items": batch(tenants, ("o1", 1))}
-    real = api_services.renewal_pay
+    real = once_services.renewal_pay
     meanwhile = []
 
     def replayed_meanwhile(**kwargs):
         meanwhile.append(pay(colleague, body))  # the same login and key, while the first one pays
         return real(**kwargs)
 
-    monkeypatch.setattr(api_services, "renewal_pay", replayed_meanwhile)
+    monkeypatch.setattr(once_services, "renewal_pay", replayed_meanwhile)
     first = pay(owner, body)
 
     assert first.status_code == 201
@@ -519,13 +519,13 @@ def test_keys_are_kept_24_hours_then_purged_and_free_again(api, tenants):
 def test_two_concurrent_requests_with_the_same_key_charge_once(api, tenants, monkeypatch):
     owner = api("owner")
     body = {"items": batch(tenants, ("o1", 1), ("o2", 3))}
-    real = api_services.renewal_pay
+    real = once_services.renewal_pay
 
     def slow(**kwargs):
         time.sleep(1)  # hold the claim long enough for the other request to meet it
         return real(**kwargs)
 
-    monkeypatch.setattr(api_services, "renewal_pay", slow)
+    monkeypatch.setattr(once_services, "renewal_pay", slow)
 
     results = run_concurrently([lambda: pay(owner, body), lambda: pay(owner, body)])
 

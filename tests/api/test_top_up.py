@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from api.models import IdempotencyKey, IdempotencyState
 from api.views import account as account_views
 from balances.models import Account, EntryKind, LedgerEntry
+from once.models import IdempotencyKey, IdempotencyState
 from payments.models import PaymentAttempt
 from payments.services import card_add
 from tenants.scope import Actor

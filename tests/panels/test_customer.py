@@ -291,3 +291,49 @@ def test_the_messages_list_runs_the_same_queries_for_few_and_many_unsent_notices
         return len(queries)
 
     assert count(1) == count(8)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("choices", "said"),
+    [
+        ({}, "Tick at least one order to renew."),
+        ({"order": ["x"]}, "An order number must be a whole number written with the digits 0-9, not 'x'."),
+        ({"order": ["o1"], "align_day": "32"}, "The renewal day must be from 1 to 31, not 32 (a day of the month)."),
+        ({"order": ["o1"], "months_o1": "0"}, "The period in months must be from 1 to 120, not 0."),
+    ],
+)
+def test_the_renewal_form_sends_bad_choices_back_to_the_orders_with_why(owner, tenants, choices, said):
+    o1 = str(tenants.orders["o1"].pk)
+    query = {key.replace("o1", o1): [o1 if v == "o1" else v for v in value] if isinstance(value, list) else value
+             for key, value in choices.items()}  # fmt: skip
+
+    response = owner.get(reverse("renew"), query, follow=True)
+
+    assert response.redirect_chain == [(reverse("orders"), 302)]
+    assert said in [str(message) for message in response.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_the_renewal_page_says_when_the_balance_does_not_cover_the_quote(owner, tenants):
+    # c1 has 100.00: o1 for 12 months (100.00) is covered, o1 + o2 for 12 months each is not
+    o1, o2 = tenants.orders["o1"], tenants.orders["o2"]
+    covered = owner.get(reverse("renew"), {"order": [o1.pk], f"months_{o1.pk}": "12"})
+    short = owner.get(reverse("renew"), {"order": [o1.pk, o2.pk], f"months_{o1.pk}": "12", f"months_{o2.pk}": "12"})
+
+    assert (covered.context["short"], short.context["short"]) == (False, True)
+    assert "Your balance does not cover this renewal." in short.content.decode()
+    assert "Your balance does not cover this renewal." not in covered.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_damaged_quote_in_the_pay_form_charges_nothing_and_says_the_form_expired(owner, tenants):
+    o1 = tenants.orders["o1"]
+    form = renewal_form(owner, {"order": [o1.pk], f"months_{o1.pk}": "1"})
+    entries = LedgerEntry.objects.count()
+
+    for damaged in ({f"pin_{o1.pk}": "yesterday"}, {"expected_total": "ten"}, {"form_token": "form-x"}):
+        page = owner.post(reverse("renew"), {**form, **damaged, "action": "pay"}).content.decode()
+        assert "This form has expired and nothing was charged" in page, damaged
+
+    assert LedgerEntry.objects.count() == entries

@@ -16,11 +16,11 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from api import idempotency
-from api import services as api_services
 from balances.models import Account, EntryKind, LedgerEntry
 from catalog.models import PlanPrice
 from invoices.models import Invoice
+from once import idempotency
+from once import services as once_services
 from orders.models import Order
 from payments.models import PaymentAttempt
 from payments.services import card_add
@@ -86,8 +86,8 @@ def test_a_price_changed_after_the_quote_charges_nothing_and_shows_the_new_quote
     assert state(tenants) == before
     after = snapshot_db()
     assert after[0] == snapshot[0]
-    assert {k: v for k, v in after[1].items() if k != "api.IdempotencyKey"} == {
-        k: v for k, v in snapshot[1].items() if k != "api.IdempotencyKey"
+    assert {k: v for k, v in after[1].items() if k != "once.IdempotencyKey"} == {
+        k: v for k, v in snapshot[1].items() if k != "once.IdempotencyKey"
     }
 
     # When they pay the new quote as shown
@@ -233,7 +233,7 @@ def test_a_second_submit_while_the_first_pays_from_the_balance_shows_the_first_i
     form = renewal_form(first_tab, {"order": [o1.pk], f"months_{o1.pk}": "1"})
     data = {**form, "payment": "balance", "action": "pay"}
     paying, second_claims = threading.Event(), threading.Event()
-    real_pay, real_claim = api_services.renewal_pay, idempotency.idempotency_claim
+    real_pay, real_claim = once_services.renewal_pay, idempotency.idempotency_claim
     claims = []
 
     def held(**kwargs):
@@ -247,7 +247,7 @@ def test_a_second_submit_while_the_first_pays_from_the_balance_shows_the_first_i
             second_claims.set()
         return real_claim(**kwargs)
 
-    monkeypatch.setattr(api_services, "renewal_pay", held)
+    monkeypatch.setattr(once_services, "renewal_pay", held)
     monkeypatch.setattr(idempotency, "idempotency_claim", claim)
     results = {}
 
@@ -279,14 +279,14 @@ def test_a_second_submit_while_the_card_is_charged_says_so_and_charges_once(tena
         "action": "pay",
     }
     paying, release = threading.Event(), threading.Event()
-    real = api_services.renewal_pay
+    real = once_services.renewal_pay
 
     def held(**kwargs):
         paying.set()
         assert release.wait(timeout=30)
         return real(**kwargs)
 
-    monkeypatch.setattr(api_services, "renewal_pay", held)
+    monkeypatch.setattr(once_services, "renewal_pay", held)
     results = {}
     first = submitting(first_tab, data, results, "first")
     assert paying.wait(timeout=30)

@@ -1,4 +1,4 @@
-"""The API's own records."""
+"""The keys of paying requests and what each was answered."""
 
 from django.conf import settings
 from django.db import models
@@ -15,9 +15,10 @@ class IdempotencyState(models.TextChoices):
 
 
 class IdempotencyKey(models.Model):
-    """One ``Idempotency-Key`` a login sent with a paying request, and what it
-    was answered (api/idempotency.py). The unique (user, key) constraint is
-    what decides between two requests racing with the same key."""
+    """One key a login sent with a paying request (the API's
+    ``Idempotency-Key``, the panel's form token), and what it was answered
+    (once/idempotency.py). The unique (user, key) constraint is what decides
+    between two requests racing with the same key."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=100)
@@ -37,6 +38,9 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # The table the API app created, kept with its rows when the model
+        # moved here (once 0001, api 0004: the state moved, not the data).
+        db_table = "api_idempotencykey"
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user"),
             models.CheckConstraint(

@@ -1,6 +1,6 @@
 """``Idempotency-Key`` for requests that move money (POST /api/renewals/,
 POST /api/balance/top-up/, and the customer panel's pay and top-up forms,
-whose one-time form token is the key).
+whose one-time form token is the key): once.services runs them through here.
 
 A client that does not know whether its request went through (a timeout, a
 dropped connection, a double click) sends it again with the same key and
@@ -14,8 +14,9 @@ gets the first answer back, never a second charge. Keys are scoped per login.
    ``idempotency_in_progress`` (409) while the winner runs.
 2. Work: the service runs; it may remember what it pinned (``Claim.pin``)
    before paying.
-3. Finish: the answer, a success or a business refusal (4xx), is stored with a
-   conditional UPDATE on the claim's holder. An unexpected error (a 500)
+3. Finish: the answer, a success or a business refusal (4xx, as the caller's
+   ``refused`` renders it), is stored with a conditional UPDATE on the
+   claim's holder. An unexpected error (a 500)
    releases the claim (state ``failed``) so the client may retry.
 
 Why a crash between paying and storing the answer cannot charge twice:
@@ -37,13 +38,13 @@ Why a crash between paying and storing the answer cannot charge twice:
   deleted claim would lose the pins and a retry without pins would renew the
   next cycle.
 - A card top-up's payment attempt takes its key from the claim's id
-  (api.services.top_up_once): a retry finds that attempt and resumes or
+  (once.services.top_up_once): a retry finds that attempt and resumes or
   returns it (the unique ``payment_attempt_key_unique``), never a second one.
 
 Keys are kept ``KEEP`` (24 hours); after that the same key is a new request.
 ``idempotency_keys_purge`` deletes the old rows; an expired row met by a new
 claim is deleted there and then, so reuse after 24 hours does not depend on
-the purge having run. The nightly task (renewals.tasks.nightly_run) purges.
+the purge having run. Beat runs it (once.tasks.idempotency_keys_purge).
 """
 
 import datetime
@@ -61,11 +62,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from api.errors import exception_handler
-from api.models import IdempotencyKey, IdempotencyState
 from core.errors import DomainError
+from once.models import IdempotencyKey, IdempotencyState
 
-log = logging.getLogger("api.idempotency")
+log = logging.getLogger("once.idempotency")
 
 KEEP = datetime.timedelta(hours=24)
 # A claim in progress for longer than this belongs to a request that died
@@ -109,13 +109,15 @@ def idempotent(
     key: str,
     fingerprint: str,
     work: Callable[[Claim], tuple[int, Any]],
+    refused: Callable[[DomainError], tuple[int, Any]],
     atomic: bool = False,
     now: datetime.datetime | None = None,
 ) -> Answer:
     """Run ``work`` once per (user, key): claim, work, store the answer.
 
-    ``work(claim)`` returns (status, JSON-able body) or raises a DomainError
-    (stored as its error answer). ``atomic``: run the work and store its
+    ``work(claim)`` returns (status, JSON-able body) or raises a DomainError,
+    stored as the answer ``refused(error)`` gives: (status, JSON-able body),
+    the face's own error shape. ``atomic``: run the work and store its
     answer in one transaction (only for work that makes no network call).
     """
     claimed = idempotency_claim(user=user, key=key, fingerprint=fingerprint, now=now)
@@ -130,8 +132,7 @@ def idempotent(
     except _ClaimLost:
         raise _in_progress() from None
     except DomainError as exc:
-        response = exception_handler(exc, {})
-        status, body = response.status_code, response.data
+        status, body = refused(exc)
         _finish(claim, status, body)
     except BaseException:
         try:
