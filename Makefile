@@ -34,6 +34,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the layers and their nevers (pyproject.toml [tool.importlinter])
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 # The checked-in OpenAPI schema (tests/api/test_schema.py fails when it drifts),

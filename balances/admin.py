@@ -4,11 +4,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from audit.admin_kit import AuditedAdmin, PermittedActionsMixin, ReadOnlyAdmin, money_column
 from balances.models import Account, EntryKind, LedgerEntry
 from balances.rules import credit_limit_problem
 from balances.services import account_update, ledger_post
-from core.admin import AuditedAdmin, ReadOnlyAdmin, money_column
-from core.admin_actions import PermittedActionsMixin
 from core.errors import DomainError
 from core.money import is_currency, quantize
 from tenants.scope import actor_for_user

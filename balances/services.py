@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import F
 
 from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
@@ -148,6 +149,19 @@ def ledger_post(
 
 
 @transaction.atomic
+def hold_place(*, account_id: int, amount: Decimal) -> None:
+    """Hold ``amount`` of the account's funds for a payment in flight (a card
+    renewal's balance part, a refund sent to the processor): available funds
+    count it as spent until ``hold_release``. The caller holds the account's
+    row lock; a single UPDATE, so a hold is never lost to a concurrent one."""
+    Account.objects.filter(pk=account_id).update(held=F("held") + amount)
+
+
+def hold_release(*, account_id: int, amount: Decimal) -> None:
+    """Give back a hold placed by ``hold_place`` (the payment settled either way)."""
+    Account.objects.filter(pk=account_id).update(held=F("held") - amount)
+
+
 def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes) -> list[str]:
     """Change an account's credit limit, master auto-renew switch or currency."""
     allowed = {"credit_limit", "auto_renew", "currency", "stripe_customer_id", "stripe_payment_method_id"}

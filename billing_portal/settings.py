@@ -36,8 +36,8 @@ if DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    # Django's admin with the portal's site (core/admin_site.py): throttled sign-in, second factor.
-    "core.apps.PortalAdminConfig",
+    # Django's admin with the portal's site (staff/site.py): throttled sign-in, second factor.
+    "staff.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "core",
     "audit",
     "tenants",
+    "logins",
     "catalog",
     "orders",
     "balances",
@@ -63,9 +64,13 @@ INSTALLED_APPS = [
     "renewals",
     "notifications",
     "interchange",
+    # Paying requests at most once, for the panels and the API.
+    "once",
     "panels",
     "api",
     "demo",
+    # After django_otp and django_celery_beat: staff/admin.py replaces their admins.
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -153,7 +158,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Staff sign in to the admin with a second factor (an authenticator app or a
-# recovery code, core/otp.py) and enrol on their first sign-in. On unless
+# recovery code, staff/otp.py) and enrol on their first sign-in. On unless
 # turned off (the demo and development: make demo sets 0).
 ADMIN_OTP_REQUIRED = env_bool("ADMIN_OTP_REQUIRED", True)
 OTP_TOTP_ISSUER = "Renewal portal"

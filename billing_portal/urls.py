@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from core.csp import stripe_js_allowed
 from core.views import healthz_live
-from panels.auth import ThrottledLoginView
+from logins.throttle import ThrottledLoginView
 from payments.views import card_add_page, cards, stripe_webhook
 from renewals.views import healthz, status_page
 

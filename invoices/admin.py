@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.admin import ReadOnlyAdmin, ReadOnlyInline, money_column
+from audit.admin_kit import ReadOnlyAdmin, ReadOnlyInline, money_column
 from invoices.models import Invoice, InvoiceLine, InvoiceSequence
 
 

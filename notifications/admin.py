@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdmin
+from audit.admin_kit import ReadOnlyAdmin
 from notifications.delivery import deliver_pending
 from notifications.models import DeliveryState, Notice
 

@@ -39,7 +39,7 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
     fault and retried the same way, and the other notices go out
     (core.isolation)."""
     now = now or timezone.now()
-    counts = {"sent": 0, "failed": 0, "panel_only": 0}
+    counts = {DeliveryState.SENT.value: 0, DeliveryState.FAILED.value: 0, DeliveryState.PANEL_ONLY.value: 0}
     due = list(
         Notice.objects.filter(Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.FAILED, next_attempt_at__lte=now))
         .order_by("pk")
@@ -58,7 +58,7 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
         stored = {"subject": content.subject, "body_text": content.text, "body_html": content.html}
         if not notice.recipient:
             Notice.objects.filter(pk=pk).update(state=DeliveryState.PANEL_ONLY, **stored)
-            counts["panel_only"] += 1
+            counts[DeliveryState.PANEL_ONLY] += 1
             return
         try:
             mail["connection"] = mail["connection"] or get_connection(fail_silently=False)
@@ -66,15 +66,15 @@ def deliver_pending(*, limit: int = 500, now: datetime.datetime | None = None) -
         except Exception as exc:  # noqa: BLE001 - the mail server's failure is recorded and retried
             log.warning("notice %s not sent (attempt %s): %s", pk, attempts + 1, exc)
             _retry_later(pk, attempts + 1, exc, now, **stored)
-            counts["failed"] += 1
+            counts[DeliveryState.FAILED] += 1
             mail["connection"] = None
             return
         Notice.objects.filter(pk=pk).update(state=DeliveryState.SENT, sent_at=timezone.now(), last_error="", **stored)
-        counts["sent"] += 1
+        counts[DeliveryState.SENT] += 1
 
     def undeliverable(candidate: tuple[int, str, int], error: BaseException) -> None:
         _retry_later(candidate[0], candidate[2] + 1, error, now)
-        counts["failed"] += 1
+        counts[DeliveryState.FAILED] += 1
 
     # No transaction around a send: it talks to the mail server.
     each(

@@ -7,7 +7,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
 from catalog.models import PlanPrice
 from core.errors import DomainError, IllegalTransition, NotFound
-from core.locks import lock_order
+from orders.locks import lock_order
 from orders.models import Order, PaymentSource
 from orders.states import OrderStatus, check_transition
 from tenants.scope import Actor, ActorKind

@@ -5,12 +5,11 @@ suspended -> active      renewed during grace
 suspended -> terminated  grace is over; terminated is final
 """
 
-from django.db import models
-
+from core.choices import LabelledEnum
 from core.errors import IllegalTransition
 
 
-class OrderStatus(models.TextChoices):
+class OrderStatus(LabelledEnum):
     ACTIVE = "active", "Active"
     SUSPENDED = "suspended", "Suspended"
     TERMINATED = "terminated", "Terminated"

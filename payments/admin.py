@@ -1,8 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from core.admin import ReadOnlyAdmin, money_column
-from core.admin_actions import PermittedActionsMixin, ReasonForm, confirm_and_apply
+from audit.admin_kit import PermittedActionsMixin, ReadOnlyAdmin, ReasonForm, confirm_and_apply, money_column
 from core.money import format_money
 from payments.charges import payment_attempt_decide, payment_attempts_reconcile
 from payments.models import AttemptState, Card, PaymentAttempt, ProcessorMovement, WebhookEvent

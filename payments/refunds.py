@@ -27,16 +27,15 @@ from decimal import Decimal
 import stripe
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from audit.services import audit_record
-from balances.models import Account
-from balances.services import ledger_post
+from balances.locks import lock_account
+from balances.services import hold_place, hold_release, ledger_post
 from core.dates import business_today
 from core.errors import DomainError, NotFound
 from core.isolation import Subject, each, operators_mail_once
-from core.locks import lock_account
 from core.models import Stage
 from core.money import ZERO, check_exact, format_money, from_minor_units, to_minor_units
 from core.parse import id_or_none
@@ -280,7 +279,7 @@ def payment_refund(*, actor: Actor, attempt_id: int, amount: Decimal | None, rea
             requested_by=actor.label,
             business_date=business_today(),
         )
-        Account.objects.filter(pk=account.pk).update(held=F("held") + amount)
+        hold_place(account_id=account.pk, amount=amount)
         audit_record(
             actor=actor,
             action="payment.refund",
@@ -347,14 +346,14 @@ def _refund_succeeded(movement: ProcessorMovement, refund_id: str, *, actor: Act
         if ProcessorMovement.objects.filter(pk=movement.pk, state__in=OPEN).update(
             state=AttemptState.SUCCEEDED, settled_at=timezone.now(), error=f"recorded as {refund_id} by its webhook"
         ):
-            Account.objects.filter(pk=movement.account_id).update(held=F("held") - movement.amount)
+            hold_release(account_id=movement.account_id, amount=movement.amount)
         return False
     moved = ProcessorMovement.objects.filter(pk=movement.pk, state__in=OPEN).update(
         state=AttemptState.SUCCEEDED, processor_id=refund_id, settled_at=timezone.now(), error=""
     )
     if not moved:
         return False
-    Account.objects.filter(pk=movement.account_id).update(held=F("held") - movement.amount)
+    hold_release(account_id=movement.account_id, amount=movement.amount)
     movement.refresh_from_db()
     _post(movement, actor=actor)
     return True
@@ -366,7 +365,7 @@ def _refund_failed(movement: ProcessorMovement, error: str) -> None:
     if ProcessorMovement.objects.filter(pk=movement.pk, state__in=OPEN).update(
         state=AttemptState.FAILED, error=error[:2000], settled_at=timezone.now()
     ):
-        Account.objects.filter(pk=movement.account_id).update(held=F("held") - movement.amount)
+        hold_release(account_id=movement.account_id, amount=movement.amount)
 
 
 def _refund_unknown(movement: ProcessorMovement, error: str) -> None:

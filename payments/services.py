@@ -11,10 +11,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from audit.services import audit_record
+from balances.locks import lock_account
 from balances.models import Account
 from core.dates import business_today
 from core.errors import DomainError, NotFound
-from core.locks import lock_account
 from core.money import check_exact, format_money
 from payments.charges import charge
 from payments.gateway import NO_ANSWER, minimum_charge, stripe_client, stripe_configured
@@ -162,7 +162,7 @@ def top_up_by_card(
     """Charge the default card and, once the charge succeeded, credit the
     balance. Returns the settled attempt (succeeded, failed or unknown).
 
-    ``once``: the caller's key for this top-up (api.services.top_up_once
+    ``once``: the caller's key for this top-up (once.services.top_up_once
     passes its Idempotency-Key claim). The attempt's key is made from it, so
     a second call with it (a retry after a crash) finds the first attempt and
     resumes or returns it: never a second charge."""

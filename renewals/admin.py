@@ -5,10 +5,10 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from core.admin import ReadOnlyAdmin, money_column
+from audit.admin_kit import ReadOnlyAdmin, money_column
 from core.dates import business_today
 from renewals.lifecycle import provisioning_run
-from renewals.models import BatchAttempt, HookState, LifecycleEvent, OrderOutcome, SweepRun
+from renewals.models import BatchAttempt, HookState, LifecycleEvent, OrderOutcome, RenewalPayment, SweepRun
 from renewals.sweep.run import sweep_run
 from tenants.scope import actor_for_user
 
@@ -105,6 +105,20 @@ class BatchAttemptAdmin(ReadOnlyAdmin):
     search_fields = ("customer__ref", "customer__name")
     list_select_related = ("customer", "invoice")
     date_hierarchy = "business_date"
+
+
+@admin.register(RenewalPayment)
+class RenewalPaymentAdmin(ReadOnlyAdmin):
+    """What each card payment for a renewal claims and holds (the charge
+    itself: the payment attempt)."""
+
+    list_display = ("attempt", "batch", money_column("hold", "attempt.currency"), "claimed")
+    search_fields = ("attempt__account__customer__ref", "attempt__stripe_payment_intent_id")
+    list_select_related = ("attempt", "batch")
+
+    @admin.display(description="claimed orders")
+    def claimed(self, payment: RenewalPayment) -> str:
+        return ", ".join(line["order_ref"] for line in payment.claim)
 
 
 @admin.register(OrderOutcome)

@@ -19,6 +19,7 @@ from renewals.rules import (
     LONG_LEAD_DAYS,
     SHORT_LEAD_DAYS,
     SHORT_TENURE_MONTHS,
+    SUSPENDED_AFTER_DAYS,
     OrderFacts,
     Period,
     Reason,
@@ -85,8 +86,13 @@ class Catalog:
         )
 
     def window_q(self, on: datetime.date) -> Q:
-        """Orders whose attempt window holds ``on``."""
+        """Orders whose attempt window holds ``on`` (renewals.rules.is_due)."""
         return Q(expires_on__gte=on) & self.by_lead_days(lambda lead: Q(expires_on__lte=on + lead))
+
+    def window_opens_q(self, on: datetime.date) -> Q:
+        """Orders whose attempt window opens on ``on`` (the rules'
+        ``eligibility(...).window_opens``): their first attempt's day."""
+        return self.by_lead_days(lambda lead: Q(expires_on=on + lead))
 
     def due_q(self, on: datetime.date) -> Q:
         """Orders the sweep looks at on ``on``: those whose window holds it,
@@ -251,4 +257,29 @@ def suspensions_of_the_cycle():
 
     return LifecycleEvent.objects.filter(
         order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), transition=Transition.SUSPEND
+    )
+
+
+def terminated_q(day: datetime.date, graces: dict[int, int], *, exact: bool) -> Q:
+    """Orders whose termination day (renewals.rules.termination_day,
+    the grace starting from the latest suspension of the cycle) is ``day``
+    (``exact``) or on or before it; ``graces``: the categories' grace days by
+    id. The rule's query form, from its constant (tests/renewals/
+    test_rule_queries.py checks that the two agree)."""
+    condition = Q(pk__in=[])
+    for category_id, grace in graces.items():
+        condition |= Q(plan__category_id=category_id) & _grace_starts_q(day - datetime.timedelta(days=grace), exact)
+    return condition
+
+
+def _grace_starts_q(start: datetime.date, exact: bool) -> Q:
+    """renewals.rules.grace_starts is ``start`` (or on or before it): the day
+    after the paid-thru date, or a later suspension of the cycle."""
+    paid_thru = start - datetime.timedelta(days=SUSPENDED_AFTER_DAYS)
+    no_later_suspension = ~Exists(suspensions_of_the_cycle().filter(business_date__gt=start))
+    if not exact:
+        return Q(expires_on__lte=paid_thru) & no_later_suspension
+    return no_later_suspension & (
+        Q(expires_on=paid_thru)
+        | Q(expires_on__lt=paid_thru) & Exists(suspensions_of_the_cycle().filter(business_date=start))
     )

@@ -24,8 +24,8 @@ from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
-from renewals.card_path import claimed_orders_all
-from renewals.facts import held_orders, suspensions_of_the_cycle
+from renewals.claims import claimed_orders_all
+from renewals.facts import held_orders, terminated_q
 from renewals.models import HookState, LifecycleEvent, OrderOutcome, Transition
 from renewals.provisioning import provisioning_hook
 from renewals.rules import Reason, termination_day
@@ -72,14 +72,8 @@ def lifecycle_plan(on: datetime.date) -> list[Move]:
         pk__in=held_orders().values("pk")
     )
     suspended = Order.objects.filter(status=OrderStatus.SUSPENDED, expires_on__lt=on)
-    past_grace = Q()
-    for category_id, grace in graces.items():
-        # renewals.rules.termination_day as a condition: past the grace after
-        # the paid-thru date, and after the suspension of this cycle.
-        since = on - datetime.timedelta(days=grace)
-        past_grace |= Q(plan__category_id=category_id, expires_on__lt=since) & ~Exists(
-            suspensions_of_the_cycle().filter(business_date__gt=since)
-        )
+    # Past the grace after the paid-thru date and after this cycle's suspension.
+    past_grace = terminated_q(on, graces, exact=False)
 
     def move(row, frm: str, to: str) -> Move:
         pk, ref, customer_id, reseller_id, email, expires_on, plan, months, category_id = row
@@ -213,7 +207,7 @@ def provisioning_run(limit: int = 500, *, retry_failed: bool = True) -> dict[str
     never run the same one. A hook that raises is recorded on its event and
     as a fault (core.isolation), and the others run."""
     hook = provisioning_hook()
-    counts = {"done": 0, "failed": 0}
+    counts = {HookState.DONE.value: 0, HookState.FAILED.value: 0}
     states = [HookState.PENDING, HookState.FAILED] if retry_failed else [HookState.PENDING]
     candidates = list(
         LifecycleEvent.objects.filter(hook_state__in=states, hook_attempts__lt=MAX_HOOK_ATTEMPTS)
@@ -232,11 +226,11 @@ def provisioning_run(limit: int = 500, *, retry_failed: bool = True) -> dict[str
         LifecycleEvent.objects.filter(pk=pk).update(
             hook_state=HookState.DONE, hook_error="", hook_done_at=timezone.now()
         )
-        counts["done"] += 1
+        counts[HookState.DONE] += 1
 
     def hook_failed(candidate: tuple[int, str, int], error: BaseException) -> None:
         LifecycleEvent.objects.filter(pk=candidate[0]).update(hook_state=HookState.FAILED, hook_error=str(error)[:2000])
-        counts["failed"] += 1
+        counts[HookState.FAILED] += 1
 
     # No transaction around a hook: it calls out to the provider.
     each(candidates, run_one, stage=Stage.HOOKS, subject=_event_subject, atomic=False, failed=hook_failed)

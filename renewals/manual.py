@@ -24,7 +24,11 @@ from invoices.models import Invoice, InvoiceLine, RenewalSource
 from orders.models import Order
 from orders.services import order_set_flags
 from orders.states import OrderStatus
-from renewals.card_path import claimed_orders
+from payments.charges import charge
+from payments.gateway import minimum_charge
+from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
+from payments.services import default_card
+from renewals.claims import claim_line, claim_orders, claimed_orders
 from renewals.payments import cards_configured
 from renewals.rules import Period, raised_to_minimum, renewal_period
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
@@ -242,13 +246,7 @@ def _pay_by_card(
 ) -> Invoice:
     """The card path for one manual payment: the attempt and its claim are
     committed first, the charge made with no lock held, the renewal written
-    when the charge succeeded (renewals.card_path.settle_renewal)."""
-    from payments.charges import charge
-    from payments.gateway import minimum_charge
-    from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
-    from payments.services import default_card
-    from renewals.card_path import claim_line
-
+    when the charge succeeded (renewals.settlement.settle_renewal)."""
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=quote.customer_id)
         if account.owes:
@@ -273,7 +271,9 @@ def _pay_by_card(
             currency=account.currency,
             idempotency_key=f"manual-{account.pk}-{uuid.uuid4().hex}",
             business_date=on,
-            claim=[claim_line(q.order_id, q.order_ref, q.status, q.description, q.period) for q in fresh.lines],
+        )
+        claim_orders(
+            attempt, [claim_line(q.order_id, q.order_ref, q.status, q.description, q.period) for q in fresh.lines]
         )
     charge(attempt, actor=actor)
     attempt.refresh_from_db()
@@ -291,7 +291,7 @@ def _pay_by_card(
         .first()
     )
     if line is None:
-        # Charged, but the renewal could not be written (renewals.card_path
+        # Charged, but the renewal could not be written (renewals.settlement
         # settle_renewal): the amount was credited to the balance instead.
         raise DomainError(
             f"the card was charged {format_money(attempt.amount, attempt.currency)}, but the renewal could not be "

@@ -5,6 +5,7 @@
   it; the database refuses a second.
 - ``SweepRun``: one run of the nightly work for a business date.
 - ``BatchAttempt``: one per account and business date, with its outcome.
+- ``RenewalPayment``: what a card payment for a renewal claims and holds.
 - ``OrderOutcome``: what happened to each due order on a business date.
 - ``LifecycleEvent``: suspension, unsuspension and termination, once per order
   and cycle, with the state of its provisioning hook.
@@ -110,6 +111,27 @@ class BatchAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.business_date} {self.outcome}"
+
+
+class RenewalPayment(models.Model):
+    """What a card payment for a renewal is for (payments keeps the charge,
+    renewals what it pays): the orders it claims, with the periods priced,
+    which no one else may renew or move until it is settled; the balance
+    part held on the account meanwhile; the sweep's batch it pays (none for
+    a manual renewal). Settled by renewals.settlement, registered for the
+    ``renewal`` purpose (renewals.apps)."""
+
+    attempt = models.OneToOneField(
+        "payments.PaymentAttempt", primary_key=True, on_delete=models.PROTECT, related_name="renewal"
+    )
+    hold = MoneyField(default=0)
+    claim = models.JSONField(default=list, blank=True)
+    batch = models.OneToOneField(
+        BatchAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="card_payment"
+    )
+
+    def __str__(self) -> str:
+        return f"renewal payment {self.attempt_id}: {len(self.claim)} orders"
 
 
 class OrderOutcome(models.Model):

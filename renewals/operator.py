@@ -23,18 +23,19 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 
 from audit.services import audit_record
+from balances.locks import lock_account
 from catalog.models import product_label
 from core.dates import business_today
 from core.errors import DomainError, IllegalTransition, NotFound
-from core.locks import lock_account, lock_order
 from core.queue import enqueue_on_commit
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from notifications.services import notices_create
+from orders.locks import lock_order
 from orders.models import Order
 from orders.periods import add_months, anchor_fits
 from orders.services import order_transition, reason_required
 from orders.states import OrderStatus, check_transition
-from renewals.card_path import claimed_orders
+from renewals.claims import claimed_orders
 from renewals.lifecycle import Move, move_notice
 from renewals.models import EventOrigin, LifecycleEvent, Transition
 from renewals.rules import Period, termination_day

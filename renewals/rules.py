@@ -10,18 +10,22 @@ import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import models
-
+from balances.rules import available_funds
+from core.choices import LabelledEnum
 from core.money import ZERO, quantize
 from orders.periods import add_months, days_in_month
+from orders.states import OrderStatus
 
 SHORT_LEAD_DAYS = 7
 LONG_LEAD_DAYS = 30
 SHORT_TENURE_MONTHS = 3  # up to and including this tenure, the short window
+# An unrenewed order is suspended this many days after its paid-thru date.
+SUSPENDED_AFTER_DAYS = 1
 
 
-class Reason(models.TextChoices):
-    """Why a due order is not renewed, in SPEC's order of precedence."""
+class Reason(LabelledEnum):
+    """Why a due order is not renewed, in SPEC's order of precedence; the
+    label is the sentence a customer reads (the models' choices)."""
 
     DO_NOT_RENEW = "do_not_renew", "You chose not to renew this order."
     ORDER_AUTO_RENEW_OFF = "order_auto_renew_off", "Auto-renew is switched off for this order."
@@ -80,23 +84,29 @@ SKIP_REASONS = frozenset(list(Reason)[: list(Reason).index(Reason.PENDING_ACTION
 
 def lead_days(tenure_months: int, plan_override: int | None) -> int:
     """Days before expiry the attempt window opens: 7 for tenures up to and
-    including 3 months, 30 above; a plan may override it."""
+    including 3 months, 30 above; a plan may override it. Its query form:
+    renewals.facts.Catalog.by_lead_days."""
     if plan_override is not None:
         return plan_override
     return SHORT_LEAD_DAYS if tenure_months <= SHORT_TENURE_MONTHS else LONG_LEAD_DAYS
+
+
+def grace_starts(expires_on: datetime.date, suspended_on: datetime.date | None = None) -> datetime.date:
+    """The day an unrenewed order's grace starts: its suspension, the day
+    after the paid-thru date (SUSPENDED_AFTER_DAYS), or ``suspended_on`` when
+    it was suspended later (held back by an internal error meanwhile)."""
+    first = expires_on + datetime.timedelta(days=SUSPENDED_AFTER_DAYS)
+    return first if suspended_on is None else max(first, suspended_on)
 
 
 def termination_day(
     expires_on: datetime.date, grace_days: int, suspended_on: datetime.date | None = None
 ) -> datetime.date:
     """SPEC: an unrenewed order is terminated the day after its category's
-    grace ends. The grace runs from the suspension, the day after the
-    paid-thru date; an order suspended later (held back by an internal error
-    meanwhile) keeps its whole grace from ``suspended_on``."""
-    normal = expires_on + datetime.timedelta(days=grace_days + 1)
-    if suspended_on is None:
-        return normal
-    return max(normal, suspended_on + datetime.timedelta(days=grace_days))
+    grace ends: ``grace_days`` after the grace starts (``grace_starts``), so
+    an order suspended later keeps its whole grace from ``suspended_on``.
+    Its query form: renewals.facts.terminated_q."""
+    return grace_starts(expires_on, suspended_on) + datetime.timedelta(days=grace_days)
 
 
 def is_due(expires_on: datetime.date | None, lead: int, on: datetime.date) -> bool:
@@ -148,7 +158,7 @@ def skip_reason(facts: OrderFacts) -> Reason | None:
         return Reason.NOT_ALLOWED_BY_RESELLER
     if not facts.account_auto_renew and not facts.auto_renew_locked:
         return Reason.ACCOUNT_AUTO_RENEW_OFF
-    if facts.status != "active":
+    if facts.status != OrderStatus.ACTIVE:
         return Reason.ORDER_SUSPENDED
     if facts.locked:
         return Reason.ORDER_LOCKED
@@ -178,22 +188,29 @@ def eligibility(facts: OrderFacts, on: datetime.date) -> Eligibility:
 
 
 def batch_failure(
-    *, balance_part: Decimal, card_part: Decimal, balance: Decimal, credit_limit: Decimal, card_usable: bool
+    *,
+    balance_part: Decimal,
+    card_part: Decimal,
+    balance: Decimal,
+    credit_limit: Decimal,
+    card_usable: bool,
+    held: Decimal = ZERO,
 ) -> Reason | None:
     """Why an account's batch cannot be paid without a card charge, or None.
 
     Without a usable card the credit limit may cover the balance part; a
     card-sourced order then fails the batch. With a usable card the shortfall
     goes to the card (the card path decides the rest). An account that owes
-    (a refund or dispute took it below its credit limit: ``balance`` +
-    ``credit_limit`` < 0) renews nothing, card or not, until it is back
+    (a refund or dispute took it below its credit limit: its available
+    funds are negative) renews nothing, card or not, until it is back
     (SPEC "Money").
     """
-    if balance + credit_limit < 0:
+    available = available_funds(balance, held, credit_limit)
+    if available < 0:
         return Reason.INSUFFICIENT_FUNDS
     if card_usable:
         return None
-    if balance_part + card_part > balance + credit_limit:
+    if balance_part + card_part > available:
         return Reason.INSUFFICIENT_FUNDS
     if card_part > 0:
         return Reason.NO_USABLE_CARD

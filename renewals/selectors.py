@@ -6,14 +6,20 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
 from balances.models import Account
+from balances.rules import available_funds
 from core.dates import business_today
 from core.errors import NotFound
 from orders.models import Order
 from orders.states import OrderStatus
 from renewals.facts import account_rows, facts_for, load_catalog, order_rows
+from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.payments import mark_usable_cards
 from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason, termination_day
+from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
 
 
@@ -133,11 +139,11 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
     on = on or business_today()
     orders = Order.objects.visible_to(actor).select_related("plan__category", "customer")
     if tab == "cancelled":
-        orders = orders.filter(do_not_renew=True, status__in=["active", "suspended"])
+        orders = orders.filter(do_not_renew=True, status__in=[OrderStatus.ACTIVE, OrderStatus.SUSPENDED])
     elif tab == "grace":
-        orders = orders.filter(status="suspended")
+        orders = orders.filter(status=OrderStatus.SUSPENDED)
     else:
-        orders = orders.filter(status="active", do_not_renew=False, expires_on__isnull=False)
+        orders = orders.filter(status=OrderStatus.ACTIVE, do_not_renew=False, expires_on__isnull=False)
         if tab == "manual":
             orders = orders.filter(expires_on__lte=on + datetime.timedelta(days=MANUAL_HORIZON_DAYS))
     orders = list(orders.order_by("expires_on", "pk"))
@@ -159,7 +165,7 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
             amount = catalog.next_period(row).amount
             # In date order: does what is available cover this and every earlier renewal?
             spent[account.customer_id] = spent.get(account.customer_id, Decimal("0")) + amount
-            available = account.spendable + account.credit_limit
+            available = available_funds(account.balance, account.held, account.credit_limit)
             attempt = max(verdict.window_opens, on) if verdict.window_opens else on
             result.append(
                 CenterRow(
@@ -193,7 +199,7 @@ class PreviewLine:
 
 
 # Failing customers first: they are what a reseller can still act on today.
-_OUTCOME_ORDER = {"failed": 0, "pending": 1, "renewed": 2, "": 3}
+_OUTCOME_ORDER = {BatchOutcome.FAILED: 0, BatchOutcome.PENDING: 1, BatchOutcome.RENEWED: 2, "": 3}
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,7 @@ class Preview:
 
     @property
     def failing(self) -> list:
-        return [p for p in self.plans if p.outcome == "failed"]
+        return [p for p in self.plans if p.outcome == BatchOutcome.FAILED]
 
     def lines(self) -> list[PreviewLine]:
         describe = self.catalog.describe
@@ -230,12 +236,12 @@ class Preview:
         plans = self.plans
         totals: dict[str, Decimal] = {}
         for plan in plans:
-            if plan.outcome == "renewed":
+            if plan.outcome == BatchOutcome.RENEWED:
                 totals[plan.account.currency] = totals.get(plan.account.currency, Decimal("0.00")) + plan.total
         return {
             "customers": len(plans),
-            "renewing": sum(1 for p in plans if p.outcome == "renewed"),
-            "renewing_orders": sum(len(p.batch) for p in plans if p.outcome == "renewed"),
+            "renewing": sum(1 for p in plans if p.outcome == BatchOutcome.RENEWED),
+            "renewing_orders": sum(len(p.batch) for p in plans if p.outcome == BatchOutcome.RENEWED),
             "failing": len(self.failing),
             "failing_orders": sum(len(p.batch) for p in self.failing),
             "skipped_orders": sum(len(p.skipped) for p in plans),
@@ -254,9 +260,7 @@ def next_run_date(today: datetime.date | None = None) -> datetime.date:
 def sweep_preview(*, actor: Actor, on: datetime.date | None = None) -> Preview:
     """What the nightly run would do for the customers the actor sees: the
     same planning code as the run and its dry-run, reading only."""
-    from renewals.models import BatchAttempt
     from renewals.sweep.execute import plan_accounts_predicted
-    from tenants.models import Customer
 
     on = on or next_run_date()
     catalog = load_catalog(held=True)
@@ -279,9 +283,6 @@ def failed_batches(*, actor: Actor, since_days: int = 30):
 
     Scoped through the actor's visible customers (one subquery), the same
     scope as every other read of the panels."""
-    from renewals.models import BatchAttempt, BatchOutcome
-    from tenants.models import Customer
-
     first = business_today() - datetime.timedelta(days=since_days - 1)
     return (
         BatchAttempt.objects.filter(customer_id__in=Customer.objects.visible_to(actor).values("pk"))
@@ -289,6 +290,36 @@ def failed_batches(*, actor: Actor, since_days: int = 30):
         .select_related("customer")
         .order_by("-business_date", "-pk")
     )
+
+
+def customers_of(*, actor: Actor, query: str = "", failing_only: bool = False) -> QuerySet:
+    """The customers of the acting reseller's subtree with their balance,
+    order counts and failed renewals, in one query whatever the number of rows."""
+    orders = Order.objects.filter(customer_id=OuterRef("pk"))
+    # Orders still active whose auto-renewal failed for their current cycle.
+    failing = OrderOutcome.objects.filter(
+        order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), outcome=BatchOutcome.FAILED
+    )
+    customers = (
+        Customer.objects.visible_to(actor)
+        .select_related("account", "reseller")
+        .annotate(
+            orders_active=_count(orders.filter(status=OrderStatus.ACTIVE)),
+            orders_suspended=_count(orders.filter(status=OrderStatus.SUSPENDED)),
+            failed_renewals=_count(orders.filter(Exists(failing), status=OrderStatus.ACTIVE)),
+        )
+        .order_by("name", "pk")
+    )
+    if query:
+        customers = customers.filter(Q(name__icontains=query) | Q(ref__icontains=query) | Q(email__icontains=query))
+    if failing_only:
+        customers = customers.filter(failed_renewals__gt=0)
+    return customers
+
+
+def _count(rows: QuerySet):
+    """How many of ``rows`` (correlated to the outer customer), as a subquery."""
+    return Coalesce(Subquery(rows.order_by().values("customer_id").annotate(n=Count("pk")).values("n")[:1]), 0)
 
 
 def orders_outlook(*, actor: Actor, orders, on: datetime.date | None = None) -> dict[int, tuple[Reason | None, str]]:

@@ -15,11 +15,10 @@ customer and the operators are told.
 import logging
 
 from django.db import transaction
-from django.db.models import F
 
 from balances.locks import lock_account
 from balances.models import Account, EntryKind
-from balances.services import ledger_post
+from balances.services import hold_release, ledger_post
 from core.isolation import Subject, fault_record
 from core.models import Stage
 from core.money import ZERO
@@ -50,7 +49,7 @@ def settle_renewal(
     # Its batch: a sweep's, or None for a manual renewal paid by card.
     payment = RenewalPayment.objects.select_related("batch").get(attempt_id=attempt.pk)
     if payment.hold:
-        Account.objects.filter(pk=account.pk).update(held=F("held") - payment.hold)
+        hold_release(account_id=account.pk, amount=payment.hold)
     batch = payment.batch
     claim = payment.claim
     order_ids = [line["order_id"] for line in claim]

@@ -29,7 +29,6 @@ def sweep_batch(batch_id: int) -> None:
 @shared_task(acks_late=True)
 def nightly_run() -> list:
     """Beat's 02:00 task: every business date since the last completed run."""
-    from api.idempotency import idempotency_keys_purge
     from payments.charges import payment_reconciliation_pass
     from renewals.lifecycle import provisioning_run
     from renewals.sweep.run import nightly
@@ -40,7 +39,6 @@ def nightly_run() -> list:
     payment_reconciliation_pass()
     reports = nightly()
     provisioning_run()  # retry hooks that failed earlier
-    idempotency_keys_purge()  # the API's Idempotency-Keys older than 24 hours
     enqueue("renewals.tasks.deliver_notices")  # with the broker down, beat's next pass sends them
     return [] if reports is None else [r.date for r in reports]
 

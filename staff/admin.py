@@ -1,6 +1,8 @@
 """Core's own records in the admin (the faults of the nightly work), the
-second factor's devices and the nightly schedule. Every app's admin builds on
-audit.admin_kit."""
+second factor's devices and the nightly schedule; and the admins that call
+an app above their model's (customers opening an account, plans checked
+against orders, the operator's actions on orders), in the modules imported
+below. Every app's admin builds on audit.admin_kit."""
 
 from django.contrib import admin
 from django.utils.html import format_html
@@ -15,6 +17,9 @@ from audit.admin_kit import PermittedActionsMixin, ReadOnlyAdmin
 from core.actors import actor_for_user
 from core.models import Fault
 from core.services import faults_resolve
+
+# Each registers its admins on import (Django's autodiscovery finds admin.py only).
+from staff import admin_customers, admin_orders, admin_plans  # noqa: F401
 from staff.otp import otp_devices_remove
 
 # The admin's index links the status page (templates/admin/core/index.html).

@@ -1,9 +1,9 @@
 from django.contrib import admin
 
-from core.admin import AuditedAdmin
-from tenants.models import Customer, Membership, Reseller
+from audit.admin_kit import AuditedAdmin
+from tenants.models import Membership, Reseller
 from tenants.scope import actor_for_user
-from tenants.services import customer_create, reseller_create, reseller_paths_rebuild
+from tenants.services import reseller_create, reseller_paths_rebuild
 
 
 @admin.register(Reseller)
@@ -28,35 +28,6 @@ class ResellerAdmin(AuditedAdmin):
             allow_auto_renew=obj.allow_auto_renew,
             invoice_prefix=obj.invoice_prefix,
         )
-
-
-@admin.register(Customer)
-class CustomerAdmin(AuditedAdmin):
-    list_display = ("ref", "name", "email", "reseller", "balance", "currency", "allow_auto_renew")
-    list_filter = ("allow_auto_renew", "reseller")
-    search_fields = ("ref", "name", "email")
-    list_select_related = ("reseller", "account")
-
-    @admin.display(ordering="account__balance")
-    def balance(self, obj):
-        return obj.account.balance
-
-    @admin.display(ordering="account__currency")
-    def currency(self, obj):
-        return obj.account.currency
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        created = customer_create(
-            actor=actor_for_user(request.user),
-            ref=obj.ref,
-            name=obj.name,
-            email=obj.email,
-            reseller=obj.reseller,
-            allow_auto_renew=obj.allow_auto_renew,
-        )
-        obj.pk = created.pk
 
 
 @admin.register(Membership)

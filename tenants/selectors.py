@@ -1,8 +1,8 @@
 """Reads of the reseller tree and its customers for the panels, scoped to the
-acting user."""
+acting user. (The customer list with its orders and failed renewals joins
+apps above tenants: renewals.selectors.customers_of.)"""
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, QuerySet
 
 from core.errors import NotFound
 from tenants.models import Customer, Reseller
@@ -20,37 +20,6 @@ def brand_of(actor: Actor) -> str:
     else:
         name = None
     return name or PLATFORM_NAME
-
-
-def customers_of(*, actor: Actor, query: str = "", failing_only: bool = False) -> QuerySet:
-    """The customers of the acting reseller's subtree with their balance,
-    order counts and failed renewals, in one query whatever the number of rows."""
-    from orders.models import Order
-    from renewals.models import OrderOutcome
-
-    orders = Order.objects.filter(customer_id=OuterRef("pk"))
-    # Orders still active whose auto-renewal failed for their current cycle.
-    failing = OrderOutcome.objects.filter(order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), outcome="failed")
-    customers = (
-        Customer.objects.visible_to(actor)
-        .select_related("account", "reseller")
-        .annotate(
-            orders_active=_count(orders.filter(status="active")),
-            orders_suspended=_count(orders.filter(status="suspended")),
-            failed_renewals=_count(orders.filter(Exists(failing), status="active")),
-        )
-        .order_by("name", "pk")
-    )
-    if query:
-        customers = customers.filter(Q(name__icontains=query) | Q(ref__icontains=query) | Q(email__icontains=query))
-    if failing_only:
-        customers = customers.filter(failed_renewals__gt=0)
-    return customers
-
-
-def _count(rows: QuerySet):
-    """How many of ``rows`` (correlated to the outer customer), as a subquery."""
-    return Coalesce(Subquery(rows.order_by().values("customer_id").annotate(n=Count("pk")).values("n")[:1]), 0)
 
 
 def customer_detail(*, actor: Actor, customer_id: int) -> Customer:

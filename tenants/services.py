@@ -57,12 +57,11 @@ def reseller_create(
 def customer_create(
     *, actor: Actor, ref: str, name: str, reseller: Reseller, email: str = "", allow_auto_renew: bool = True
 ) -> Customer:
-    from balances.services import account_open
-
+    """The customer alone: its account is balances' to open, so a new customer
+    comes in through balances.services.customer_open (both together)."""
     customer = Customer.objects.create(
         ref=ref, name=name, email=email, reseller=reseller, allow_auto_renew=allow_auto_renew
     )
-    account_open(customer=customer)
     audit_record(actor=actor, action="customer.create", target=customer, after={"reseller": reseller.ref})
     return customer
 

@@ -46,7 +46,7 @@ def system():
 @pytest.fixture
 def assert_invariants(db):
     """Call at the end of a scenario: every money invariant holds."""
-    from core.invariants import invariant_violations
+    from renewals.invariants import invariant_violations
 
     def check():
         assert invariant_violations() == []

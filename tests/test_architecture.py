@@ -28,6 +28,50 @@ def test_views_and_apis_never_query_models_directly():
     assert offenders == []
 
 
+def database_imports(source: str) -> list[str]:
+    """Where ``source`` imports Django's database layer (django.db or a part
+    of it), at any depth of the module: "line: module"."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names if name == "django.db" or name.startswith("django.db.")]
+    return sorted(set(found))
+
+
+def test_rules_modules_never_import_the_database_layer():
+    """Pure rules are plain functions over plain values (STYLE.md), testable
+    without a database. import-linter keeps them off the project's models,
+    services and selectors (pyproject.toml); an external package's part
+    (django.db rather than all of django) is beyond it, so it is checked here."""
+    modules = sorted(p for p in ROOT.glob("*/**/rules.py") if ".venv" not in p.parts and "tests" not in p.parts)
+    assert {"renewals/rules.py", "balances/rules.py"} <= {str(p.relative_to(ROOT)) for p in modules}
+    offenders = [f"{p.relative_to(ROOT)}:{leak}" for p in modules for leak in database_imports(p.read_text())]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from django.db import models",
+        "from django.db.models import Q",
+        "import django.db.models",
+        "from django import db",
+        "def f():\n    from django.db import connection",
+    ],
+)
+def test_the_database_import_check_catches_a_planted_import(source):
+    assert database_imports(source) != []
+
+
+def test_the_database_import_check_passes_other_imports():
+    assert database_imports("import datetime\nfrom django.conf import settings\nfrom core.money import ZERO") == []
+
+
 def test_no_float_near_money():
     offenders = []
     for path in ROOT.glob("*/**/*.py"):
@@ -96,13 +140,15 @@ def _defines_serializer_or_form(path: pathlib.Path) -> bool:
 def request_facing_modules() -> list[pathlib.Path]:
     """Every module a request's input passes through on the way to a
     selector or service: views (both panels' and the API's), every module of
-    the API app (its serializers, fields, services and idempotency keys),
-    and any serializers or forms module, or module defining one, in any app
-    (admin excepted, see _is_admin)."""
+    the API app (its serializers and fields) and of ``once`` (the faces'
+    pay-at-most-once services and their idempotency keys), and any
+    serializers or forms module, or module defining one, in any app (admin
+    excepted, see _is_admin)."""
     found = set()
     for name in ("views", "apis", "api", "serializers", "forms"):
         found.update(python_files(name))
-    found.update(p for p in (ROOT / "api").rglob("*.py") if "migrations" not in p.parts)
+    for app in ("api", "once"):
+        found.update(p for p in (ROOT / app).rglob("*.py") if "migrations" not in p.parts)
     for app in APPS:
         for path in app.rglob("*.py"):
             if "migrations" not in path.parts and _defines_serializer_or_form(path):
@@ -240,7 +286,7 @@ def test_serializers_forms_and_api_reach_tenant_models_only_through_the_scope():
     modules = request_facing_modules()
     scanned = {str(p.relative_to(ROOT)) for p in modules}
     # The checker must look where the leaks would be.
-    assert {"api/serializers.py", "api/services.py", "api/views/orders.py", "panels/forms.py"} <= scanned
+    assert {"api/serializers/orders.py", "once/services.py", "api/views/orders.py", "panels/forms.py"} <= scanned
     found = set()
     for path in modules:
         module = _module_of(path)

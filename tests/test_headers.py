@@ -48,7 +48,7 @@ def assert_other_headers(response) -> None:
 @pytest.fixture
 def logins(db, stripe_on, settings):
     # The admin's second factor is another page's concern; here the admin
-    # pages themselves answer (core.otp.otp_required).
+    # pages themselves answer (staff.otp.otp_required).
     settings.ADMIN_OTP_REQUIRED = False
     customer = CustomerFactory()
     order = OrderFactory(customer=customer)

@@ -7,10 +7,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import AllowedSerializer, CustomerQuery, CustomerSerializer
+from api.serializers.customers import AllowedSerializer, CustomerQuery, CustomerSerializer
 from api.views.common import BAD_INPUT, IsReseller, actor_of, responses
 from core.errors import NotFound
-from tenants.selectors import customers_of
+from renewals.selectors import customers_of
 from tenants.services import customer_set_auto_renew_allowed
 
 TAGS = ["customers"]

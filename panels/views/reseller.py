@@ -14,8 +14,8 @@ from orders.selectors import OrderFilters, orders_of
 from orders.services import order_set_flags
 from panels.views.common import attempt, back_to, message_page, messages_page, paginate, reseller_view, with_days
 from renewals.rules import WHAT_TO_DO
-from renewals.selectors import failed_batches, sweep_preview
-from tenants.selectors import customer_detail, customers_of, sub_resellers
+from renewals.selectors import customers_of, failed_batches, sweep_preview
+from tenants.selectors import customer_detail, sub_resellers
 from tenants.services import customer_set_auto_renew_allowed
 
 

@@ -68,7 +68,7 @@ def record_plans(plans: list[AccountPlan], invoices: dict[int, int], on: datetim
                      p.order.expires_on)
                 )  # fmt: skip
         for p in plan.skipped:
-            outcome = BatchOutcome.PENDING if p.reason == Reason.PAYMENT_UNKNOWN else "skipped"
+            outcome = BatchOutcome.PENDING if p.reason == Reason.PAYMENT_UNKNOWN else BatchOutcome.SKIPPED
             rows.append(
                 (p.order.id, on, p.order.expires_on, attempt, run_id, outcome, p.reason, None, p.order.expires_on)
             )

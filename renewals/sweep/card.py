@@ -17,9 +17,8 @@ held across the network.
 import datetime
 
 from django.db import transaction
-from django.db.models import F
 
-from balances.models import Account
+from balances.services import hold_place
 from payments.charges import charge
 from payments.models import AttemptPurpose, PaymentAttempt
 from payments.services import default_card
@@ -65,5 +64,5 @@ def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: 
             batch_id=batch_id,
         )
         if hold:
-            Account.objects.filter(pk=customer_id).update(held=F("held") + hold)
+            hold_place(account_id=customer_id, amount=hold)
     charge(attempt, actor=actor)

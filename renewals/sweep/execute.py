@@ -1,51 +1,28 @@
-"""The real sweep of one batch of accounts: one transaction, the accounts
-locked in id order, then a fixed number of set-based statements whatever the
-batch holds."""
+"""The real sweep of one batch of accounts: the balance step in one
+transaction, the accounts locked in id order, then a fixed number of
+set-based statements whatever the batch holds; then the card step
+(sweep.card) for the accounts it left to the card."""
 
 import datetime
 import functools
-from collections import defaultdict
 
 from django.db import transaction
 
 from balances.models import Account
 from core.isolation import Subject, each, isolated
 from core.models import Stage
-from core.sql import db_now, insert_rows
 from invoices.models import RenewalSource
 from orders.models import Order
-from renewals.card_path import card_batch, claimed_orders
-from renewals.facts import Catalog, OrderRow, load_accounts, order_rows, window_orders
+from renewals.facts import Catalog, OrderRow, load_accounts, order_rows
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices
-from renewals.payments import mark_usable_cards
 from renewals.rules import Reason
-from renewals.sweep.plan import ZERO, AccountPlan, PlannedOrder, plan_account
+from renewals.sweep.batches import plan_accounts, record_plans
+from renewals.sweep.card import card_batch
+from renewals.sweep.plan import ZERO, AccountPlan, PlannedOrder
 from renewals.writer import Charge, Line, finish, write_renewals
 from tenants.models import Customer
 from tenants.scope import Actor
-
-
-def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bool) -> list[AccountPlan]:
-    """Plan the accounts not yet attempted on ``on`` (the shared read path of
-    the real run and the dry-run)."""
-    accounts = load_accounts(customer_ids, lock=lock)
-    attempted = set(
-        BatchAttempt.objects.filter(customer_id__in=list(accounts), business_date=on).values_list(
-            "customer_id", flat=True
-        )
-    )
-    accounts = {pk: a for pk, a in accounts.items() if pk not in attempted}
-    mark_usable_cards(accounts)
-    # Under the accounts' locks: a card payment that claimed orders (a manual
-    # renewal started a moment ago, whatever the run saw when it began) keeps
-    # them until it is settled; the batch leaves them out (payment_unknown).
-    claimed = claimed_orders(accounts)
-    by_customer: dict[int, list[OrderRow]] = defaultdict(list)
-    for order in window_orders(accounts, on, catalog):
-        by_customer[order.customer_id].append(order)
-    plans = [plan_account(accounts[pk], by_customer[pk], catalog, on, claimed) for pk in sorted(by_customer)]
-    return [p for p in plans if p.due]
 
 
 def plan_accounts_predicted(customer_ids, on: datetime.date, catalog: Catalog) -> list[AccountPlan]:
@@ -206,49 +183,6 @@ def _charge(plan: AccountPlan, catalog: Catalog) -> Charge:
             for p in plan.batch
         ],
     )
-
-
-def record_plans(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.date, run) -> dict[int, int]:
-    """The batch attempts and the outcome rows of planned accounts; returns
-    {customer_id: attempt id}."""
-    now = db_now()
-    run_id = run.pk if run else None
-    attempt_ids = dict(
-        (customer_id, pk)
-        for pk, customer_id in insert_rows(
-            BatchAttempt,
-            ("customer_id", "business_date", "run_id", "outcome", "reason", "total", "currency", "invoice_id",
-             "created_at"),
-            [
-                (p.account.customer_id, on, run_id, p.outcome or BatchOutcome.SKIPPED, p.reason or "", p.total,
-                 p.account.currency, invoices.get(p.account.customer_id), now)
-                for p in plans
-            ],
-            returning=("id", "customer_id"),
-        )
-    )  # fmt: skip
-    # A renewed order's outcome is its invoice line (the renewal record); the
-    # orders that were not renewed get a row of their own.
-    rows = []
-    for plan in plans:
-        attempt = attempt_ids[plan.account.customer_id]
-        if plan.outcome != BatchOutcome.RENEWED:
-            for p in plan.batch:
-                rows.append(
-                    (p.order.id, on, p.order.expires_on, attempt, run_id, plan.outcome, plan.reason or "", p.amount,
-                     p.order.expires_on)
-                )  # fmt: skip
-        for p in plan.skipped:
-            outcome = BatchOutcome.PENDING if p.reason == Reason.PAYMENT_UNKNOWN else "skipped"
-            rows.append(
-                (p.order.id, on, p.order.expires_on, attempt, run_id, outcome, p.reason, None, p.order.expires_on)
-            )
-    insert_rows(
-        OrderOutcome,
-        ("order_id", "business_date", "cycle", "attempt_id", "run_id", "outcome", "reason", "amount", "expires_on"),
-        rows,
-    )
-    return attempt_ids
 
 
 def _failures(plans: list[AccountPlan], catalog: Catalog) -> list[Failure]:

@@ -11,10 +11,12 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from balances.rules import available_funds
 from core.money import ZERO
 from orders.models import PaymentSource
 from payments.gateway import minimum_charge
 from renewals.facts import AccountRow, Catalog, OrderRow, facts_for
+from renewals.models import BatchOutcome
 from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility
 
 
@@ -34,7 +36,7 @@ class AccountPlan:
     account: AccountRow
     batch: list[PlannedOrder] = field(default_factory=list)
     skipped: list[PlannedOrder] = field(default_factory=list)
-    outcome: str = ""  # renewed | failed | pending ("" when there is no batch)
+    outcome: BatchOutcome | str = ""  # renewed, failed or pending ("" when there is no batch)
     reason: Reason | None = None
     balance_part: Decimal = ZERO
     card_part: Decimal = ZERO
@@ -62,9 +64,10 @@ class AccountPlan:
     def shortfall(self) -> Decimal:
         """What a failing batch lacks: its total less what the account can
         spend (the balance not held by card payments, plus the credit limit)."""
-        if self.outcome != "failed":
+        if self.outcome != BatchOutcome.FAILED:
             return ZERO
-        return max(ZERO, self.total - (self.account.spendable + self.account.credit_limit))
+        account = self.account
+        return max(ZERO, self.total - available_funds(account.balance, account.held, account.credit_limit))
 
     @property
     def needs_card(self) -> bool:
@@ -109,12 +112,13 @@ def plan_account(
     plan.reason = batch_failure(
         balance_part=plan.balance_part,
         card_part=plan.card_part,
-        balance=account.spendable,
+        balance=account.balance,
+        held=account.held,
         credit_limit=account.credit_limit,
         card_usable=account.card_usable,
     )
     if plan.reason is not None:
-        plan.outcome = "failed"
+        plan.outcome = BatchOutcome.FAILED
         return plan
     plan.card_amount = (
         card_charge(
@@ -128,5 +132,5 @@ def plan_account(
     )
     # Predicted from the card on file when a card charge is needed: the card
     # path makes it (one account at a time, no lock across the network).
-    plan.outcome = "renewed"
+    plan.outcome = BatchOutcome.RENEWED
     return plan

@@ -48,7 +48,7 @@ class Report:
             "batches_failed": outcomes.count(BatchOutcome.FAILED),
             "batches_pending": outcomes.count(BatchOutcome.PENDING),
             "orders_renewed": sum(1 for o in self.orders if o["outcome"] == BatchOutcome.RENEWED),
-            "orders_skipped": sum(1 for o in self.orders if o["outcome"] == "skipped"),
+            "orders_skipped": sum(1 for o in self.orders if o["outcome"] == BatchOutcome.SKIPPED),
             "suspended": sum(1 for m in self.lifecycle if m["to"] == "suspended"),
             "terminated": sum(1 for m in self.lifecycle if m["to"] == "terminated"),
         }
@@ -96,10 +96,11 @@ def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[M
                 }
             )
         for p in plan.skipped:
+            waiting = p.reason == Reason.PAYMENT_UNKNOWN  # on a card payment in flight
             report.orders.append(
                 {
                     "order": p.order.ref,
-                    "outcome": BatchOutcome.PENDING.value if p.reason == Reason.PAYMENT_UNKNOWN else "skipped",
+                    "outcome": (BatchOutcome.PENDING if waiting else BatchOutcome.SKIPPED).value,
                     "reason": p.reason.value,
                     "amount": None,
                     "expires_on": p.order.expires_on.isoformat(),
@@ -126,7 +127,7 @@ def report_from_records(run) -> Report:
                 "expires_on": expires_on.isoformat() if expires_on else None,
             }
         )
-        if outcome != "skipped":
+        if outcome != BatchOutcome.SKIPPED:
             batch_orders.setdefault(attempt_id, []).append(ref)
     renewed = InvoiceLine.objects.filter(invoice__attempt__run=run).values_list(
         "order__ref", "amount", "period_end", "invoice__attempt__pk", "invoice__currency"

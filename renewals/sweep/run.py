@@ -29,7 +29,6 @@ from core.isolation import faults_alert
 from core.queue import broker_available, enqueue
 from core.request_context import current_address, serving
 from invoices.models import InvoiceLine
-from notifications.schedule import advance_notices, renewal_reminders, termination_warnings
 from orders.models import Order
 from renewals.facts import load_catalog
 from renewals.lifecycle import lifecycle_apply, lifecycle_plan
@@ -44,6 +43,7 @@ from renewals.models import (
     SweepRun,
     Transition,
 )
+from renewals.reminders import advance_notices, renewal_reminders, termination_warnings
 from renewals.sweep.execute import plan_accounts_predicted, sweep_accounts
 from renewals.sweep.report import Report, report_from_plans, report_from_records
 from tenants.scope import Actor
@@ -247,7 +247,7 @@ def run_counts(run: SweepRun) -> dict[str, int]:
         "batches_failed": attempts.get(BatchOutcome.FAILED, 0),
         "batches_pending": attempts.get(BatchOutcome.PENDING, 0),
         "orders_renewed": orders.get(BatchOutcome.RENEWED, 0),
-        "orders_skipped": orders.get("skipped", 0),
+        "orders_skipped": orders.get(BatchOutcome.SKIPPED, 0),
         "suspended": moves.get(Transition.SUSPEND, 0),
         "terminated": moves.get(Transition.TERMINATE, 0),
     }

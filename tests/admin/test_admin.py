@@ -9,6 +9,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from balances.models import Account, LedgerEntry
 from orders.models import Order
+from tenants.models import Customer, Reseller
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +126,17 @@ def test_credit_limit_below_the_debt_is_refused_in_the_form(staff):
         {"currency": "USD", "credit_limit": "-1.00", "auto_renew": "on"},
     )
     assert "the credit limit cannot be negative" in response.content.decode()
+
+
+def test_adding_a_customer_opens_its_account_with_it(staff):
+    """The admin's add form goes through balances.services.customer_open: the
+    customer and its empty account together, the creation audited."""
+    reseller = Reseller.objects.order_by("pk").first()
+    data = {"ref": "c-new", "name": "New Customer", "email": "new@example.com", "reseller": reseller.pk}
+    response = staff.post(url(Customer, "add"), {**data, "allow_auto_renew": "on"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer = Customer.objects.get(ref="c-new")
+    assert (customer.reseller_id, customer.allow_auto_renew) == (reseller.pk, True)
+    account = Account.objects.get(customer=customer)
+    assert (account.currency, account.balance, account.credit_limit) == ("USD", Decimal("0"), Decimal("0"))
+    assert AuditEvent.objects.filter(action="customer.create", target_id=customer.pk).count() == 1

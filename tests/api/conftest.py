@@ -4,7 +4,7 @@ and API clients signed in with a token."""
 import pytest
 from rest_framework.test import APIClient
 
-from api.services import token_issue
+from logins.services import token_issue
 from tests.panels.conftest import Tenants, tenants  # noqa: F401 - the shared three-tenant portal
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from api.services import token_issue
+from logins.services import token_issue
 from notifications.models import Notice, NoticeKind
 from payments.models import Card
 from tests.panels.test_csrf import OUTSIDE, portal, routes, state, stripe_calls  # noqa: F401 - shared fixtures

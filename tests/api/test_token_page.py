@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from knox.models import AuthToken as Token
 
-from api.services import token_issue
+from logins.services import token_issue
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,8 @@ from knox.models import AuthToken, AuthTokenManager
 from rest_framework.test import APIClient
 
 from api.authentication import TokenAuthentication
-from api.services import token_issue
 from audit.models import AuditEvent
+from logins.services import token_issue
 from tenants.models import Membership
 from tests.factories import CustomerFactory, UserFactory
 from tests.helpers import run_concurrently

@@ -1,6 +1,7 @@
 """Money moves through one door: balances.services (ledger_post,
-ledger_post_many). No module outside ``balances`` writes an account's
-balance or the ledger, by raw SQL, COPY or the ORM."""
+ledger_post_many, hold_place, hold_release). No module outside ``balances``
+writes an account's balance, its holds or the ledger, by raw SQL, COPY or the
+ORM."""
 
 import re
 from pathlib import Path
@@ -21,7 +22,7 @@ SQL_WRITE = re.compile(
 ORM_WRITE = re.compile(
     r"\b(LedgerEntry\.objects\.(bulk_create|create|get_or_create|update_or_create)\("
     r"|Account\.objects\.(bulk_create|get_or_create|update_or_create)\("
-    r"|(Account|LedgerEntry)\.objects\.[^\n]*\.update\([^)]*\b(balance|overdrawn)\s*=)"
+    r"|(Account|LedgerEntry)\.objects\.[^\n]*\.update\([^)]*\b(balance|overdrawn|held)\s*=)"
 )
 RAW_INSERT = re.compile(r"\b\w*(insert_rows|_load|copy\w*)\(\s*(LedgerEntry|Account)\b")
 PATTERNS = (SQL_WRITE, ORM_WRITE, RAW_INSERT)
@@ -46,6 +47,7 @@ def writes_money(text: str) -> list[str]:
         "LedgerEntry.objects.bulk_create(openings, batch_size=CHUNK)",
         "Account.objects.bulk_create([Account(customer=c, balance=r.balance)])",
         "Account.objects.filter(pk=pk).update(balance=F('balance') - 1)",
+        'Account.objects.filter(pk=pk).update(held=F("held") + hold)',
     ],
 )
 def test_the_guard_finds_each_way_of_writing_money(code):
@@ -60,4 +62,6 @@ def test_no_module_outside_balances_writes_an_accounts_money_or_the_ledger():
             continue
         for hit in writes_money(path.read_text(encoding="utf-8")):
             found.append(f"{relative}: {hit!r}")
-    assert found == [], "write money through balances.services (ledger_post, ledger_post_many)"
+    assert found == [], (
+        "write money through balances.services (ledger_post, ledger_post_many, hold_place, hold_release)"
+    )

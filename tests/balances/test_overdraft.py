@@ -13,7 +13,7 @@ from balances.models import Account, EntryKind, LedgerEntry
 from balances.rules import overdrawn_after, owed
 from balances.services import account_update, ledger_post
 from core.errors import DomainError, InsufficientFunds
-from core.invariants import invariant_violations
+from renewals.invariants import invariant_violations
 from renewals.rules import Reason, batch_failure
 from tests.factories import CustomerFactory
 

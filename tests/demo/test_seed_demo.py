@@ -5,10 +5,10 @@ import pytest
 from django.core.management import call_command
 
 from balances.models import Account
-from core.invariants import invariant_violations
 from demo.builder import build_demo_document
 from interchange.document import validate_document
 from orders.models import Order
+from renewals.invariants import invariant_violations
 from tenants.models import Customer, Reseller
 from tenants.scope import ActorKind, actor_for_user
 

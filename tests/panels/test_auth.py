@@ -1,5 +1,5 @@
 """Signing in and out, changing and resetting passwords, and the throttle on
-failed sign-ins (panels.auth), through the pages a user sees."""
+failed sign-ins (logins.throttle), through the pages a user sees."""
 
 import datetime
 import logging
@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from panels.auth import (
+from logins.throttle import (
     ACCOUNT,
     ADDRESS,
     AttemptCounter,

@@ -22,11 +22,11 @@ from django.urls import URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from api.selectors import token_of
-from api.services import token_issue
 from audit.models import AuditEvent
 from balances.models import Account, LedgerEntry
 from invoices.models import Invoice
+from logins.selectors import token_of
+from logins.services import token_issue
 from notifications.models import Notice
 from orders.models import Order
 from payments.models import Card, PaymentAttempt

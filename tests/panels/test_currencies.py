@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from api.services import token_issue
 from core.dates import business_today
 from interchange.importer import portal_import
+from logins.services import token_issue
 from orders.models import Order
 from renewals.manual import renewal_pay, renewal_quote
 from renewals.rules import renewal_period

@@ -40,7 +40,10 @@ def account(ref: str = "c1") -> Account:
 
 def intents_of(ref: str = "c1") -> list:
     customer_id = account(ref).stripe_customer_id
-    return [i for i in stripe_client().PaymentIntent.list(limit=100).data if i.customer == customer_id]
+    # Every page: localstripe lists the oldest first and filters by nothing,
+    # so after a long session the first 100 no longer hold this test's.
+    intents = stripe_client().PaymentIntent.list(limit=100).auto_paging_iter()
+    return [i for i in intents if i.customer == customer_id]
 
 
 @pytest.fixture

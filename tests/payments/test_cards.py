@@ -128,7 +128,9 @@ def test_a_lost_reply_is_reconciled_into_exactly_one_charge(jane, reply_lost, as
     assert LedgerEntry.objects.get().amount == Decimal("40.00")
     stripe_customer = Account.objects.get(pk=customer.pk).stripe_customer_id
     # localstripe cannot filter intents by customer: list all, keep this one's.
-    intents = [i for i in stripe_client().PaymentIntent.list(limit=100).data if i.customer == stripe_customer]
+    intents = [
+        i for i in stripe_client().PaymentIntent.list(limit=100).auto_paging_iter() if i.customer == stripe_customer
+    ]
     assert [(i.status, i.amount) for i in intents] == [("succeeded", 4000)]
     assert_invariants()
 

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 
 from billing_portal.celery import app as celery_app
-from core.invariants import invariant_violations
 from invoices.models import InvoiceLine
 from orders.models import Order
+from renewals.invariants import invariant_violations
 from renewals.models import SweepBatch, SweepRun
 from renewals.sweep import run as sweep_module
 from tests.renewals.conftest import order

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from balances.models import Account, LedgerEntry
-from core.invariants import invariant_violations
 from invoices.models import InvoiceLine
 from orders.models import Order
+from renewals.invariants import invariant_violations
 from renewals.manual import renewal_pay, renewal_quote
 from renewals.models import BatchAttempt, SweepBatch, SweepRun
 from renewals.sweep import run as sweep_module

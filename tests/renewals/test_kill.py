@@ -16,10 +16,10 @@ from django.db import connection
 from django.db.models import Count
 
 from balances.models import Account
-from core.invariants import invariant_violations
 from invoices.models import Invoice, InvoiceLine
 from orders.models import Order
 from renewals.bench import BALANCE, PRICE, build_portal
+from renewals.invariants import invariant_violations
 from renewals.models import SweepRun
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -286,16 +286,17 @@ def test_terminate_an_active_order_only_when_asked_to_suspend_it_first(o1, admin
 
 def test_a_card_payment_in_flight_keeps_the_order_as_it_is(o1, admin_actor):
     from payments.models import AttemptPurpose, PaymentAttempt
+    from renewals.claims import claim_orders
 
-    PaymentAttempt.objects.create(
+    attempt = PaymentAttempt.objects.create(
         account_id=o1.customer_id,
         purpose=AttemptPurpose.RENEWAL,
         amount=Decimal("10.00"),
         currency="USD",
         idempotency_key="renewal-test",
         business_date=D(2026, 12, 9),
-        claim=[{"order_id": o1.pk}],
     )
+    claim_orders(attempt, [{"order_id": o1.pk}])
     for move in (
         lambda: order_suspend(actor=admin_actor, order_id=o1.pk, reason="x", on=D(2026, 12, 9)),
         lambda: order_extend(actor=admin_actor, order_id=o1.pk, until=D(2027, 1, 10), reason="x", on=D(2026, 12, 9)),

@@ -1,5 +1,6 @@
 import dataclasses
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
@@ -189,6 +190,30 @@ def test_precedence_of_a_locked_order_skips_only_the_master_switch():
     for field, value, expected in walk:
         current = dataclasses.replace(current, **{field: value})
         assert skip_reason(current) == expected, field
+
+
+def test_a_reason_is_its_code_wherever_it_goes():
+    """Reason is a plain StrEnum (the rules import no django.db): it equals,
+    prints and serialises as the code the database, the JSON report and the
+    API hold, comes back from it, and carries the sentence a customer reads."""
+    reason = Reason.CARD_DECLINED
+    assert reason == "card_declined"
+    assert (str(reason), f"{reason}", json.dumps({"reason": reason})) == (
+        "card_declined",
+        "card_declined",
+        '{"reason": "card_declined"}',
+    )
+    assert Reason("card_declined") is reason
+    assert reason.label == "The card charge failed or needs your authentication."
+    assert Reason.choices == [(r.value, r.label) for r in Reason]
+    assert Reason.values == [r.value for r in Reason]
+
+
+def test_the_models_choices_are_the_reasons():
+    from renewals.models import BatchAttempt, OrderOutcome
+
+    for model in (BatchAttempt, OrderOutcome):
+        assert model._meta.get_field("reason").choices == Reason.choices
 
 
 def test_reason_codes_are_specs_list_in_order():

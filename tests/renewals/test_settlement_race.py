@@ -12,10 +12,10 @@ import stripe
 from django.db import connection, connections
 
 from balances.models import Account, LedgerEntry
-from core.invariants import invariant_violations
 from invoices.models import InvoiceLine
 from orders.models import Order
 from payments.models import AttemptState, PaymentAttempt
+from renewals.invariants import invariant_violations
 from renewals.manual import renewal_pay, renewal_quote
 from renewals.sweep import execute
 from renewals.sweep import run as sweep_module

@@ -1,8 +1,12 @@
+"""The orders in the admin: their flags, and the operator's actions on their
+lifecycle (renewals.operator: extend, suspend, restore, terminate) and tenure,
+each with a reason. Here, at the top of the layers, because the actions call
+renewals, which the orders app sits below."""
+
 from django import forms
 from django.contrib import admin, messages
 
-from core.admin import AuditedAdmin
-from core.admin_actions import PermittedActionsMixin, ReasonForm, confirm_and_apply
+from audit.admin_kit import AuditedAdmin, PermittedActionsMixin, ReasonForm, confirm_and_apply
 from core.dates import business_today
 from core.errors import DomainError
 from orders.models import Order

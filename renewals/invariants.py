@@ -1,5 +1,9 @@
 """The money invariants, checked over the whole database. Tests run them after
-every scenario; operators can run ``manage.py check_invariants``."""
+every scenario; operators can run ``manage.py check_invariants``; the sweep's
+benchmark checks them after its run.
+
+They read balances, invoices, orders and payments together, so they live in
+the lowest layer that sees all four (renewals), not in core."""
 
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
@@ -67,14 +71,17 @@ def invariant_violations(limit: int = 20) -> list[str]:
         for i in invoices
     ]
     from orders.models import Order
-    from payments.models import AttemptState, PaymentAttempt, ProcessorMovement
+    from payments.models import AttemptState, ProcessorMovement
+    from renewals.models import RenewalPayment
 
     # What accounts hold is exactly what card payments and admins' refunds in
     # flight reserved.
     open_holds = (
-        PaymentAttempt.objects.filter(account_id=OuterRef("pk"), state__in=[AttemptState.PENDING, AttemptState.UNKNOWN])
+        RenewalPayment.objects.filter(
+            attempt__account_id=OuterRef("pk"), attempt__state__in=[AttemptState.PENDING, AttemptState.UNKNOWN]
+        )
         .order_by()
-        .values("account_id")
+        .values("attempt__account_id")
         .annotate(total=Sum("hold"))
         .values("total")
     )
@@ -122,6 +129,7 @@ def _finer_than_the_unit(limit: int) -> list[str]:
     hold three places, so a yen or a cent amount with more is a bug of the
     code that wrote it. One query per table and currency in use."""
     from payments.models import PaymentAttempt
+    from renewals.models import RenewalPayment
 
     problems = []
     for currency in sorted(set(Account.objects.values_list("currency", flat=True).distinct())):
@@ -137,7 +145,8 @@ def _finer_than_the_unit(limit: int) -> list[str]:
             (LedgerEntry.objects.filter(account__currency=currency), ("amount", "balance_after"), "pk"),
             (Invoice.objects.filter(currency=currency), ("total",), "number"),
             (InvoiceLine.objects.filter(invoice__currency=currency), ("amount",), "pk"),
-            (PaymentAttempt.objects.filter(currency=currency), ("amount", "hold"), "pk"),
+            (PaymentAttempt.objects.filter(currency=currency), ("amount",), "pk"),
+            (RenewalPayment.objects.filter(attempt__currency=currency), ("hold",), "pk"),
         ]
         for queryset, columns, name in tables:
             # Each column rounded to the currency's places against the same
