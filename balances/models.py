@@ -3,7 +3,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from balances.rules import available_funds, owed
-from core.money import MoneyField, format_money
+from core.fields import MoneyField
+from core.money import format_money
 from tenants.models import Customer
 from tenants.scope import TenantQuerySet
 

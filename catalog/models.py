@@ -1,7 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
-from core.money import MoneyField, format_amount
+from core.fields import MoneyField
+from core.money import format_amount
 
 
 def product_label(plan_name: str, months: int) -> str:

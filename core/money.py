@@ -19,7 +19,6 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import moneyed
-from django.db import models
 
 ZERO = Decimal("0")
 # The places every money column holds: enough for the finest currency the
@@ -30,24 +29,6 @@ STORED_PLACES = 3
 _LIMIT = Decimal("1e17")
 _AMOUNT_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: \d takes "١٠"
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-
-
-class MoneyField(models.DecimalField):
-    """An amount column: 20 digits, 3 places.
-
-    Three places hold every currency's minor unit (KWD and BHD have three, like
-    Saleor's columns); each amount is quantized to its own currency's unit
-    before it is stored, so a USD column value always ends in a 0.
-    """
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("max_digits", 20)
-        kwargs.setdefault("decimal_places", 3)
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self):
-        name, _path, args, kwargs = super().deconstruct()
-        return name, "django.db.models.DecimalField", args, kwargs
 
 
 @functools.cache

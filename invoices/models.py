@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from core.money import MoneyField
+from core.fields import MoneyField
 from orders.models import Order
 from tenants.models import Customer, Reseller
 from tenants.scope import TenantQuerySet

@@ -2,7 +2,8 @@ from django.db import models
 from django.db.models import Q
 
 from balances.models import Account, EntryKind, LedgerEntry
-from core.money import MoneyField, format_money
+from core.fields import MoneyField
+from core.money import format_money
 from tenants.scope import TenantQuerySet
 
 

@@ -9,7 +9,8 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
 
 from balances.models import PROCESSOR_KINDS, Account, LedgerEntry
-from core.money import STORED_PLACES, MoneyField, exponent, format_amount
+from core.fields import MoneyField
+from core.money import STORED_PLACES, exponent, format_amount
 from invoices.models import Invoice, InvoiceLine
 
 

@@ -14,7 +14,7 @@
 from django.db import models
 from django.db.models import Q
 
-from core.money import MoneyField
+from core.fields import MoneyField
 from invoices.models import Invoice
 from orders.models import Order
 from renewals.rules import Reason

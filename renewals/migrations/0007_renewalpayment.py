@@ -1,7 +1,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-import core.money
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                         to="payments.paymentattempt",
                     ),
                 ),
-                ("hold", core.money.MoneyField(decimal_places=3, default=0, max_digits=20)),
+                ("hold", core.fields.MoneyField(decimal_places=3, default=0, max_digits=20)),
                 ("claim", models.JSONField(blank=True, default=list)),
                 (
                     "batch",
