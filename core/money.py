@@ -96,14 +96,17 @@ def parse_decimal(text: str) -> Decimal:
     if not isinstance(text, str):
         raise ValueError(f'must be a string such as "10.00", not {type(text).__name__}')
     value_text = text.strip()
+    shown = text[:40]  # a hostile megabyte is not repeated in the error
+    if not text.isascii():  # Decimal() reads "٣" as 3
+        raise ValueError(f'not an amount ("{shown}"): write it with the digits 0-9')
     if not _AMOUNT_RE.match(value_text):
-        raise ValueError(f'not an amount ("{text}")')
+        raise ValueError(f'not an amount ("{shown}")')
     try:
         value = Decimal(value_text)
     except InvalidOperation as exc:  # pragma: no cover - the regex already refused it
-        raise ValueError(f'not an amount ("{text}")') from exc
+        raise ValueError(f'not an amount ("{shown}")') from exc
     if abs(value) >= _LIMIT:
-        raise ValueError(f'amount too large ("{text}")')
+        raise ValueError(f'amount too large ("{shown}")')
     return value
 
 

@@ -180,6 +180,4 @@ def as_json(value: Any) -> str:
 
 def parse_money(text: Any, currency: Any):
     """``parse_amount`` in ``currency``, or as a plain amount when the currency is wrong."""
-    if isinstance(text, str) and not text.isascii():  # Decimal() reads "٣" as 3
-        raise ValueError(f'not an amount ("{text[:40]}"): write it with the digits 0-9')
     return parse_amount(text, currency) if is_currency(currency) else parse_decimal(text)
