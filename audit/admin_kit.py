@@ -121,11 +121,20 @@ def audited_action(func, name: str):
         response = func(modeladmin, request, queryset)
         if response is None or isinstance(response, HttpResponseRedirect):
             reason = request.POST.get("reason", "")
-            changes = [Change(f"admin.{name}", modeladmin.audit_target(obj), reason=reason) for obj in selected]
+            changes = [Change(f"admin.{name}", audit_target(modeladmin, obj), reason=reason) for obj in selected]
             audit_record_many(actor=actor_for_user(request.user), changes=changes)
         return response
 
     return run
+
+
+def audit_target(modeladmin, obj):
+    """What an audit row names for ``obj``: the object, unless its admin
+    defines ``audit_target`` (one whose objects' text holds a secret names
+    their owner instead). Read from the admin, not inherited from the mixin,
+    so that the mixin placed first in a class's bases cannot hide it."""
+    named = getattr(modeladmin, "audit_target", None)
+    return named(obj) if named else obj
 
 
 class PermittedActionsMixin:
@@ -135,12 +144,10 @@ class PermittedActionsMixin:
 
     Every action is audited (``audited_action``), and so is every object the
     admin's forms add, change or delete (Django's own LogEntry has neither the
-    client's address nor a place in the append-only log)."""
-
-    def audit_target(self, obj):
-        """What an audit row names for ``obj`` (an admin whose objects' text
-        holds a secret names their owner instead)."""
-        return obj
+    client's address nor a place in the append-only log), unless the admin
+    records each field itself (``audits_its_saves``, as AuditedAdmin does).
+    Neither is defined here: the admin site puts this mixin first in every
+    admin's bases, where its own defaults would hide the admin's."""
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -150,15 +157,13 @@ class PermittedActionsMixin:
             for name, (func, name, description) in actions.items()
         }
 
-    audits_its_saves = False  # AuditedAdmin records each field itself
-
     def log_addition(self, request, obj, message):
-        if not self.audits_its_saves:
+        if not getattr(self, "audits_its_saves", False):
             self._audit(request, [obj], "admin.add", message)
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        if not self.audits_its_saves:
+        if not getattr(self, "audits_its_saves", False):
             self._audit(request, [obj], "admin.change", message)
         return super().log_change(request, obj, message)
 
@@ -167,7 +172,7 @@ class PermittedActionsMixin:
         return super().log_deletions(request, queryset)
 
     def _audit(self, request, objects, action: str, message) -> None:
-        changes = [Change(action, self.audit_target(obj), after=message or None) for obj in objects]
+        changes = [Change(action, audit_target(self, obj), after=message or None) for obj in objects]
         audit_record_many(actor=actor_for_user(request.user), changes=changes)
 
     def changelist_view(self, request, extra_context=None):
