@@ -93,11 +93,16 @@ _DERIVED = {
 }
 
 
-def render_many(notices) -> list[Rendered]:
-    """What a page of notices says, with a fixed number of queries: the
-    invoices that the not yet delivered ones render from are read together."""
+def invoices_for(notices) -> dict:
+    """The invoices that the notices not rendered yet render from, read
+    together (three queries, none when there are none)."""
     ids = [n.data["invoice_id"] for n in notices if not n.subject and n.kind in INVOICE_KINDS]
-    invoices = _invoices(ids) if ids else {}
+    return _invoices(ids) if ids else {}
+
+
+def render_many(notices) -> list[Rendered]:
+    """What a page of notices says, with a fixed number of queries."""
+    invoices = invoices_for(notices)
     return [n.rendered(invoices=invoices) for n in notices]
 
 

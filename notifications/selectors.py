@@ -1,8 +1,12 @@
-"""Reads of notices for the panels: each signed-in user's message list."""
+"""Reads of notices: each signed-in user's message list (the panels), and
+a batch of the outbox with what renders it (delivery)."""
+
+from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
 from core.errors import NotFound
+from notifications.content import invoices_for
 from notifications.models import Notice, NoticeKind
 from tenants.scope import Actor, ActorKind
 
@@ -27,3 +31,14 @@ def message_detail(*, actor: Actor, notice_id: int) -> Notice:
     if notice is None:
         raise NotFound(f"message {notice_id} not found")
     return notice
+
+
+def notices_to_deliver(ids: Iterable[int]) -> tuple[list[Notice], dict]:
+    """The notices ``ids`` in id order, with their customer, reseller and the
+    reseller above it (the sender of a reseller's own notices), and the
+    invoices (with lines and orders) they render from: four queries however
+    many notices."""
+    notices = list(
+        Notice.objects.filter(pk__in=list(ids)).select_related("customer", "reseller__parent").order_by("pk")
+    )
+    return notices, invoices_for(notices)
