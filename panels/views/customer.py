@@ -15,6 +15,7 @@ from balances.services import account_update
 from core.dates import business_today
 from core.errors import DomainError, NotFound, error_body
 from core.money import format_money
+from core.parse import MAX_BATCH_ORDERS
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
 from once.idempotency import request_fingerprint
@@ -122,7 +123,8 @@ def order_detail(request, actor, order_id: int):
 @customer_view
 @require_http_methods(["GET", "POST"])
 def renew(request, actor):
-    """Renew one order or a batch: a period per order (default 1 month, or the
+    """Renew one order or a batch (ticked, or a renewal center tab's
+    orders: ``all_in``): a period per order (default 1 month, or the
     shortest the plan sells), optionally aligned to one renewal day; each line
     and the total; pay from the balance or the card; auto-renew on from the
     next cycle. Nothing is paid until the customer confirms the quote shown,
@@ -130,7 +132,7 @@ def renew(request, actor):
     moved meanwhile is refused (price_changed) with the new quote drawn
     instead. A second submit of one form pays nothing and shows the first
     result (panels.forms.FORM_TOKEN)."""
-    form = RenewForm(request.POST if request.method == "POST" else request.GET)
+    form = RenewForm(_renewal_choice(request, actor))
     if not form.is_valid():
         messages.error(request, sentence(first_error(form)))
         return redirect("orders")
@@ -256,16 +258,42 @@ def _renewal_pay(request, actor, choice: dict):
     return redirect("invoice-detail", invoice.pk), ""
 
 
+# The tabs whose orders can be renewed by hand (the cancelled ones end on their date).
+RENEWABLE_TABS = ("manual", "auto", "grace")
+
+
 @customer_view
 def renewals(request, actor):
     tab = request.GET.get("tab", "manual")
     if tab not in dict(CENTER_TABS):
         tab = "manual"
+    # A page of the tab; "renew all" (renew?all_in=<tab>) takes the whole tab, decided again on the server.
+    rows = renewal_center(actor=actor, tab=tab)
+    page = paginate(request, rows)
     return render(
         request,
         "panels/customer/renewals.html",
-        {"tabs": CENTER_TABS, "tab": tab, "rows": renewal_center(actor=actor, tab=tab), "today": business_today()},
+        {
+            "tabs": CENTER_TABS,
+            "tab": tab,
+            "page": page,
+            "rows": page.object_list,
+            "renewable": tab in RENEWABLE_TABS,
+            "batch_max": MAX_BATCH_ORDERS,
+            "today": business_today(),
+        },
     )
+
+
+def _renewal_choice(request, actor):
+    """The renewal page's input: the ticked orders, or every order of a
+    renewal center tab (``all_in``, the soonest first, at most a batch)."""
+    tab = request.GET.get("all_in", "")
+    if request.method != "GET" or "order" in request.GET or tab not in RENEWABLE_TABS:
+        return request.POST if request.method == "POST" else request.GET
+    data = request.GET.copy()
+    data.setlist("order", [str(pk) for pk in renewal_center(actor=actor, tab=tab).order_ids()[:MAX_BATCH_ORDERS]])
+    return data
 
 
 @customer_view

@@ -4,7 +4,6 @@ and messages. Every read goes through a selector that takes the actor, every
 write through a service that checks it again."""
 
 from django.contrib import messages
-from django.db.models import Count, Q
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
@@ -14,7 +13,7 @@ from orders.selectors import OrderFilters, orders_of
 from orders.services import order_set_flags
 from panels.views.common import attempt, back_to, message_page, messages_page, paginate, reseller_view, with_days
 from renewals.rules import WHAT_TO_DO
-from renewals.selectors import customers_of, failed_batches, sweep_preview
+from renewals.selectors import customer_counts, customers_of, failed_batches, sweep_preview
 from tenants.selectors import customer_detail, sub_resellers
 from tenants.services import customer_set_auto_renew_allowed
 
@@ -26,9 +25,7 @@ def customers(request, actor):
     failing_only = request.GET.get("failing") == "1"
     page = paginate(request, customers_of(actor=actor, query=query, failing_only=failing_only))
     # One query for both numbers, whatever the size of the subtree.
-    stats = customers_of(actor=actor).aggregate(
-        customers=Count("pk"), failing=Count("pk", filter=Q(failed_renewals__gt=0))
-    )
+    stats = customer_counts(actor=actor)
     return render(
         request,
         "panels/reseller/customers.html",
