@@ -282,11 +282,17 @@ def whole_night_command(command, options: dict, on: datetime.date, progress) -> 
 
 def whole_night(*, orders: int, seed: int, on: datetime.date, progress=None) -> dict:
     """Build the portal, run the night for ``on`` and return its figures."""
+    built_at = time.perf_counter()
+    build_night(orders=orders, seed=seed, on=on)
+    figures = night_figures(orders=orders, seed=seed, on=on, progress=progress)
+    return {"build_seconds": round(time.perf_counter() - built_at - figures["seconds"], 1), **figures}
+
+
+def night_figures(*, orders: int, seed: int, on: datetime.date, progress=None) -> dict:
+    """Run the night for ``on`` on the portal built from ``orders`` and
+    ``seed`` and return its figures, with what they should be."""
     from renewals.sweep.run import sweep_run
 
-    built_at = time.perf_counter()
-    built = build_night(orders=orders, seed=seed, on=on)
-    build_seconds = time.perf_counter() - built_at
     clock = PhaseClock(progress or None)
     with statements_counted() as statements:
         started = clock.last = time.perf_counter()
@@ -299,9 +305,8 @@ def whole_night(*, orders: int, seed: int, on: datetime.date, progress=None) -> 
     failed = OrderOutcome.objects.filter(run=run, outcome=BatchOutcome.FAILED).count()
     problems = invariant_violations()
     return {
-        "orders": built["orders"],
-        "accounts": built["accounts"],
-        "build_seconds": round(build_seconds, 1),
+        "orders": orders,
+        "accounts": (orders + ORDERS_PER_ACCOUNT - 1) // ORDERS_PER_ACCOUNT,
         "seconds": round(seconds, 3),
         "phases": phases,
         "phases_heard": sorted(clock.heard),
