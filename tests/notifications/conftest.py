@@ -54,3 +54,34 @@ def smtp(settings):
     settings.DEFAULT_FROM_EMAIL = "billing@portal.test"
     yield server
     server.down()
+
+
+@pytest.fixture
+def serve(settings):
+    """serve(inbox) -> a counting SMTP server (notifications.localsmtp) with
+    that handler, which the portal mails to until the test ends."""
+    from notifications.localsmtp import LocalSMTP
+
+    servers = []
+
+    def start(inbox):
+        server = LocalSMTP(inbox).start()
+        servers.append(server)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.DEFAULT_FROM_EMAIL = "billing@portal.test"
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def mailbox(serve):
+    """A counting SMTP server: ``mailbox.inbox`` has the connections, the
+    messages and how often each notice arrived; ``mailbox.inbox.refused``
+    the addresses it refuses."""
+    from notifications.localsmtp import Inbox
+
+    return serve(Inbox(keep=True))

@@ -13,6 +13,12 @@ from tests.renewals.conftest import order
 D = datetime.date
 
 
+def counts(**these) -> dict[str, int]:
+    """What a delivery run reports: notices sent, failed, panel only, handed
+    back for lack of time, and the SMTP connections it opened."""
+    return {"sent": 0, "failed": 0, "panel_only": 0, "deferred": 0, "connections": 0, **these}
+
+
 @pytest.fixture
 def renewed(portal):
     """A night that renews one order: two notices for jane@example.test."""
@@ -27,8 +33,8 @@ def renewed(portal):
 @pytest.mark.django_db
 def test_each_notice_is_mailed_once_in_the_resellers_name(smtp, renewed):
     inbox = smtp.inbox
-    assert deliver_pending() == {"sent": 2, "failed": 0, "panel_only": 0}
-    assert deliver_pending() == {"sent": 0, "failed": 0, "panel_only": 0}  # again: nothing twice
+    assert deliver_pending() == counts(sent=2, connections=1)
+    assert deliver_pending() == counts()  # again: nothing twice
     call_command("run_renewals", "--date", "2026-12-05", verbosity=0)  # the nightly work again
     assert deliver_pending()["sent"] == 0
     assert sorted(m["Subject"].split(":")[0] for m in inbox.messages) == ["Renewal paid", "Renewed"]
@@ -46,7 +52,7 @@ def test_each_notice_is_mailed_once_in_the_resellers_name(smtp, renewed):
 def test_with_the_mail_server_down_notices_wait_and_go_out_once_it_is_back(smtp, renewed):
     smtp.down()
     now = datetime.datetime(2026, 12, 5, 3, 0, tzinfo=datetime.UTC)
-    assert deliver_pending(now=now) == {"sent": 0, "failed": 2, "panel_only": 0}
+    assert deliver_pending(now=now) == counts(failed=2)
     failed = Notice.objects.first()
     assert (failed.state, failed.attempts, failed.next_attempt_at) == (
         DeliveryState.FAILED,
@@ -55,7 +61,7 @@ def test_with_the_mail_server_down_notices_wait_and_go_out_once_it_is_back(smtp,
     )
     assert deliver_pending(now=now)["failed"] == 0  # not before its retry time
     smtp.up()
-    assert deliver_pending(now=now + datetime.timedelta(minutes=2)) == {"sent": 2, "failed": 0, "panel_only": 0}
+    assert deliver_pending(now=now + datetime.timedelta(minutes=2)) == counts(sent=2, connections=1)
     assert len(smtp.inbox.messages) == 2
     assert deliver_pending(now=now + datetime.timedelta(hours=1))["sent"] == 0
 
@@ -64,7 +70,7 @@ def test_with_the_mail_server_down_notices_wait_and_go_out_once_it_is_back(smtp,
 def test_a_customer_without_an_email_address_reads_it_in_the_panel(smtp, portal):
     portal([order("o1", D(2026, 12, 10))], customers=[{"ref": "c1", "name": "J", "reseller": "r1", "balance": "50"}])
     call_command("run_renewals", "--date", "2026-12-05", verbosity=0)
-    assert deliver_pending() == {"sent": 0, "failed": 0, "panel_only": 2}
+    assert deliver_pending() == counts(panel_only=2)
     assert set(Notice.objects.values_list("state", flat=True)) == {DeliveryState.PANEL_ONLY}
     assert smtp.inbox.messages == []
 
