@@ -1,13 +1,20 @@
 """The Stripe SDK, configured from settings: one place that knows the keys.
 
 The SDK's own network retries are off: a retry is our decision, made from our
-records (payments.models.PaymentAttempt), never a silent second request.
+records (payments.models.PaymentAttempt), never a silent second request. The
+one retry made here is of a 429, which Stripe answers before doing anything
+(ProcessorClient); every request waits for its slot in the portal's rate
+(payments.throttle).
+
 Every request has a timeout (SPEC "Money": connect 10 s, read 30 s), so a
 slow processor makes an attempt ``unknown`` for reconciliation instead of
 holding a sweep worker for the SDK's default 80 s, or for ever.
 """
 
+import logging
 import os
+import random
+import time
 from decimal import Decimal
 
 import stripe
@@ -15,14 +22,57 @@ from django.conf import settings
 
 from core.errors import DomainError
 from core.money import minor_unit
+from payments.throttle import processor_slot_wait
+
+log = logging.getLogger("payments")
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 30
 
 
+# A 429 (stripe.RateLimitError: too many requests, or an object locked by
+# another request) is tried again this many times in all, after a backoff
+# that doubles from BACKOFF_SECONDS up to BACKOFF_CAP_SECONDS, with jitter so
+# the threads and processes it stopped together do not come back together.
+RATE_LIMITED_TRIES = 5
+BACKOFF_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
+
+
+def backoff_seconds(retry: int) -> float:
+    """The wait before the ``retry``-th retry (1, 2, ...): half the doubled
+    step, plus up to as much again at random."""
+    step = min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2 ** (retry - 1))
+    return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not a secret
+
+
+class ProcessorClient(stripe.RequestsClient):
+    """Every request to the processor goes through here: it waits for its
+    slot in the portal's rate (payments.throttle, shared by every process),
+    and a 429 is tried again after a backoff, a bounded number of times.
+
+    Retrying a 429 is safe: Stripe refuses a rate-limited request before it
+    does anything, and the retry carries the same idempotency key, so even
+    a request carried out would answer with its first result. After the
+    last try the SDK raises RateLimitError, which leaves the attempt
+    ``unknown`` for reconciliation, as a reply that never came does
+    (payments.charges): never a second charge."""
+
+    def request(self, method, url, headers, post_data=None):
+        for retry in range(RATE_LIMITED_TRIES):
+            if retry:
+                time.sleep(backoff_seconds(retry))
+                log.info("card processor: %s %s answered 429; retry %d", method.upper(), url, retry)
+            processor_slot_wait()
+            response = super().request(method, url, headers, post_data)
+            if response[1] != 429:
+                break
+        return response
+
+
 def http_client() -> stripe.RequestsClient:
-    """A client with the portal's timeouts."""
-    return stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+    """A client with the portal's timeouts, rate and retries of a 429."""
+    return ProcessorClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
 
 
 # One client per process: its sessions are per thread (the SDK's
