@@ -238,7 +238,7 @@ POST_CHUNK = 1000
 
 
 def ledger_post_many(
-    *, actor: Actor, postings: list[Posting], business_date: datetime.date | None = None
+    *, actor: Actor, postings: list[Posting], business_date: datetime.date | None = None, locked: bool = False
 ) -> list[Posted]:
     """``ledger_post`` for many accounts at once, in a fixed number of
     statements whatever their number: per chunk of accounts one UPDATE that
@@ -254,7 +254,10 @@ def ledger_post_many(
     line). One entry per account; not the processor's kinds, which arrive
     one at a time (ledger_post). Checked after the UPDATE where they need the
     account: an error then leaves the caller's transaction to roll back (no
-    savepoint, whose two statements a sweep batch would pay for)."""
+    savepoint, whose two statements a sweep batch would pay for).
+
+    ``locked``: the caller holds the accounts' row locks already (the sweep
+    and every renewal lock them first): the UPDATE does not take them again."""
     if not postings:
         return []
     unknown = {p.kind for p in postings} - set(EntryKind.values)
@@ -280,7 +283,7 @@ def ledger_post_many(
         now = db_now()
         moved: dict[int, tuple] = {}
         for start in range(0, len(postings), POST_CHUNK):
-            moved.update(_move_balances(postings[start : start + POST_CHUNK], now))
+            moved.update(_move_balances(postings[start : start + POST_CHUNK], now, locked=locked))
         if len(moved) < len(postings):
             raise _refusal([p for p in postings if p.account_id not in moved])
         posted = []
@@ -332,7 +335,7 @@ _AVAILABLE_AFTER = available_funds(
 )
 
 
-def _move_balances(postings: list[Posting], now) -> dict[int, tuple]:
+def _move_balances(postings: list[Posting], now, *, locked: bool = False) -> dict[int, tuple]:
     """One UPDATE for a chunk: each account's balance moved by its amount and
     its overdrawn by the rule, under its row lock, unless the rule refuses
     the entry (entry_refused: not one of the processor's, so any debit that
@@ -344,7 +347,7 @@ def _move_balances(postings: list[Posting], now) -> dict[int, tuple]:
     row = "(%s, %s)" if connection.vendor == "postgresql" else "(%s, CAST(%s AS NUMERIC))"
     values = ", ".join([row] * len(rows))
     lock = join = where_lock = ""
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not locked:
         # The rows locked in id order first (SQLite's writer lock covers the
         # whole database): two callers with overlapping accounts queue, never
         # deadlock, and a caller that holds them already just goes on.
@@ -354,17 +357,20 @@ def _move_balances(postings: list[Posting], now) -> dict[int, tuple]:
         )
         join = ", locked"
         where_lock = " AND locked.customer_id = v.id"
+    # The ids' range too: with it the planner reads a batch's consecutive
+    # accounts by their index rather than every account into a hash.
     sql = (
         f"WITH v(id, amount) AS (VALUES {values}){lock} "
         "UPDATE balances_account SET balance = balances_account.balance + v.amount, "
         f"overdrawn = {overdrawn_after_sql(_AVAILABLE_AFTER)}, updated_at = %s "
         f"FROM v{join} WHERE balances_account.customer_id = v.id{where_lock} "
+        "AND balances_account.customer_id BETWEEN %s AND %s "
         f"AND (v.amount >= 0 OR {_AVAILABLE_AFTER} >= 0) "
         "RETURNING balances_account.customer_id, balances_account.balance, balances_account.currency, "
         "(SELECT ref FROM tenants_customer WHERE tenants_customer.id = balances_account.customer_id)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row] + [now])
+        cursor.execute(sql, [value for row in rows for value in row] + [now, rows[0][0], rows[-1][0]])
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 

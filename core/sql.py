@@ -1,6 +1,8 @@
-"""Database-side guards that the ORM cannot express."""
+"""Database-side guards that the ORM cannot express, and the set-based
+helpers of the hot paths (raw multi-row writes, COPY, id lists)."""
 
 from django.db import migrations
+from django.db.models import F, Lookup, Q
 
 _FUNCTION = """
 CREATE OR REPLACE FUNCTION refuse_change_append_only() RETURNS trigger AS $$
@@ -86,16 +88,64 @@ def _copy_escape(value: str) -> str:
     return value
 
 
-_COPY_FORMAT = {
-    type(None): lambda value: "\\N",
-    bool: lambda value: "t" if value else "f",
-    str: _copy_escape,
-}
+def _copy_text(rows: list[tuple]) -> str:
+    """The rows in PostgreSQL's COPY text format. Dates, times and amounts
+    repeat across a batch's rows (one business date, one ``now``, a few
+    prices) and their ``str`` is the slow part: each distinct one is
+    formatted once per call."""
+    memo: dict = {}
+    escape = _copy_escape
+
+    def cell(value) -> str:
+        kind = type(value)
+        if kind is str:
+            return escape(value)
+        if kind is int:
+            return str(value)
+        if value is None:
+            return "\\N"
+        if kind is bool:
+            return "t" if value else "f"
+        key = (kind, value)  # keyed by type too: 1 == True == Decimal(1)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = escape(str(value))
+        return text
+
+    return "".join(["\t".join([cell(value) for value in row]) + "\n" for row in rows])
 
 
-def _copy_line(row: tuple) -> str:
-    """One row in PostgreSQL's COPY text format."""
-    return "\t".join([_COPY_FORMAT.get(type(value), str)(value) for value in row]) + "\n"
+def ids_take(model, count: int) -> list[int]:
+    """``count`` new primary keys of ``model``'s table, taken from its own
+    counter (PostgreSQL's sequence, SQLite's AUTOINCREMENT row) so that no
+    other insert can be given them: for rows written later in the
+    transaction, or referenced before they are written (foreign keys are
+    checked at commit)."""
+    from django.db import connection
+
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: the AUTOINCREMENT counter moved under the database's writer
+        # lock, past the table's largest id too (a row inserted with its own).
+        cursor.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT %s, 0 WHERE NOT EXISTS "
+            "(SELECT 1 FROM sqlite_sequence WHERE name = %s)",
+            [table, table],
+        )
+        cursor.execute(
+            f"UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT COALESCE(MAX(id), 0) FROM {table})) + %s "
+            "WHERE name = %s RETURNING seq",
+            [count, table],
+        )
+        last = cursor.fetchone()[0]
+    return list(range(last - count + 1, last + 1))
 
 
 def insert_rows(
@@ -159,20 +209,37 @@ def insert_rows(
 def _copy_rows(connection, table, model, columns, rows, returning) -> list[tuple]:
     import io
 
+    if returning:
+        rows = [(pk, *row) for pk, row in zip(ids_take(model, len(rows)), rows, strict=True)]
+        columns = ("id", *columns)
+    names = ", ".join(model._meta.get_field(c).column for c in columns)
     with connection.cursor() as cursor:
-        if returning:
-            cursor.execute(
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)]
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            rows = [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
-            columns = ("id", *columns)
-        names = ", ".join(model._meta.get_field(c).column for c in columns)
-        buffer = io.StringIO()
-        buffer.writelines(map(_copy_line, rows))
-        buffer.seek(0)
-        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", io.StringIO(_copy_text(rows)))
     if not returning:
         return []
     positions = [columns.index(c) for c in returning]
     return [tuple(row[i] for i in positions) for row in rows]
+
+
+class _AnyOf(Lookup):
+    """``lhs = ANY(%s)``: an id list as one array parameter."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", (*params, self.rhs)
+
+
+def ids_in(field: str, ids):
+    """A filter for ``field`` among many integer ids (a batch's accounts):
+    ``field__in=ids``, but on PostgreSQL one array parameter, since the ORM
+    prepares every member of an IN list one by one (a sweep batch reads five
+    such lists of a thousand)."""
+    from django.db import connection
+
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return _AnyOf(F(field), ids)
+    return Q(**{f"{field}__in": ids})

@@ -33,6 +33,17 @@ def notices_create(specs: list[NoticeSpec], *, new: bool = False) -> int:
     (a batch attempt, a lifecycle move): the rows are then written in bulk and
     a duplicate is an error, not silently dropped."""
     now = db_now()
+    texts: dict[int, str] = {}
+
+    def dumped(value) -> str:
+        # One account's notices share their facts and refs (the writer's
+        # two per invoice): each object is serialised once. Keyed by
+        # identity: the specs keep every object alive meanwhile.
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = json.dumps(value)
+        return text
+
     insert_rows(
         Notice,
         ("kind", "customer_id", "reseller_id", "recipient", "subject_key", "cycle", "business_date", "created_at",
@@ -40,7 +51,7 @@ def notices_create(specs: list[NoticeSpec], *, new: bool = False) -> int:
         # The rendered text, state, attempts and last_error take their database defaults.
         [
             (s.kind, s.customer_id, s.reseller_id, s.recipient, s.subject_key, s.cycle, s.business_date, now,
-             json.dumps(s.data), json.dumps(s.order_refs))
+             dumped(s.data), dumped(s.order_refs))
             for s in specs
         ],
         ignore_conflicts=not new,

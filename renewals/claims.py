@@ -10,6 +10,7 @@ import datetime
 from decimal import Decimal
 
 from core.money import ZERO
+from core.sql import ids_in
 from payments.models import OPEN, PaymentAttempt
 from renewals.models import RenewalPayment
 from renewals.rules import Period
@@ -18,7 +19,7 @@ from renewals.rules import Period
 def claimed_orders(customer_ids) -> set[int]:
     """Orders of these accounts claimed by a card payment still in flight, in
     one statement (the sweep reads it per batch, under the accounts' locks)."""
-    return _claimed(RenewalPayment.objects.filter(attempt__account_id__in=list(customer_ids)))
+    return _claimed(RenewalPayment.objects.filter(ids_in("attempt__account_id", customer_ids)))
 
 
 def claimed_orders_all() -> set[int]:

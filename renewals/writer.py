@@ -8,7 +8,6 @@ the number of accounts and orders.
 """
 
 import datetime
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +16,7 @@ from balances.models import EntryKind
 from balances.services import Posting, ledger_post_many
 from core.errors import DomainError
 from core.queue import enqueue_on_commit
-from core.sql import db_now, insert_rows, update_from_values
+from core.sql import db_now, ids_take, insert_rows, update_from_values
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
@@ -82,43 +81,31 @@ class Charge:
 
 @dataclass
 class Written:
-    """Renewals written but not yet numbered and posted: see ``finish``."""
+    """Renewals written but not yet invoiced and posted: see ``finish``."""
 
     charges: list[Charge]
     invoice_ids: dict[int, int]  # customer_id -> invoice id
     on: datetime.date
     actor: Actor
     payment_memo: str
+    source: str = RenewalSource.AUTOMATIC
 
 
 def write_renewals(
     charges: list[Charge], *, on: datetime.date, source: str, actor: Actor, payment_memo: str = "Renewal"
 ) -> Written:
-    """Invoice (unnumbered yet), extend and notify, for accounts the caller
-    has locked and found able to pay. Raises RenewalConflict (the caller's
-    transaction rolls back) if an order's paid-thru date is no longer the one
-    priced. The caller must call ``finish`` last, in the same transaction."""
-    written = Written(charges, {}, on, actor, payment_memo)
+    """Invoice lines (their invoices' rows come in ``finish``), extensions
+    and notices, for accounts the caller has locked and found able to pay.
+    Raises RenewalConflict (the caller's transaction rolls back) if an
+    order's paid-thru date is no longer the one priced. The caller must call
+    ``finish`` last, in the same transaction."""
+    written = Written(charges, {}, on, actor, payment_memo, source)
     if not charges:
         return written
-    now = db_now()
-    # A placeholder number until ``finish`` takes the real ones: the
-    # reseller's sequence is then locked only for the end of the transaction.
-    token = uuid.uuid4().hex
-    written.invoice_ids = dict(
-        (customer_id, pk)
-        for pk, customer_id in insert_rows(
-            Invoice,
-            ("number", "reseller_id", "sequence", "customer_id", "currency", "total", "business_date", "issued_at",
-             "payment_reference", "source", "created_by"),
-            [
-                (f"~{token}-{c.customer_id}", c.reseller_id, None, c.customer_id, c.currency, c.total, on, now,
-                 "balance", source, actor.label)
-                for c in charges
-            ],
-            returning=("id", "customer_id"),
-        )
-    )  # fmt: skip
+    # The invoices' ids now, their rows in ``finish`` with their numbers:
+    # each invoice is written once, and the lines, the batch attempt and the
+    # notices refer to it meanwhile (foreign keys are checked at commit).
+    written.invoice_ids = dict(zip([c.customer_id for c in charges], ids_take(Invoice, len(charges)), strict=True))
     lines = [(c, line) for c in charges for line in c.lines]
     # The renewal records: unique per order and cycle (period_start).
     insert_rows(
@@ -139,8 +126,8 @@ def write_renewals(
 
 
 def finish(written: Written) -> dict[int, int]:
-    """Number the invoices (gapless per reseller, under the sequence rows'
-    locks) and post their ledger debits (balances.services.ledger_post_many:
+    """Write the invoices with their numbers (gapless per reseller, under the
+    sequence rows' locks) and post their ledger debits (balances.services.ledger_post_many:
     the balances, the entries and their audit records). Call it last in the
     transaction: the locks are held only from here to the commit."""
     charges, on, actor = written.charges, written.on, written.actor
@@ -149,13 +136,17 @@ def finish(written: Written) -> dict[int, int]:
     counts = Counter(c.reseller_id for c in charges)
     taken = {r: iter(numbers) for r, numbers in invoice_numbers_take(counts=counts, on=on).items()}
     numbers = {c.customer_id: next(taken[c.reseller_id]) for c in sorted(charges, key=lambda c: c.customer_id)}
-    update_from_values(
-        "invoices_invoice",
-        ("id", "seq", "num"),
-        [(written.invoice_ids[customer_id], seq, number) for customer_id, (seq, number) in numbers.items()],
-        set_sql="sequence = v.seq, number = v.num",
-        where_sql="invoices_invoice.id = v.id",
-    )
+    now = db_now()
+    insert_rows(
+        Invoice,
+        ("id", "number", "reseller_id", "sequence", "customer_id", "currency", "total", "business_date", "issued_at",
+         "payment_reference", "source", "created_by"),
+        [
+            (written.invoice_ids[c.customer_id], numbers[c.customer_id][1], c.reseller_id, numbers[c.customer_id][0],
+             c.customer_id, c.currency, c.total, on, now, "balance", written.source, actor.label)
+            for c in charges
+        ],
+    )  # fmt: skip
     # Through the ledger's door: each debit, its balance move and its audit
     # record (reason: the invoice; the address of a manual renewal's request).
     # A complimentary extension moves no money: the operator's service
@@ -176,6 +167,7 @@ def finish(written: Written) -> dict[int, int]:
             if c.total
         ],
         business_date=on,
+        locked=True,  # the callers lock the accounts before they plan (write_renewals)
     )
     return written.invoice_ids
 
@@ -244,11 +236,14 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure
 
 def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.date) -> None:
     specs = []
+    cycle = on.isoformat()
     for c in charges:
+        invoice_id = invoice_ids[c.customer_id]
         # The invoice is the record the notices render their table from.
-        data = {"invoice_id": invoice_ids[c.customer_id]}
+        data = {"invoice_id": invoice_id}
         if c.card:
             data.update(card=c.card, card_amount=str(c.card_amount))
+        refs = [line.order_ref for line in c.lines]  # shared: serialised once (notices_create)
         for kind in ("renewal_completed",) if c.complimentary else ("renewal_succeeded", "renewal_completed"):
             specs.append(
                 NoticeSpec(
@@ -256,11 +251,11 @@ def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.da
                     customer_id=c.customer_id,
                     reseller_id=c.reseller_id,
                     recipient=c.customer_email,
-                    subject_key=f"invoice:{invoice_ids[c.customer_id]}",
-                    cycle=on.isoformat(),
+                    subject_key=f"invoice:{invoice_id}",
+                    cycle=cycle,
                     business_date=on,
                     data=data,
-                    order_refs=[line.order_ref for line in c.lines],
+                    order_refs=refs,
                 )
             )
     # Keyed by the new invoice: every key is new.

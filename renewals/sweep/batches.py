@@ -6,6 +6,8 @@ recorded as batch attempts and outcome rows (``record_plans``)."""
 import datetime
 from collections import defaultdict
 
+from django.db import connection
+
 from core.sql import db_now, insert_rows
 from renewals.claims import claimed_orders
 from renewals.facts import Catalog, OrderRow, load_accounts, window_orders
@@ -19,11 +21,7 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     """Plan the accounts not yet attempted on ``on`` (the shared read path of
     the real run and the dry-run)."""
     accounts = load_accounts(customer_ids, lock=lock)
-    attempted = set(
-        BatchAttempt.objects.filter(customer_id__in=list(accounts), business_date=on).values_list(
-            "customer_id", flat=True
-        )
-    )
+    attempted = attempted_on(accounts, on)
     accounts = {pk: a for pk, a in accounts.items() if pk not in attempted}
     mark_usable_cards(accounts)
     # Under the accounts' locks: a card payment that claimed orders (a manual
@@ -35,6 +33,27 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
         by_customer[order.customer_id].append(order)
     plans = [plan_account(accounts[pk], by_customer[pk], catalog, on, claimed) for pk in sorted(by_customer)]
     return [p for p in plans if p.due]
+
+
+def attempted_on(customer_ids, on: datetime.date) -> set[int]:
+    """Which of these accounts have an attempt on ``on`` already (another
+    run's or a redelivered task's, found under the locks). On PostgreSQL one
+    probe of the unique (customer, date) index per account: asked as one
+    ``customer_id = ANY(...) AND business_date = ...``, the planner may read
+    every attempt of the date through the date's index instead, the more of
+    them the later in the night (its statistics think tonight's date empty)."""
+    ids = list(customer_ids)
+    if connection.vendor != "postgresql":
+        return set(
+            BatchAttempt.objects.filter(customer_id__in=ids, business_date=on).values_list("customer_id", flat=True)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT v.id FROM unnest(%s::bigint[]) AS v(id), LATERAL (SELECT 1 FROM renewals_batchattempt a"
+            " WHERE a.customer_id = v.id AND a.business_date = %s LIMIT 1) AS hit",
+            [ids, on],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def record_plans(plans: list[AccountPlan], invoices: dict[int, int], on: datetime.date, run) -> dict[int, int]:

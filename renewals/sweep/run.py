@@ -189,13 +189,15 @@ def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run, progr
     briefly (writer.finish)."""
     workers = sweep_workers()
     if getattr(settings, "SWEEP_POOL", "processes") == "processes":
-        # The account ids of the night (a few MB for a million orders), read
-        # before the fork so that no child inherits an open connection.
-        work: Iterator[list[int]] = iter(list(batches))
+        # Forked with no connection open, so that no child inherits one; a
+        # forked pool starts all its processes on the first task, which
+        # these no-op tasks make happen before this process opens a
+        # connection again to stream the night's accounts (memory flat).
         connections.close_all()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        for started in [pool.submit(os.getpid) for _ in range(workers)]:
+            started.result()
     else:
-        work = batches
         pool = ThreadPoolExecutor(max_workers=workers)
     failures: list[BaseException] = []
     swept = 0
@@ -212,7 +214,7 @@ def _in_parallel(batches: Iterator[list[int]], *, on, catalog, actor, run, progr
             swept += accounts
             progress("accounts", swept, None)
 
-        for ids in work:
+        for ids in batches:
             pending.append((pool.submit(_sweep_batch_alone, ids, on, catalog, actor, run, address), len(ids)))
             # A few batches in flight at a time: memory stays flat.
             while len(pending) > 2 * workers or (pending and pending[0][0].done()):
