@@ -225,6 +225,18 @@ def window_orders(customer_ids, on: datetime.date, catalog: Catalog) -> list[Ord
     return order_rows(queryset.order_by("customer_id", "expires_on", "pk"))
 
 
+def facts_key(order: OrderRow, account: AccountRow) -> tuple:
+    """Everything ``facts_for`` reads of an order and its account (the
+    catalog is the run's): orders with one key have the same facts, so the
+    planner asks the rules once per key (many orders share one). A field
+    ``facts_for`` reads belongs here too (tests/renewals/test_plan.py)."""
+    return (
+        order.plan_id, order.expires_on, order.tenure_months, order.status, order.auto_renew, order.do_not_renew,
+        order.locked, order.stopped, order.pending_action, order.auto_renew_locked,
+        account.reseller_id, account.allow_auto_renew, account.auto_renew, account.currency,
+    )  # fmt: skip
+
+
 def facts_for(order: OrderRow, account: AccountRow, catalog: Catalog) -> OrderFacts:
     plan = catalog.plans[order.plan_id]
     return OrderFacts(

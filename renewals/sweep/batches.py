@@ -31,7 +31,8 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     by_customer: dict[int, list[OrderRow]] = defaultdict(list)
     for order in window_orders(accounts, on, catalog):
         by_customer[order.customer_id].append(order)
-    plans = [plan_account(accounts[pk], by_customer[pk], catalog, on, claimed) for pk in sorted(by_customer)]
+    verdicts: dict = {}
+    plans = [plan_account(accounts[pk], by_customer[pk], catalog, on, claimed, verdicts) for pk in sorted(by_customer)]
     return [p for p in plans if p.due]
 
 

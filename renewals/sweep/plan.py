@@ -15,12 +15,12 @@ from balances.rules import available_funds
 from core.money import ZERO
 from orders.models import PaymentSource
 from payments.gateway import minimum_charge
-from renewals.facts import AccountRow, Catalog, OrderRow, facts_for
+from renewals.facts import AccountRow, Catalog, OrderRow, facts_for, facts_key
 from renewals.models import BatchOutcome
 from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedOrder:
     order: OrderRow
     reason: Reason | None  # None: in the batch
@@ -84,13 +84,20 @@ def plan_account(
     catalog: Catalog,
     on: datetime.date,
     claimed: frozenset | set = frozenset(),
+    verdicts: dict | None = None,
 ) -> AccountPlan:
     """Plan one account's night. ``orders`` may hold orders that are not due:
     only the due ones are planned. ``claimed`` orders belong to a card payment
-    still in flight: they wait for it (``payment_unknown``)."""
+    still in flight: they wait for it (``payment_unknown``). ``verdicts``: the
+    rules' answers by facts_key, shared by the accounts of a batch (same
+    catalog, same date)."""
     plan = AccountPlan(account=account)
+    verdicts = {} if verdicts is None else verdicts
     for order in orders:
-        verdict = eligibility(facts_for(order, account, catalog), on)
+        key = facts_key(order, account)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = eligibility(facts_for(order, account, catalog), on)
         # An order held back by an internal error is retried past its
         # paid-thru date too, until an attempt ends otherwise.
         if not verdict.due and order.id not in catalog.held:
