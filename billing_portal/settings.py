@@ -180,6 +180,12 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# Notice delivery (notifications.delivery): notices per batch, each batch over
+# one SMTP connection; and the most one delivery run may take (a run stops
+# taking batches then, and hands back what it had no time for). Every SMTP
+# operation is bounded by EMAIL_TIMEOUT besides.
+NOTICE_BATCH_SIZE = int(os.environ.get("NOTICE_BATCH_SIZE", "500"))
+NOTICE_DELIVERY_SECONDS = int(os.environ.get("NOTICE_DELIVERY_SECONDS", "240"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@portal.test")
 # Where the panels are, for the links in notices.
 PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000")
@@ -209,6 +215,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Mail goes out on its own queue, served by its own worker (docker-compose's
+# "mailer"): a slow or hanging mail server never holds up the nightly run's
+# workers, and the nightly work never waits for the mail.
+CELERY_TASK_ROUTES = {"renewals.tasks.deliver_notices": {"queue": "notices"}}
 
 # Security headers on every response. The Content-Security-Policy allows only
 # this origin's own files: no inline script or style anywhere (templates pass
@@ -238,6 +248,12 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# The sweep's card step: accounts charged at once by each sweep worker
+# (PostgreSQL; one on SQLite), and requests a second to Stripe from all the
+# portal's processes together (shared through Redis when REDIS_URL is set;
+# 0: no limit). Stripe allows 25 a second in test mode, 100 in live mode.
+CARD_CONCURRENCY = int(os.environ.get("CARD_CONCURRENCY") or 12)
+CARD_RATE_PER_SECOND = int(os.environ.get("CARD_RATE_PER_SECOND") or 24)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -4,11 +4,11 @@ and the admin's platform-wide ones."""
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, QuerySet, Value, When
+from django.db.models import Count, QuerySet
 
 from catalog.models import Category, PlanPrice
 from core.errors import NotFound
-from orders.models import Order
+from orders.models import ENDED_LAST, Order
 from orders.states import OrderStatus
 from tenants.scope import Actor
 
@@ -54,9 +54,8 @@ def orders_of(*, actor: Actor, filters: OrderFilters = OrderFilters(), on: datet
     fields = SORTS.get(key, SORTS["paid_thru"])
     if filters.sort.startswith("-"):
         fields = tuple(f"-{f}" for f in fields)
-    # Terminated orders are history: after the live ones, whatever the sort.
-    ended = Case(When(status=OrderStatus.TERMINATED, then=Value(1)), default=Value(0))
-    return orders.order_by(ended, *fields)
+    # Terminated orders are history: after the live ones, whatever the sort (order_listing_idx).
+    return orders.order_by(ENDED_LAST, *fields)
 
 
 def order_detail(*, actor: Actor, order_id: int) -> Order:

@@ -3,6 +3,7 @@ the acting user."""
 
 import dataclasses
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -126,7 +127,7 @@ CENTER_TABS = (
 MANUAL_HORIZON_DAYS = 60
 
 
-def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -> list[CenterRow]:
+def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -> "CenterRows":
     """The renewal center's tab for the acting customer (or reseller subtree):
 
     - manual: active orders expiring within 60 days that will not renew by themselves;
@@ -135,9 +136,13 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
     - cancelled: orders marked do-not-renew;
     - grace: suspended orders, with the day they will be terminated.
 
-    A fixed number of queries: the orders, their accounts and the catalog."""
+    Every order of the tab is decided (which tab it belongs to, and the auto
+    tab's running total, need them all) over plain rows, not models; the
+    orders themselves are loaded only for the rows a page shows
+    (``CenterRows``). A fixed number of queries: the rows, their accounts and
+    the catalog, then one for the page."""
     on = on or business_today()
-    orders = Order.objects.visible_to(actor).select_related("plan__category", "customer")
+    orders = Order.objects.visible_to(actor)
     if tab == "cancelled":
         orders = orders.filter(do_not_renew=True, status__in=[OrderStatus.ACTIVE, OrderStatus.SUSPENDED])
     elif tab == "grace":
@@ -146,40 +151,65 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
         orders = orders.filter(status=OrderStatus.ACTIVE, do_not_renew=False, expires_on__isnull=False)
         if tab == "manual":
             orders = orders.filter(expires_on__lte=on + datetime.timedelta(days=MANUAL_HORIZON_DAYS))
-    orders = list(orders.order_by("expires_on", "pk"))
-    rows, accounts, catalog = _engine_facts(Order.objects.filter(pk__in=[o.pk for o in orders]))
-    rows = {row.id: row for row in rows}
+    rows, accounts, catalog = _engine_facts(orders.order_by("expires_on", "pk"))
     mark_usable_cards(accounts)
     result = []
     spent: dict[int, Decimal] = {}
-    for order in orders:
-        row, account = rows[order.pk], accounts[order.customer_id]
+    for row in rows:
+        account = accounts[row.customer_id]
         verdict = eligibility(facts_for(row, account, catalog), on)
         sentence = verdict.reason.label if verdict.reason else "Renews automatically."
-        if tab == "grace":
-            terminate_on = termination_day(order.expires_on, order.plan.category.grace_days)
-            result.append(CenterRow(order, verdict.reason, sentence, terminate_on=terminate_on))
-        elif tab == "manual" and verdict.reason is not None:
-            result.append(CenterRow(order, verdict.reason, sentence))
+        if tab in ("grace", "cancelled") or (tab == "manual" and verdict.reason is not None):
+            result.append((row.id, {"reason": verdict.reason, "sentence": sentence}))
         elif tab == "auto" and verdict.reason is None:
             amount = catalog.next_period(row).amount
             # In date order: does what is available cover this and every earlier renewal?
             spent[account.customer_id] = spent.get(account.customer_id, Decimal("0")) + amount
             available = available_funds(account.balance, account.held, account.credit_limit)
             attempt = max(verdict.window_opens, on) if verdict.window_opens else on
+            cover = spent[account.customer_id] <= available or account.card_usable
             result.append(
-                CenterRow(
-                    order,
-                    None,
-                    sentence,
-                    next_attempt=attempt,
-                    amount=amount,
-                    funds_cover=spent[account.customer_id] <= available or account.card_usable,
-                )
-            )
-        elif tab == "cancelled":
-            result.append(CenterRow(order, verdict.reason, sentence))
-    return result
+                (row.id, {"reason": None, "sentence": sentence, "next_attempt": attempt, "amount": amount,
+                          "funds_cover": cover})
+            )  # fmt: skip
+    return CenterRows(actor, result, grace=tab == "grace")
+
+
+class CenterRows(Sequence):
+    """A tab's rows, decided; each row's order (with plan, category and
+    customer) is loaded when the row is read, in one query for a slice or a
+    page (a Paginator reads only its page), so a tab of thousands costs the
+    same as a tab of ten."""
+
+    def __init__(self, actor: Actor, decided: list[tuple[int, dict]], *, grace: bool):
+        self.actor = actor
+        self.decided = decided
+        self.grace = grace
+
+    def __len__(self) -> int:
+        return len(self.decided)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._rows(self.decided[index])
+        return self._rows([self.decided[index]])[0]
+
+    def __iter__(self):
+        return iter(self._rows(self.decided))
+
+    def order_ids(self) -> list[int]:
+        return [order_id for order_id, _ in self.decided]
+
+    def _rows(self, decided) -> list[CenterRow]:
+        ids = [order_id for order_id, _ in decided]
+        orders = Order.objects.visible_to(self.actor).select_related("plan__category", "customer").in_bulk(ids)
+        rows = []
+        for order_id, fields in decided:
+            order = orders[order_id]
+            if self.grace:
+                fields = {**fields, "terminate_on": termination_day(order.expires_on, order.plan.category.grace_days)}
+            rows.append(CenterRow(order, **fields))
+        return rows
 
 
 @dataclass(frozen=True)
@@ -294,27 +324,46 @@ def failed_batches(*, actor: Actor, since_days: int = 30):
 
 def customers_of(*, actor: Actor, query: str = "", failing_only: bool = False) -> QuerySet:
     """The customers of the acting reseller's subtree with their balance,
-    order counts and failed renewals, in one query whatever the number of rows."""
+    order counts and failed renewals, in one query whatever the number of rows
+    (the counts are evaluated for the rows a page shows)."""
     orders = Order.objects.filter(customer_id=OuterRef("pk"))
-    # Orders still active whose auto-renewal failed for their current cycle.
-    failing = OrderOutcome.objects.filter(
-        order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), outcome=BatchOutcome.FAILED
-    )
     customers = (
         Customer.objects.visible_to(actor)
         .select_related("account", "reseller")
         .annotate(
             orders_active=_count(orders.filter(status=OrderStatus.ACTIVE)),
             orders_suspended=_count(orders.filter(status=OrderStatus.SUSPENDED)),
-            failed_renewals=_count(orders.filter(Exists(failing), status=OrderStatus.ACTIVE)),
+            failed_renewals=_count(orders.filter(Exists(_failed_for_the_cycle()), status=OrderStatus.ACTIVE)),
         )
         .order_by("name", "pk")
     )
     if query:
         customers = customers.filter(Q(name__icontains=query) | Q(ref__icontains=query) | Q(email__icontains=query))
     if failing_only:
-        customers = customers.filter(failed_renewals__gt=0)
+        customers = customers.filter(pk__in=_failing_customers(actor))
     return customers
+
+
+def customer_counts(*, actor: Actor) -> dict[str, int]:
+    """{"customers", "failing"} for the acting reseller's subtree, in one
+    query: the failing ones as one set (a join), not a count per customer."""
+    return Customer.objects.visible_to(actor).aggregate(
+        customers=Count("pk"), failing=Count("pk", filter=Q(pk__in=_failing_customers(actor)))
+    )
+
+
+def _failed_for_the_cycle():
+    """The outer order's auto-renewal failed for its current cycle."""
+    return OrderOutcome.objects.filter(
+        order_id=OuterRef("pk"), cycle=OuterRef("expires_on"), outcome=BatchOutcome.FAILED
+    )
+
+
+def _failing_customers(actor: Actor) -> QuerySet:
+    """Ids of the customers with an active order whose auto-renewal failed
+    for its current cycle (failed_renewals > 0), as one set."""
+    failing = Order.objects.visible_to(actor).filter(Exists(_failed_for_the_cycle()), status=OrderStatus.ACTIVE)
+    return failing.values("customer_id")
 
 
 def _count(rows: QuerySet):

@@ -9,7 +9,7 @@ import functools
 from django.db import transaction
 
 from balances.models import Account
-from core.isolation import Subject, each, isolated
+from core.isolation import Subject, isolated
 from core.models import Stage
 from invoices.models import RenewalSource
 from orders.models import Order
@@ -18,7 +18,7 @@ from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
 from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.rules import Reason
 from renewals.sweep.batches import plan_accounts, record_plans
-from renewals.sweep.card import card_batch
+from renewals.sweep.card import card_step
 from renewals.sweep.plan import ZERO, AccountPlan, PlannedOrder
 from renewals.writer import Charge, Line, finish, write_renewals
 from tenants.models import Customer
@@ -85,13 +85,9 @@ def sweep_accounts(customer_ids, *, on: datetime.date, catalog: Catalog, actor: 
         card_accounts.extend(_balance_step(part, on=on, catalog=catalog, actor=actor, run=run))
 
     isolated(ids, balance_step, stage=Stage.SWEEP, chunk=max(1, len(ids)), **options)
-    # One account at a time, outside any transaction: no lock across the network.
-    each(
-        card_accounts,
-        lambda pk: card_batch(pk, on=on, catalog=catalog, actor=actor, run=run),
-        stage=Stage.CARD,
-        **options,
-    )
+    # Outside any transaction, no lock across the network; CARD_CONCURRENCY
+    # accounts at once, each isolated as ``each`` isolates it.
+    card_step(card_accounts, catalog=catalog, actor=actor, run=run, **options)
 
 
 def _balance_step(customer_ids, *, on: datetime.date, catalog: Catalog, actor: Actor, run) -> list[int]:
