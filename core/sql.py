@@ -73,6 +73,59 @@ def update_from_values(
     return updated
 
 
+def update_from_arrays(
+    table: str, columns: tuple[tuple[str, str], ...], rows: list[tuple], *, set_sql: str, where_sql: str, key: str
+) -> int:
+    """``update_from_values`` for many rows on PostgreSQL: ``UPDATE table SET
+    set_sql FROM unnest(%s::type[], ...) AS v(columns) WHERE where_sql``, one
+    statement whatever the number of rows, each column sent as one array
+    literal built here. The driver would otherwise render every value of a
+    VALUES list on its own (about as long as the UPDATE takes), and the
+    server parse each. ``columns``: (name, SQL type) pairs; values are ints,
+    dates, Decimals or text (no NULLs). ``key``: the table's column that the
+    first one matches (its primary key): the rows are also asked for as
+    ``key = ANY(...)``, so that the planner reads them by index, not the
+    whole table into a hash. Returns the number of rows updated. Elsewhere
+    (SQLite), update_from_values."""
+    from django.db import connection
+
+    names = tuple(name for name, _type in columns)
+    if connection.vendor != "postgresql":
+        return update_from_values(table, names, rows, set_sql=set_sql, where_sql=where_sql)
+    if not rows:
+        return 0
+    arrays = ", ".join(f"%s::{sql_type}[]" for _name, sql_type in columns)
+    sql = (
+        f"UPDATE {table} SET {set_sql} FROM unnest({arrays}) AS v({', '.join(names)}) "
+        f"WHERE {where_sql} AND {table}.{key} = ANY(%s::{columns[0][1]}[])"
+    )
+    literals = [_array_literal(column) for column in zip(*rows, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*literals, literals[0]])
+        return cursor.rowcount
+
+
+def _array_literal(values) -> str:
+    """PostgreSQL's text form of a one-dimensional array: ``{1,2,"a b"}``.
+    Each distinct value is formatted once (dates and amounts repeat)."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    memo: dict = {}
+    parts = []
+    for value in values:
+        key = (type(value), value)
+        text = memo.get(key)
+        if text is None:
+            if value is None:
+                raise ValueError("update_from_arrays takes no NULLs")
+            text = str(value)
+            if type(value) is str:
+                text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            memo[key] = text
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
 def db_now():
     """Now, in the form the database stores an aware datetime (for raw inserts)."""
     from django.db import connection

@@ -16,7 +16,7 @@ from balances.models import EntryKind
 from balances.services import Posting, ledger_post_many
 from core.errors import DomainError
 from core.queue import enqueue_on_commit
-from core.sql import db_now, ids_take, insert_rows, update_from_values
+from core.sql import db_now, ids_take, insert_rows, update_from_arrays
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
@@ -191,12 +191,13 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure
         tenures = dict(lock_orders([line.order_id for line in lines], "tenure_months"))
     # Conditional on the paid-thru date priced: the claim that makes a second
     # extension of the same cycle impossible even if a lock were missed.
-    updated = update_from_values(
+    updated = update_from_arrays(
         "orders_order",
-        ("id", "new_end", "anchor", "old_end", "months"),
+        (("id", "bigint"), ("new_end", "date"), ("anchor", "integer"), ("old_end", "date"), ("months", "integer")),
         rows,
         set_sql=set_sql,
         where_sql="orders_order.id = v.id AND orders_order.expires_on = v.old_end",
+        key="id",
     )
     if updated != len(rows):
         raise RenewalConflict("an order was renewed meanwhile; nothing was charged. Review and try again.")

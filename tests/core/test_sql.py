@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.sql import _copy_text, ids_in, ids_take
+from core.sql import _copy_text, ids_in, ids_take, update_from_arrays
 from tenants.models import Reseller
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +43,18 @@ def test_copy_text_formats_each_value_by_its_type_even_when_they_compare_equal()
         (True, 1, Decimal("1.00"), "", False, day),
     ]
     assert _copy_text(rows) == ("1\tt\t1\ta\\tb\\\\c\\nd\t\\N\t2026-12-10\nt\t1\t1\t\tf\t2026-12-10\n")
+
+
+def test_update_from_arrays_updates_each_row_by_its_key_and_counts_them():
+    rows = [Reseller.objects.create(ref=f"r{n}", name=f"R{n}", invoice_prefix=f"R{n}") for n in range(3)]
+    names = ['Acme "West", \\ {1,2}', "Nimbus", "O'Brien"]
+    updated = update_from_arrays(
+        "tenants_reseller",
+        (("id", "bigint"), ("name", "text"), ("old", "text")),
+        [(row.pk, name, row.name) for row, name in zip(rows, names, strict=True)] + [(10**9, "nobody", "x")],
+        set_sql="name = v.name",
+        where_sql="tenants_reseller.id = v.id AND tenants_reseller.name = v.old",
+        key="id",
+    )
+    assert updated == 3
+    assert [Reseller.objects.get(pk=row.pk).name for row in rows] == names
