@@ -1,12 +1,16 @@
 """Writes to orders: the lifecycle transition, the switches and flags, and an
 operator's change of tenure."""
 
+import json
+
 from django.db import transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record, audited_update
 from catalog.models import PlanPrice
 from core.errors import DomainError, IllegalTransition, NotFound
+from core.request_context import current_address
+from core.sql import db_now, insert_rows
 from orders.locks import lock_order
 from orders.models import Order, PaymentSource
 from orders.states import OrderStatus, check_transition
@@ -98,25 +102,18 @@ def order_field_audit_many(
 ):
     """Audit records for changes of one field made set-based, named as
     audited_update names them ("order.<field>"): ``moves`` are (order id,
-    ref, before, after)."""
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                business_date=business_date,
-                actor=actor.user if actor.user and actor.user.pk else None,
-                actor_label=actor.label,
-                action=f"order.{field}",
-                target_type=Order._meta.label_lower,
-                target_id=order_id,
-                target_ref=ref,
-                before=before,
-                after=after,
-                reason=reason,
-            )
-            for order_id, ref, before, after in moves
-        ],
-        batch_size=1000,
-    )
+    ref, before, after). Rows as tuples (core.sql.insert_rows: COPY on
+    PostgreSQL): the ORM's bulk_create cost the nightly lifecycle more than
+    the rest of its moves."""
+    user_id = actor.user.pk if actor.user and actor.user.pk else None
+    now, address, target_type = db_now(), current_address(), Order._meta.label_lower
+    insert_rows(
+        AuditEvent,
+        ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
+         "target_ref", "before", "after", "reason", "address"),
+        [(now, business_date, user_id, actor.label, f"order.{field}", target_type, order_id, ref, json.dumps(before),
+          json.dumps(after), reason, address) for order_id, ref, before, after in moves],
+    )  # fmt: skip
 
 
 def reason_required(reason: str) -> str:

@@ -4,10 +4,13 @@ import resource
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from core.dates import business_today
 from core.progress import add_progress_argument, command_progress
 from renewals.bench import build_portal, statements_counted
+from renewals.bench_night import whole_night_command
+from renewals.bench_sql import hand_sweep
 from renewals.invariants import invariant_violations
 from renewals.models import SweepRun
 from renewals.sweep.run import sweep_run
@@ -25,6 +28,17 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--date", help="business date to sweep (default: today)")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--whole-night",
+            action="store_true",
+            help="a portal with orders in every state (renewals.bench_night): lifecycle, sweep and notices, per phase",
+        )
+        parser.add_argument(
+            "--hand-sql",
+            choices=("bare", "full"),
+            help="the yardstick instead of the sweep: the portal renewed by hand-written SQL (renewals.bench_sql), "
+            "bare (lock, debit, invoice with lines, extend, ledger) or full (also the sweep's records)",
+        )
         add_progress_argument(parser)
 
     def handle(self, *args, **options):
@@ -39,6 +53,10 @@ class Command(BaseCommand):
         on = datetime.date.fromisoformat(options["date"]) if options["date"] else business_today()
         if SweepRun.objects.filter(business_date=on, dry_run=False).exists():
             raise CommandError(f"{on} was already swept in this database; use another --date or a fresh database")
+        if options["whole_night"]:
+            return whole_night_command(self, options, on, progress)
+        if options["hand_sql"] and connection.vendor != "postgresql":
+            raise CommandError("--hand-sql is PostgreSQL's SQL: set DATABASE_URL to a scratch PostgreSQL database")
         built_at = time.perf_counter()
         progress("build", 0, 1)
         built = build_portal(
@@ -50,17 +68,21 @@ class Command(BaseCommand):
         # threads' included (renewals.bench.statements_counted).
         with statements_counted() as statements:
             started = time.perf_counter()
-            sweep_run(on=on, build_report=False, progress=progress or None)
+            if options["hand_sql"]:
+                renewed = hand_sweep(on=on, records=options["hand_sql"] == "full")["orders"]
+            else:
+                sweep_run(on=on, build_report=False, progress=progress or None)
             seconds = time.perf_counter() - started
         progress.close()  # the bars end before the figures are printed
-        run = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk")
+        if not options["hand_sql"]:
+            renewed = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk").orders_renewed
         problems = invariant_violations()
         figures = {
             "orders": built["orders"],
             "accounts": built["accounts"],
-            "renewed": run.orders_renewed,
+            "renewed": renewed,
             "seconds": round(seconds, 3),
-            "orders_per_s": round(run.orders_renewed / seconds, 1) if seconds else None,
+            "orders_per_s": round(renewed / seconds, 1) if seconds else None,
             "queries": statements.total,
             # The largest process: this one, or a sweep worker process.
             "peak_rss_mb": round(
