@@ -9,6 +9,7 @@ exactly that plan, the dry-run reports it.
 
 import datetime
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -206,27 +207,32 @@ def schedule_hooks() -> None:
     enqueue_on_commit("renewals.tasks.run_provisioning_hooks")
 
 
-def provisioning_run(limit: int = 500, *, retry_failed: bool = True) -> dict[str, int]:
+def provisioning_run(limit: int = 500, *, retry_failed: bool = True, seconds: float | None = None) -> dict[str, int]:
     """Call the hook for pending events (and failed ones, to retry them: the
     nightly pass), each claimed by a conditional UPDATE so that two workers
     never run the same one. A hook that raises is recorded on its event and
     as a fault (core.isolation), and the others run.
 
-    HOOK_CHUNK events at a time: one UPDATE claims them all (each still only
-    at the attempt count it was read with), one query loads them, one UPDATE
-    marks those whose hook returned done; a statement (and its commit) per
-    event made a night's hooks cost more than the night's moves."""
+    Every waiting event, ``limit`` read at a time in id order (a night of
+    80,000 moves must not leave its hooks to beat's passes for hours), until
+    none is left or ``seconds`` have passed; each event at most once per
+    call. HOOK_CHUNK of them at a time: one UPDATE claims them all (each
+    still only at the attempt count it was read with), one query loads
+    them, one UPDATE marks those whose hook returned done; a statement (and
+    its commit) per event made a night's hooks cost more than its moves."""
     hook = provisioning_hook()
     counts = {HookState.DONE.value: 0, HookState.FAILED.value: 0}
     states = [HookState.PENDING, HookState.FAILED] if retry_failed else [HookState.PENDING]
-    candidates = list(
-        LifecycleEvent.objects.filter(hook_state__in=states, hook_attempts__lt=MAX_HOOK_ATTEMPTS)
-        .order_by("pk")
-        .values_list("pk", "hook_state", "hook_attempts")[:limit]
-    )
-    for start in range(0, len(candidates), HOOK_CHUNK):
-        _hooks_run(hook, _hooks_claim(candidates[start : start + HOOK_CHUNK]), counts)
-    return counts
+    deadline = None if seconds is None else time.monotonic() + seconds
+    waiting = LifecycleEvent.objects.filter(hook_state__in=states, hook_attempts__lt=MAX_HOOK_ATTEMPTS).order_by("pk")
+    after = 0
+    while True:
+        candidates = list(waiting.filter(pk__gt=after).values_list("pk", "hook_state", "hook_attempts")[:limit])
+        for start in range(0, len(candidates), HOOK_CHUNK):
+            _hooks_run(hook, _hooks_claim(candidates[start : start + HOOK_CHUNK]), counts)
+        if len(candidates) < limit or (deadline is not None and time.monotonic() >= deadline):
+            return counts
+        after = candidates[-1][0]
 
 
 def _hooks_run(hook, claimed: list[int], counts: dict[str, int]) -> None:

@@ -52,3 +52,14 @@ def test_a_failing_hook_is_kept_shown_and_retried(portal, settings):
     event.refresh_from_db()
     assert (event.hook_state, event.hook_attempts, event.hook_error) == (HookState.DONE, 2, "")
     assert CALLS == [("o1", "suspend")]
+
+
+def test_one_pass_runs_every_waiting_hook_a_page_at_a_time(portal, settings):
+    settings.PROVISIONING_HOOK = "tests.renewals.test_lifecycle_hooks.recording_hook"
+    portal([order(f"o{n}", D(2026, 12, 10), auto_renew=False) for n in range(7)])
+    call_command("run_renewals", "--date", "2026-12-11", verbosity=0)
+    LifecycleEvent.objects.update(hook_state=HookState.PENDING, hook_attempts=0)  # as if the broker were down
+    CALLS.clear()
+    assert provisioning_run(limit=3) == {"done": 7, "failed": 0}  # three pages, not the first alone
+    assert sorted(CALLS) == sorted((f"o{n}", "suspend") for n in range(7))
+    assert provisioning_run(limit=3) == {"done": 0, "failed": 0}
