@@ -6,6 +6,9 @@ from celery import shared_task
 from core.isolation import faults_alert
 from core.queue import enqueue
 
+# The nightly task's pass over the provisioning hooks stops after this long.
+HOOK_PASS_SECONDS = 600
+
 
 @shared_task(acks_late=True)
 def run_provisioning_hooks() -> dict:
@@ -38,8 +41,10 @@ def nightly_run() -> list:
     # recorded fault and never stops the sweep.
     payment_reconciliation_pass()
     reports = nightly()
-    provisioning_run()  # retry hooks that failed earlier
     enqueue("renewals.tasks.deliver_notices")  # with the broker down, beat's next pass sends them
+    # Retry hooks that failed earlier (and any still waiting), bounded: the
+    # every-5-minutes pass takes over whatever a slow provider leaves.
+    provisioning_run(seconds=HOOK_PASS_SECONDS)
     return [] if reports is None else [r.date for r in reports]
 
 
