@@ -304,13 +304,21 @@ def ledger_post_many(
             ],
         )  # fmt: skip
         address = current_address()
+        shown: dict[tuple, str] = {}  # balances repeat across accounts: each formatted once
+
+        def amount_json(amount: Decimal, currency: str) -> str:
+            text = shown.get((amount, currency))
+            if text is None:
+                text = shown[(amount, currency)] = json.dumps(format_amount(amount, currency))
+            return text
+
         insert_rows(
             AuditEvent,
             ("occurred_at", "business_date", "actor_id", "actor_label", "action", "target_type", "target_id",
              "target_ref", "before", "after", "reason", "address"),
             [
                 (now, business_date, user_id, actor.label, f"ledger.{p.kind}", "tenants.customer", p.account_id,
-                 ref, json.dumps(format_amount(before, currency)), json.dumps(format_amount(after, currency)),
+                 ref, amount_json(before, currency), amount_json(after, currency),
                  p.memo if p.reason is None else p.reason, address)
                 for p, _amount, before, after, currency, ref in posted
             ],
