@@ -342,7 +342,7 @@ LOGGING = {
 }
 
 # How the nightly sweep uses the cores without a broker (PostgreSQL only):
-# SWEEP_WORKERS batches at once (default: one per core), in "processes" or
+# SWEEP_WORKERS batches at once (default: the cores plus one), in "processes" or
 # "threads" (SWEEP_POOL).
 if os.environ.get("SWEEP_WORKERS"):
     SWEEP_WORKERS = int(os.environ["SWEEP_WORKERS"])
