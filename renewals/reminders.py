@@ -32,6 +32,27 @@ from renewals.rules import Reason, eligibility
 
 ADVANCE_DAYS = 3
 WARNING_DAYS = 3
+# Accounts whose orders are read, decided and written at a time: a day's
+# orders (every order of a million may expire 30 days from a busy night) are
+# never all in memory.
+PART_ACCOUNTS = 2000
+
+
+def _parts(orders):
+    """The ``orders`` queryset a part at a time: the orders of the next
+    PART_ACCOUNTS accounts, in id order (one keyset query each)."""
+    after = 0
+    while True:
+        ids = list(
+            orders.filter(customer_id__gt=after)
+            .order_by("customer_id")
+            .values_list("customer_id", flat=True)
+            .distinct()[:PART_ACCOUNTS]
+        )
+        if not ids:
+            return
+        yield orders.filter(customer_id__gt=after, customer_id__lte=ids[-1])
+        after = ids[-1]
 
 
 def _row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
@@ -87,6 +108,10 @@ def advance_notices(on: datetime.date, catalog: Catalog, *, run_id: int | None =
     """Write the advance notices of business date ``on``; returns how many."""
     attempt_day = on + datetime.timedelta(days=ADVANCE_DAYS)
     due = Order.objects.filter(catalog.window_opens_q(attempt_day), status=OrderStatus.ACTIVE)
+    return sum(_advance_part(part, catalog, on, attempt_day, run_id) for part in _parts(due))
+
+
+def _advance_part(due, catalog: Catalog, on: datetime.date, attempt_day: datetime.date, run_id: int | None) -> int:
     orders = order_rows(due)
     if not orders:
         return 0
@@ -168,43 +193,48 @@ def renewal_reminders(
     written = 0
     for before in days:
         expires = on + datetime.timedelta(days=before)
-        expiring = Order.objects.filter(expires_on=expires, status=OrderStatus.ACTIVE, do_not_renew=False)
-        orders = order_rows(expiring.order_by("pk"))
-        if not orders:
-            continue
-        accounts = _accounts_of(orders, expiring)
-        # Failed for a reason of the customer's: an internal error is the operators' to fix.
-        failed = set(
-            OrderOutcome.objects.filter(order_id__in=expiring.values("pk"), cycle=expires, outcome=BatchOutcome.FAILED)
-            .exclude(reason=Reason.INTERNAL_ERROR)
-            .values_list("order_id", flat=True)
-        )
-        by_account: dict[int, list] = defaultdict(list)
-        for order in orders:
-            verdict = eligibility(facts_for(order, accounts[order.customer_id], catalog), on)
-            if verdict.reason is not None or order.id in failed:
-                by_account[order.customer_id].append(order)
-
-        # Called before the loop moves on; the defaults only tell ruff so.
-        def build(customer_id, due, before=before, expires=expires, failed=failed, accounts=accounts) -> list:
-            account = accounts[customer_id]
-            notice = NoticeSpec(
-                kind="renewal_reminder",
-                customer_id=customer_id,
-                reseller_id=account.reseller_id,
-                recipient=account.email,
-                subject_key=f"account:{customer_id}:{before}d",
-                cycle=expires.isoformat(),
-                business_date=on,
-                data={
-                    "orders": [_row(o, catalog, account.currency) for o in due],
-                    "expires_on": expires.isoformat(),
-                    "days": before,
-                    "failed": [o.ref for o in due if o.id in failed],
-                },
-                order_refs=[o.ref for o in due],
-            )
-            return [notice]
-
-        written += _write_each_account(by_account, build, on=on, run_id=run_id)
+        day = Order.objects.filter(expires_on=expires, status=OrderStatus.ACTIVE, do_not_renew=False)
+        written += sum(_reminders_part(part, catalog, on, before, expires, run_id) for part in _parts(day))
     return written
+
+
+def _reminders_part(
+    expiring, catalog: Catalog, on: datetime.date, before: int, expires: datetime.date, run_id: int | None
+) -> int:
+    orders = order_rows(expiring.order_by("pk"))
+    if not orders:
+        return 0
+    accounts = _accounts_of(orders, expiring)
+    # Failed for a reason of the customer's: an internal error is the operators' to fix.
+    failed = set(
+        OrderOutcome.objects.filter(order_id__in=expiring.values("pk"), cycle=expires, outcome=BatchOutcome.FAILED)
+        .exclude(reason=Reason.INTERNAL_ERROR)
+        .values_list("order_id", flat=True)
+    )
+    by_account: dict[int, list] = defaultdict(list)
+    for order in orders:
+        verdict = eligibility(facts_for(order, accounts[order.customer_id], catalog), on)
+        if verdict.reason is not None or order.id in failed:
+            by_account[order.customer_id].append(order)
+
+    def build(customer_id: int, due: list[OrderRow]) -> list[NoticeSpec]:
+        account = accounts[customer_id]
+        notice = NoticeSpec(
+            kind="renewal_reminder",
+            customer_id=customer_id,
+            reseller_id=account.reseller_id,
+            recipient=account.email,
+            subject_key=f"account:{customer_id}:{before}d",
+            cycle=expires.isoformat(),
+            business_date=on,
+            data={
+                "orders": [_row(o, catalog, account.currency) for o in due],
+                "expires_on": expires.isoformat(),
+                "days": before,
+                "failed": [o.ref for o in due if o.id in failed],
+            },
+            order_refs=[o.ref for o in due],
+        )
+        return [notice]
+
+    return _write_each_account(by_account, build, on=on, run_id=run_id)
