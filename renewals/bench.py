@@ -7,6 +7,7 @@ import datetime
 import io
 import multiprocessing
 import random
+import resource
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,6 +123,14 @@ def build_portal(*, orders: int, due_fraction: float, seed: int, on: datetime.da
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     return {"orders": orders, "accounts": accounts, "tag": tag}
+
+
+def peak_rss_mb() -> float:
+    """The largest resident size so far of this process or a child it waited
+    for (the sweep's worker processes), in MB."""
+    return round(
+        max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024, 1
+    )
 
 
 @dataclass(frozen=True)

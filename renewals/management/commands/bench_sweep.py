@@ -1,6 +1,5 @@
 import datetime
 import json
-import resource
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -8,7 +7,7 @@ from django.db import connection
 
 from core.dates import business_today
 from core.progress import add_progress_argument, command_progress
-from renewals.bench import build_portal, statements_counted
+from renewals.bench import build_portal, peak_rss_mb, statements_counted
 from renewals.bench_night import whole_night_command
 from renewals.bench_sql import hand_sweep
 from renewals.invariants import invariant_violations
@@ -76,6 +75,10 @@ class Command(BaseCommand):
         progress.close()  # the bars end before the figures are printed
         if not options["hand_sql"]:
             renewed = SweepRun.objects.filter(business_date=on, dry_run=False).latest("pk").orders_renewed
+        # The largest process of the build and the night: this one, or a sweep
+        # worker process (read before the invariants' check, which is the
+        # benchmark's, not the night's).
+        peak_rss = peak_rss_mb()
         problems = invariant_violations()
         figures = {
             "orders": built["orders"],
@@ -84,12 +87,7 @@ class Command(BaseCommand):
             "seconds": round(seconds, 3),
             "orders_per_s": round(renewed / seconds, 1) if seconds else None,
             "queries": statements.total,
-            # The largest process: this one, or a sweep worker process.
-            "peak_rss_mb": round(
-                max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-                / 1024,
-                1,
-            ),
+            "peak_rss_mb": peak_rss,
             "invariants_ok": not problems,
         }
         if options["json"]:
