@@ -5,14 +5,16 @@ count of the statements the benchmarked code sends."""
 import csv
 import datetime
 import io
+import json
 import multiprocessing
 import random
 import resource
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 from django.db.models import Max
@@ -68,6 +70,26 @@ def _next_id(model) -> int:
     return (model.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
 
 
+def load_accounts(rows: Callable[[], Iterable[tuple[int, Decimal]]], *, on: datetime.date, now) -> None:
+    """The accounts of ``rows()`` ((customer id, balance); read twice, so
+    that nothing is held), in USD with auto-renew on, each with a balance
+    getting its opening ledger entry."""
+    _load(
+        Account,
+        ["customer_id", "currency", "credit_limit", "balance", "held", "auto_renew", "stripe_customer_id",
+         "stripe_payment_method_id", "updated_at"],
+        ((i, "USD", Decimal("0.00"), balance, Decimal("0.00"), True, "", "", now) for i, balance in rows()),
+    )  # fmt: skip
+    first_entry = _next_id(LedgerEntry)
+    _load(
+        LedgerEntry,
+        ["id", "account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
+         "actor_label"],
+        ((first_entry + n, i, "opening", balance, balance, on, now, "", "bench", "bench")
+         for n, (i, balance) in enumerate((i, b) for i, b in rows() if b)),
+    )  # fmt: skip
+
+
 def build_portal(*, orders: int, due_fraction: float, seed: int, on: datetime.date) -> dict:
     """Accounts with 3 orders each (balance-paid, auto-renew on); a share
     ``due_fraction`` of the orders is due on ``on``, the rest much later."""
@@ -87,20 +109,7 @@ def build_portal(*, orders: int, due_fraction: float, seed: int, on: datetime.da
         ["id", "ref", "name", "email", "reseller_id", "allow_auto_renew", "created_at"],
         ((i, f"{tag}-c{i}", f"Customer {i}", "", reseller.pk, True, now) for i in customer_ids),
     )
-    _load(
-        Account,
-        ["customer_id", "currency", "credit_limit", "balance", "held", "auto_renew", "stripe_customer_id",
-         "stripe_payment_method_id", "updated_at"],
-        ((i, "USD", Decimal("0.00"), BALANCE, Decimal("0.00"), True, "", "", now) for i in customer_ids),
-    )  # fmt: skip
-    first_entry = _next_id(LedgerEntry)
-    _load(
-        LedgerEntry,
-        ["id", "account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
-         "actor_label"],
-        ((first_entry + n, i, "opening", BALANCE, BALANCE, on, now, "", "bench", "bench")
-         for n, i in enumerate(customer_ids)),
-    )  # fmt: skip
+    load_accounts(lambda: ((i, BALANCE) for i in customer_ids), on=on, now=now)
     first_order = _next_id(Order)
 
     def order_rows() -> Iterator[tuple]:
@@ -131,6 +140,19 @@ def peak_rss_mb() -> float:
     return round(
         max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024, 1
     )
+
+
+def figures_write(command, figures: dict, problems: list[str], *, as_json: bool, build_seconds: float) -> None:
+    """A benchmark command's output: its figures (one JSON object, or a line),
+    then each broken invariant, and exit status 1 if there is one."""
+    if as_json:
+        command.stdout.write(json.dumps(figures))
+    else:
+        command.stdout.write(f"built in {build_seconds:.1f} s; " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+    for problem in problems:
+        command.stderr.write(problem)
+    if problems:
+        raise CommandError("invariants broken", returncode=1)
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,10 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from balances.models import Account, LedgerEntry
 from catalog.models import Category, Plan, PlanPrice
 from notifications.models import Notice
 from orders.models import Order
-from renewals.bench import BALANCE, PRICE, _load, _next_id, peak_rss_mb, statements_counted
+from renewals.bench import BALANCE, PRICE, _load, _next_id, load_accounts, peak_rss_mb, statements_counted
 from renewals.invariants import invariant_violations
 from renewals.models import BatchOutcome, LifecycleEvent, OrderOutcome, SweepRun, Transition
 from renewals.reminders import ADVANCE_DAYS, WARNING_DAYS
@@ -190,21 +189,9 @@ def build_night(*, orders: int, seed: int, on: datetime.date) -> dict:
                 yield first_customer + account, state
 
     # A failing account has nothing on its balance (and no opening entry).
-    _load(
-        Account,
-        ["customer_id", "currency", "credit_limit", "balance", "held", "auto_renew", "stripe_customer_id",
-         "stripe_payment_method_id", "updated_at"],
-        ((i, "USD", Decimal("0.00"), Decimal("0.00") if state == "fail" else BALANCE, Decimal("0.00"), True, "", "",
-          now) for i, state in states()),
-    )  # fmt: skip
-    first_entry = _next_id(LedgerEntry)
-    _load(
-        LedgerEntry,
-        ["id", "account_id", "kind", "amount", "balance_after", "business_date", "created_at", "reference", "memo",
-         "actor_label"],
-        ((first_entry + n, i, "opening", BALANCE, BALANCE, on, now, "", "bench", "bench")
-         for n, (i, _state) in enumerate((i, s) for i, s in states() if s != "fail")),
-    )  # fmt: skip
+    load_accounts(
+        lambda: ((i, Decimal("0.00") if state == "fail" else BALANCE) for i, state in states()), on=on, now=now
+    )
     first_order = _next_id(Order)
     _load(
         Order,

@@ -1,5 +1,4 @@
 import datetime
-import json
 import resource
 import time
 
@@ -13,6 +12,7 @@ from core.dates import business_today
 from orders.models import Order
 from payments.models import AttemptState, PaymentAttempt
 from payments.stub_processor import StubProcessor
+from renewals.bench import figures_write
 from renewals.bench_cards import card_paid_accounts
 from renewals.invariants import invariant_violations
 from renewals.models import BatchAttempt, BatchOutcome, SweepRun
@@ -113,14 +113,7 @@ class Command(BaseCommand):
             "python_cpu_ms_per_account": round(cpu * 1000 / len(customer_ids), 1),
             "invariants_ok": not problems,
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(figures))
-        else:
-            self.stdout.write(f"built in {build_seconds:.1f} s; " + ", ".join(f"{k}={v}" for k, v in figures.items()))
-        for problem in problems:
-            self.stderr.write(problem)
-        if problems:
-            raise CommandError("invariants broken", returncode=1)
+        figures_write(self, figures, problems, as_json=options["json"], build_seconds=build_seconds)
 
 
 def _cpu_seconds() -> float:

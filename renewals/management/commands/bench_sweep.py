@@ -1,5 +1,4 @@
 import datetime
-import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -7,7 +6,7 @@ from django.db import connection
 
 from core.dates import business_today
 from core.progress import add_progress_argument, command_progress
-from renewals.bench import build_portal, peak_rss_mb, statements_counted
+from renewals.bench import build_portal, figures_write, peak_rss_mb, statements_counted
 from renewals.bench_night import whole_night_command
 from renewals.bench_sql import hand_sweep
 from renewals.invariants import invariant_violations
@@ -90,11 +89,4 @@ class Command(BaseCommand):
             "peak_rss_mb": peak_rss,
             "invariants_ok": not problems,
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(figures))
-        else:
-            self.stdout.write(f"built in {build_seconds:.1f} s; " + ", ".join(f"{k}={v}" for k, v in figures.items()))
-        for problem in problems:
-            self.stderr.write(problem)
-        if problems:
-            raise CommandError("invariants broken", returncode=1)
+        figures_write(self, figures, problems, as_json=options["json"], build_seconds=build_seconds)
