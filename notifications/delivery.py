@@ -99,16 +99,27 @@ def _claim(size: int, now: datetime.datetime, held_until: datetime.datetime) -> 
     included}. One statement: rows another worker holds are skipped, and a
     claimed row is not due again before ``held_until``."""
     table = Notice._meta.db_table
-    skip_locked = " FOR UPDATE SKIP LOCKED" if db.vendor == "postgresql" else ""
     due = "state IN (%s, %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
     adapt = db.ops.adapt_datetimefield_value
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s "
-            f"WHERE id IN (SELECT id FROM {table} WHERE {due} ORDER BY id LIMIT %s{skip_locked}) "
-            f"RETURNING id, attempts",
-            [adapt(held_until), DeliveryState.PENDING, DeliveryState.FAILED, adapt(now), size],
+    params = [DeliveryState.PENDING, DeliveryState.FAILED, adapt(now), size, adapt(held_until)]
+    if db.vendor == "postgresql":
+        # The pick materialised first: as an IN (subquery) the planner may
+        # run the LIMITed, SKIP LOCKED subquery more than once and claim
+        # more than ``size`` (seen in CI: 12 claimed for a limit of 5).
+        sql = (
+            f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE {due} ORDER BY id LIMIT %s "
+            f"FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s FROM picked "
+            f"WHERE {table}.id = picked.id RETURNING {table}.id, {table}.attempts"
         )
+    else:  # SQLite has one writer: nothing to skip
+        sql = (
+            f"WITH picked AS (SELECT id FROM {table} WHERE {due} ORDER BY id LIMIT %s) "
+            f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s "
+            f"WHERE id IN (SELECT id FROM picked) RETURNING id, attempts"
+        )
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
 
