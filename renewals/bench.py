@@ -70,6 +70,28 @@ def _next_id(model) -> int:
     return (model.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
 
 
+def load_seller(tag: str, category, customer_ids: range, now, *, email_domain: str = "") -> Plan:
+    """The benchmark's reseller (tagged ``tag``), its plan in ``category`` (1
+    month at PRICE, returned) and its customers ``customer_ids``, with mail
+    addresses at ``email_domain`` (none when it is empty)."""
+    plan = Plan.objects.create(ref=f"{tag}-plan", name="Bench plan", category=category)
+    PlanPrice.objects.create(plan=plan, months=1, amount=PRICE)
+    reseller = Reseller.objects.create(
+        ref=tag,
+        name=f"Bench {tag}",
+        email=f"billing@{email_domain}" if email_domain else "",
+        invoice_prefix=tag[-12:].upper().replace("-", ""),
+    )
+    reseller_paths_rebuild()
+    _load(
+        Customer,
+        ["id", "ref", "name", "email", "reseller_id", "allow_auto_renew", "created_at"],
+        ((i, f"{tag}-c{i}", f"Customer {i}", f"c{i}@{email_domain}" if email_domain else "", reseller.pk, True, now)
+         for i in customer_ids),
+    )  # fmt: skip
+    return plan
+
+
 def load_accounts(rows: Callable[[], Iterable[tuple[int, Decimal]]], *, on: datetime.date, now) -> None:
     """The accounts of ``rows()`` ((customer id, balance); read twice, so
     that nothing is held), in USD with auto-renew on, each with a balance
@@ -96,19 +118,11 @@ def build_portal(*, orders: int, due_fraction: float, seed: int, on: datetime.da
     rng = random.Random(seed)
     tag = f"b{seed}-{timezone.now():%H%M%S%f}"
     category, _ = Category.objects.get_or_create(ref="bench-hosting", defaults={"name": "Bench", "grace_days": 15})
-    plan = Plan.objects.create(ref=f"{tag}-plan", name="Bench plan", category=category)
-    PlanPrice.objects.create(plan=plan, months=1, amount=PRICE)
-    reseller = Reseller.objects.create(ref=tag, name=f"Bench {tag}", invoice_prefix=tag[-12:].upper().replace("-", ""))
-    reseller_paths_rebuild()
     accounts = (orders + 2) // 3
     first_customer = _next_id(Customer)
     now = timezone.now()
     customer_ids = range(first_customer, first_customer + accounts)
-    _load(
-        Customer,
-        ["id", "ref", "name", "email", "reseller_id", "allow_auto_renew", "created_at"],
-        ((i, f"{tag}-c{i}", f"Customer {i}", "", reseller.pk, True, now) for i in customer_ids),
-    )
+    plan = load_seller(tag, category, customer_ids, now)
     load_accounts(lambda: ((i, BALANCE) for i in customer_ids), on=on, now=now)
     first_order = _next_id(Order)
 

@@ -36,16 +36,15 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from catalog.models import Category, Plan, PlanPrice
+from catalog.models import Category
 from notifications.models import Notice
 from orders.models import Order
-from renewals.bench import BALANCE, PRICE, _load, _next_id, load_accounts, peak_rss_mb, statements_counted
+from renewals.bench import BALANCE, _load, _next_id, load_accounts, load_seller, peak_rss_mb, statements_counted
 from renewals.invariants import invariant_violations
 from renewals.models import BatchOutcome, LifecycleEvent, OrderOutcome, SweepRun, Transition
 from renewals.reminders import ADVANCE_DAYS, WARNING_DAYS
 from renewals.rules import SHORT_LEAD_DAYS, SUSPENDED_AFTER_DAYS
-from tenants.models import Customer, Reseller
-from tenants.services import reseller_paths_rebuild
+from tenants.models import Customer
 
 ORDERS_PER_ACCOUNT = 3
 GRACE_DAYS = 15
@@ -167,21 +166,11 @@ def build_night(*, orders: int, seed: int, on: datetime.date) -> dict:
     category, _ = Category.objects.get_or_create(
         ref="bench-night-hosting", defaults={"name": "Bench night", "grace_days": GRACE_DAYS}
     )
-    plan = Plan.objects.create(ref=f"{tag}-plan", name="Bench plan", category=category)
-    PlanPrice.objects.create(plan=plan, months=1, amount=PRICE)
-    reseller = Reseller.objects.create(
-        ref=tag, name=f"Bench {tag}", email="billing@bench.test", invoice_prefix=tag[-12:].upper().replace("-", "")
-    )
-    reseller_paths_rebuild()
     accounts = (orders + ORDERS_PER_ACCOUNT - 1) // ORDERS_PER_ACCOUNT
     first_customer = _next_id(Customer)
     now = timezone.now()
     customer_ids = range(first_customer, first_customer + accounts)
-    _load(
-        Customer,
-        ["id", "ref", "name", "email", "reseller_id", "allow_auto_renew", "created_at"],
-        ((i, f"{tag}-c{i}", f"Customer {i}", f"c{i}@bench.test", reseller.pk, True, now) for i in customer_ids),
-    )
+    plan = load_seller(tag, category, customer_ids, now, email_domain="bench.test")
 
     def states() -> Iterator[tuple[int, str]]:
         for n, account, state, _expires in _portal(orders, seed, on):
