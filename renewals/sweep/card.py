@@ -195,10 +195,3 @@ def card_step(customer_ids, *, on: datetime.date, catalog: Catalog, actor: Actor
                 todo.put(None)
     if errors:
         raise errors[0]
-
-
-def card_batch(customer_id: int, *, on: datetime.date, catalog: Catalog, actor: Actor, run=None) -> None:
-    """Steps 1 and 2 for one account, in this thread (step 3 follows from the
-    charge); not isolated: the caller's loop isolates it."""
-    for attempt in card_prepare([customer_id], on=on, catalog=catalog, run=run):
-        charge(attempt, actor=actor)
