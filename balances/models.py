@@ -34,6 +34,9 @@ class Account(models.Model):
     overdrawn = MoneyField(default=0, db_default=0, editable=False)
     # The master auto-renew switch of the account.
     auto_renew = models.BooleanField(default=True)
+    # The standing renewal day (SPEC "Standing renewal day"): the day of the
+    # month manual renewals align to by default; null: no alignment.
+    renewal_day = models.PositiveSmallIntegerField(null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=100, blank=True)
     stripe_payment_method_id = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -58,6 +61,10 @@ class Account(models.Model):
             ),
             models.CheckConstraint(condition=Q(overdrawn__gte=0), name="account_overdrawn_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"),
+            models.CheckConstraint(
+                condition=Q(renewal_day__isnull=True) | Q(renewal_day__gte=1, renewal_day__lte=31),
+                name="account_renewal_day_1_31",
+            ),
         ]
 
     def __str__(self) -> str:

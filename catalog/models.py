@@ -17,6 +17,8 @@ class Category(models.Model):
     grace_days = models.PositiveIntegerField()
     # SSL certificates cannot auto-renew: they need a new CSR.
     auto_renew_supported = models.BooleanField(default=True)
+    # Renewing by hand asks for a PEM certificate signing request (SSL).
+    renewal_needs_csr = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["name"]

@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Plan
+from core.fields import MoneyField
 from orders.states import OrderStatus
 from tenants.models import Customer
 from tenants.scope import TenantQuerySet
@@ -15,6 +16,14 @@ ENDED_LAST = models.Case(models.When(status=OrderStatus.TERMINATED, then=models.
 class PaymentSource(models.TextChoices):
     BALANCE = "balance", "Account balance"
     CARD = "card", "Saved card"
+
+
+class AfterRenewal(models.TextChoices):
+    """What an individual price does after the renewal it priced (SPEC
+    "Per-order settings"): kept for later renewals, or the plan's price."""
+
+    KEEP = "keep", "Keep the individual price"
+    PLAN = "plan", "Return to the plan's price"
 
 
 class Order(models.Model):
@@ -43,6 +52,18 @@ class Order(models.Model):
     stopped = models.BooleanField(default=False, help_text="Stopped by the customer.")
     pending_action = models.BooleanField(default=False, help_text="E.g. an unpaid checkout or a transfer.")
     do_not_renew = models.BooleanField(default=False, help_text="Cancel at period end.")
+    # The order's own auto-renew point: overrides its plan's lead_days (same
+    # bound, checked by the services: shorter than the tenure at 28 days a month).
+    lead_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A reseller's deal: the price of the order's tenure for this order
+    # (null: the plan's price); after_renewal says whether later renewals keep it.
+    # (db_default: the set-based writers that COPY orders name their columns.)
+    individual_price = MoneyField(null=True, blank=True)
+    after_renewal = models.CharField(
+        max_length=8, choices=AfterRenewal.choices, default=AfterRenewal.KEEP, db_default=AfterRenewal.KEEP
+    )
+    # The domain the service is for; an SSL renewal's CSR must name it.
+    domain = models.CharField(max_length=253, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +83,13 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
             models.CheckConstraint(
                 condition=Q(payment_source__in=PaymentSource.values), name="order_payment_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(after_renewal__in=AfterRenewal.values), name="order_after_renewal_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(individual_price__isnull=True) | Q(individual_price__gte=0),
+                name="order_individual_price_not_negative",
             ),
             # An order with no paid-thru date is endless: it never runs out.
             models.CheckConstraint(

@@ -8,7 +8,11 @@
 - ``RenewalPayment``: what a card payment for a renewal claims and holds.
 - ``OrderOutcome``: what happened to each due order on a business date.
 - ``LifecycleEvent``: suspension, unsuspension and termination, once per order
-  and cycle, with the state of its provisioning hook.
+  and cycle, with the state of its provisioning hook (and the reissue of a
+  certificate renewed with a CSR).
+- ``OpenRenewal``: a renewal waiting for payment, once per order and cycle,
+  from the night its window opens until it is paid, closed or cancelled.
+- ``RenewalCsr``: the certificate signing request a renewal was made with.
 """
 
 from django.db import models
@@ -188,6 +192,8 @@ class Transition(models.TextChoices):
     SUSPEND = "suspend", "Suspended"
     UNSUSPEND = "unsuspend", "Unsuspended (renewed during grace)"
     TERMINATE = "terminate", "Terminated"
+    # An SSL order renewed with a CSR: the hook reissues the certificate.
+    REISSUE = "reissue", "Certificate reissued (renewed with a CSR)"
 
 
 class HookState(models.TextChoices):
@@ -244,3 +250,69 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.holder or 'free'}"
+
+
+class OpenRenewalStatus(models.TextChoices):
+    OPEN = "open", "Waiting for payment"
+    CLOSED = "closed", "Renewed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OpenRenewal(models.Model):
+    """A renewal waiting for payment (SPEC "Open renewals"): created the night
+    an order's window opens, whatever its switch, with the period and price
+    the quote path gives and the date it must be paid by (the paid-thru
+    date). Closed when the order is renewed for that cycle (any way),
+    cancelled at termination or do-not-renew. A durable view of a due order,
+    not a second pricing engine."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="open_renewals", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="open_renewals", db_index=False)
+    # The paid-thru date the renewal renews (the order's cycle).
+    cycle = models.DateField()
+    months = models.PositiveIntegerField()
+    amount = MoneyField()
+    currency = models.CharField(max_length=3)
+    pay_by = models.DateField()
+    status = models.CharField(max_length=16, choices=OpenRenewalStatus.choices, default=OpenRenewalStatus.OPEN)
+    created_on = models.DateField(help_text="Business date it was opened.")
+    closed_on = models.DateField(null=True, blank=True)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="open_renewals", db_index=False
+    )
+
+    tenant_customer_lookup = "customer__"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pay_by", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "cycle"], name="open_renewal_once_per_cycle"),
+            models.CheckConstraint(condition=Q(status__in=OpenRenewalStatus.values), name="open_renewal_status_valid"),
+        ]
+        indexes = [
+            # A customer's open renewals (the renewal center, the API).
+            models.Index(fields=["customer", "pay_by"], condition=Q(status="open"), name="open_renewal_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.cycle} {self.status}"
+
+
+class RenewalCsr(models.Model):
+    """The PEM certificate signing request an SSL order was renewed with
+    (SPEC "SSL renewals need a CSR"), for the cycle renewed; the reissue
+    hook hands it to the certificate authority."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="renewal_csrs", db_index=False)
+    cycle = models.DateField()
+    pem = models.TextField()
+    common_name = models.CharField(max_length=253, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "cycle"]
+        constraints = [models.UniqueConstraint(fields=["order", "cycle"], name="renewal_csr_once_per_cycle")]
+
+    def __str__(self) -> str:
+        return f"CSR {self.common_name} for {self.order_id} ({self.cycle})"

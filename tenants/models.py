@@ -51,6 +51,12 @@ class Customer(models.Model):
     reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="customers")
     # The reseller's permission for this one customer (SPEC: allow_auto_renew).
     allow_auto_renew = models.BooleanField(default=True)
+    # Set when this account is a reseller's own (SPEC "Resellers are customers
+    # too"): the reseller buys from ``reseller``, the one above it; its staff
+    # renew these orders under "Our orders".
+    owner_reseller = models.OneToOneField(
+        Reseller, null=True, blank=True, on_delete=models.PROTECT, related_name="own_account"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_customer_lookup = ""
@@ -58,7 +64,14 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
-        constraints = [models.CheckConstraint(condition=~Q(ref=""), name="customer_ref_not_empty")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(ref=""), name="customer_ref_not_empty"),
+            # A reseller's own account is held with another seller (the one above it).
+            models.CheckConstraint(
+                condition=Q(owner_reseller__isnull=True) | ~Q(owner_reseller=models.F("reseller")),
+                name="customer_own_account_bought_above",
+            ),
+        ]
         # The reseller's customers page in its order: a page is read off the
         # index (25 rows) instead of sorting the whole subtree.
         indexes = [models.Index(fields=["name", "id"], name="customer_name_idx")]
