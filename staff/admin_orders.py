@@ -77,7 +77,17 @@ class OrderAdmin(PermittedActionsMixin, AuditedAdmin):
     # the actions below (each with a reason, through a service), never by
     # editing the field: an edited paid-thru date could take a cycle already
     # renewed. A new order is given its dates when added.
-    guarded_fields = ("status", "expires_on", "tenure_months", "anchor_day")
+    # The renewal terms (own auto-renew point, individual price) likewise,
+    # through their action.
+    guarded_fields = (
+        "status",
+        "expires_on",
+        "tenure_months",
+        "anchor_day",
+        "lead_days",
+        "individual_price",
+        "after_renewal",
+    )
     readonly_fields = ("status", "created_at", "updated_at")
     actions = (
         "lock_orders",
