@@ -23,8 +23,10 @@ CATEGORIES = [
     {"ref": "hosting", "name": "Web hosting", "grace_days": 15, "auto_renew_supported": True},
     {"ref": "domain", "name": "Domains", "grace_days": 30, "auto_renew_supported": True},
     {"ref": "vps", "name": "VPS", "grace_days": 7, "auto_renew_supported": True},
-    {"ref": "ssl", "name": "SSL certificates", "grace_days": 7, "auto_renew_supported": False},
-]
+    # Renewing a certificate by hand asks for a CSR naming the order's domain.
+    {"ref": "ssl", "name": "SSL certificates", "grace_days": 7, "auto_renew_supported": False,
+     "renewal_needs_csr": True},
+]  # fmt: skip
 
 PLANS = [
     {"ref": "hosting-starter", "name": "Hosting Starter", "category": "hosting",
@@ -70,8 +72,8 @@ SITES = ["studio", "bakery", "garage", "atelier", "clinic", "books", "coffee", "
 
 
 def build_demo_document(today: datetime.date, seed: int = 2026) -> dict:
-    """The demo portal as of ``today``: 4 resellers, 33 customers (3 paying in
-    yen), ~300 orders."""
+    """The demo portal as of ``today``: 4 resellers, 34 customers (3 paying in
+    yen, 1 the own account of the sub-reseller Acme West), ~300 orders."""
     rng = random.Random(seed)
     customers = []
     orders = []
@@ -113,6 +115,7 @@ def build_demo_document(today: datetime.date, seed: int = 2026) -> dict:
         )
         for number in range(1, rng.randint(4, 6) + 1):
             orders.append(_order(rng, today, f"{ref}-o{number:02d}", ref, number, plans=YEN_PLANS, weights=[5, 3, 2]))
+    _per_order_settings(today, customers, orders)
     return {
         "format": "renewal-portal/v1",
         "currency": "USD",
@@ -177,3 +180,53 @@ def _order(
     elif flags < 0.18:
         extra["auto_renew_locked"] = True
     return {**order, "expires_on": expires.isoformat(), "status": status, **extra}
+
+
+def _per_order_settings(today: datetime.date, customers: list[dict], orders: list[dict]) -> None:
+    """SPEC "Per-order settings, open renewals, resellers as customers", each
+    shown once (no random draws, so the orders above stay as they were):
+
+    - Jane (the `customer` login): c001-o13, sold at an individual price
+      that returns to the plan's after its renewal, in tonight's window; and
+      c001-o14, whose own auto-renew point (14 days) makes it due before its
+      plan's (7 days).
+    - Acme West's own account (c034, held with Acme Hosting above it; the
+      `west` login's "Our orders"), with a standing renewal day: an order
+      the sweep renews tonight (invoiced by Acme Hosting), a domain waiting
+      for payment by hand, and a deal kept for later renewals.
+    - Every domain and certificate carries its domain: renewing a
+      certificate (the `ssl` category asks for a CSR) checks the CSR names it.
+    """
+    names = {c["ref"]: c["name"] for c in customers}
+    for order in orders:
+        if order["plan"].startswith(("domain-", "jp-domain", "ssl-")):
+            last = names[order["customer"]].split()[-1].lower()
+            order["domain"] = f"{last}-{SITES[int(order['ref'][-2:]) % len(SITES)]}.example"
+
+    def day(days: int) -> str:
+        return (today + datetime.timedelta(days=days)).isoformat()
+
+    orders.append(
+        {"ref": "c001-o13", "customer": "c001", "plan": "hosting-business", "tenure_months": 12,
+         "expires_on": day(20), "auto_renew": True, "individual_price": "99.00", "after_renewal": "plan"}
+    )  # fmt: skip
+    orders.append(
+        {"ref": "c001-o14", "customer": "c001", "plan": "vps-s", "tenure_months": 1, "expires_on": day(12),
+         "auto_renew": True, "lead_days": 14}
+    )  # fmt: skip
+    customers.append(
+        {"ref": "c034", "name": "Acme West", "email": "billing@west.acme.test", "reseller": "acme",
+         "owner_reseller": "acme-west", "balance": "400.00", "credit_limit": "0.00", "auto_renew": True,
+         "allow_auto_renew": True, "renewal_day": 15}
+    )  # fmt: skip
+    orders.extend(
+        [
+            {"ref": "c034-o01", "customer": "c034", "plan": "hosting-business", "tenure_months": 12,
+             "expires_on": day(25), "auto_renew": True},
+            {"ref": "c034-o02", "customer": "c034", "plan": "domain-com", "tenure_months": 12,
+             "expires_on": day(5), "auto_renew": False, "domain": "acme-west.example"},
+            {"ref": "c034-o03", "customer": "c034", "plan": "vps-l", "tenure_months": 3,
+             "expires_on": add_months(today, 2).isoformat(), "auto_renew": True, "individual_price": "170.00",
+             "after_renewal": "keep"},
+        ]
+    )  # fmt: skip

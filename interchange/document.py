@@ -21,6 +21,7 @@ from interchange.format import (
     FORMAT,
     KEYS,
     MAX_DAYS,
+    MAX_DOMAIN,
     MAX_EMAIL,
     MAX_STRIPE_ID,
     MAX_TENURE_MONTHS,
@@ -35,9 +36,10 @@ from interchange.format import (
     ResellerRow,
 )
 from interchange.reader import MISSING, Reader, as_json, parse_money, shown_amount, type_name
-from orders.models import PaymentSource
+from orders.models import AfterRenewal, PaymentSource
 from orders.periods import anchor_fits
 from orders.states import OrderStatus, check_transition
+from tenants.rules import own_account_problem
 
 
 def validate_document(data: Any, known: Known | None = None) -> tuple[Document | None, list[str]]:
@@ -78,10 +80,11 @@ def validate_document(data: Any, known: Known | None = None) -> tuple[Document |
         sections[name] = objects
     _check_unique_refs(errors, sections)
 
-    _resellers(doc, errors, sections["resellers"], known)
+    reseller_paths = _resellers(doc, errors, sections["resellers"], known)
     _categories(doc, errors, sections["categories"])
     _plans(doc, errors, sections["plans"], known)
     _customers(doc, errors, sections["customers"], known)
+    _own_accounts(doc, errors, sections["customers"], known, reseller_paths)
     _orders(doc, errors, sections["orders"], known)
     return (None, errors) if errors else (doc, [])
 
@@ -98,7 +101,8 @@ def _check_unique_refs(errors: list[str], sections: dict[str, list[tuple[str, di
                     first[ref.strip()] = path
 
 
-def _resellers(doc: Document, errors: list[str], objects, known: Known) -> None:
+def _resellers(doc: Document, errors: list[str], objects, known: Known) -> dict[str, str]:
+    """The resellers' rows; returns each valid row's path by ref."""
     parents = dict(known.reseller_parents)
     paths = {}
     for path, obj in objects:
@@ -135,6 +139,7 @@ def _resellers(doc: Document, errors: list[str], objects, known: Known) -> None:
                 break
             seen.add(current)
             current = parents[current]
+    return paths
 
 
 def _email(r: Reader, key: str) -> Any:
@@ -161,6 +166,7 @@ def _categories(doc: Document, errors: list[str], objects) -> None:
             name=r.text("name", required=True, nonempty=True),
             grace_days=r.integer("grace_days", required=True, low=0, high=MAX_DAYS),
             auto_renew_supported=r.flag("auto_renew_supported", True),
+            renewal_needs_csr=r.flag("renewal_needs_csr", False),
         )
         if r.ok:
             doc.categories.append(row)
@@ -255,6 +261,8 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             currency=currency,
             stripe_customer_id=r.text("stripe_customer_id", max_length=MAX_STRIPE_ID),
             stripe_payment_method_id=r.text("stripe_payment_method_id", max_length=MAX_STRIPE_ID),
+            renewal_day=r.integer("renewal_day", low=1, high=31, nullable=True),
+            owner_reseller=r.ref("owner_reseller", required=False, nullable=True),
         )
         if isinstance(row.balance, Decimal) and isinstance(row.credit_limit, Decimal):
             # Below the limit only as it already is (an export of an account
@@ -269,6 +277,56 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             r.error("stripe_payment_method_id", "needs the stripe_customer_id the card is saved under")
         if r.ok:
             doc.customers.append(row)
+
+
+def _own_accounts(doc: Document, errors: list[str], objects, known: Known, reseller_paths: dict[str, str]) -> None:
+    """A reseller's own account (SPEC "Resellers are customers too") is held
+    with the reseller above it, and a reseller has one at most. A top-level
+    reseller has no seller above it (the platform sells through resellers),
+    so it holds none."""
+    parents = dict(known.reseller_parents)
+    parents.update({r.ref: r.parent for r in doc.resellers})
+    paths = {obj.get("ref", "").strip(): path for path, obj in objects if isinstance(obj.get("ref"), str)}
+    in_file = {c.ref: c for c in doc.customers}
+    # Accounts already held that the file does not release (a customer of the
+    # file with another owner_reseller, or none, releases its own).
+    holders = {
+        owner: customer
+        for owner, (customer, _seller) in known.own_accounts.items()
+        if customer not in in_file or in_file[customer].owner_reseller == owner
+    }
+    claimed: dict[str, str] = {}
+    for row in doc.customers:
+        owner = row.owner_reseller
+        if owner is None:
+            continue
+        where = paths[row.ref]
+        if owner not in parents:
+            errors.append(f'{where}.owner_reseller: unknown reseller "{owner}"')
+            continue
+        held = claimed.get(owner) or holders.get(owner, row.ref)
+        # The admin's rule and sentence (tenants.rules), over refs.
+        problem = own_account_problem(
+            owner_ref=owner,
+            parent_id=parents[owner],
+            parent_ref=parents[owner] or "",
+            seller_id=row.reseller,
+            seller_ref=row.reseller,
+            held_ref="" if held == row.ref else held,
+        )
+        if problem:
+            errors.append(f"{where}.owner_reseller: {problem}")
+        else:
+            claimed[owner] = row.ref
+    # A reseller moved under another parent takes its own account along: the
+    # file must move the account too.
+    for owner, (customer, seller) in known.own_accounts.items():
+        if owner in reseller_paths and customer not in in_file and parents.get(owner) != seller:
+            errors.append(
+                f'{reseller_paths[owner]}.parent: the own account of "{owner}" ("{customer}") is held with '
+                f'"{seller}"; moving "{owner}" needs that customer in the file with reseller '
+                f'"{parents.get(owner)}"'
+            )
 
 
 def _orders(doc: Document, errors: list[str], objects, known: Known) -> None:
@@ -289,6 +347,12 @@ def _orders(doc: Document, errors: list[str], objects, known: Known) -> None:
         if isinstance(plan_ref, str) and plan is None:
             r.error("plan", f'unknown plan "{plan_ref}"')
         tenure = r.integer("tenure_months", required=True, low=1)
+        lead_days = r.integer("lead_days", low=0, high=MAX_DAYS, nullable=True)
+        if isinstance(lead_days, int) and isinstance(tenure, int):
+            # The bound of a plan's override, over the order's one tenure.
+            problem = lead_days_problem(lead_days, [tenure])
+            if problem:
+                r.error("lead_days", problem)
         expires_on = r.date("expires_on")
         anchor_day = r.integer("anchor_day", low=1, high=31, nullable=True)
         status = r.choice("status", OrderStatus.values, OrderStatus.ACTIVE)
@@ -350,6 +414,24 @@ def _orders(doc: Document, errors: list[str], objects, known: Known) -> None:
             pending_action=r.flag("pending_action", False),
             do_not_renew=r.flag("do_not_renew", False),
             auto_renew_locked=r.flag("auto_renew_locked", False),
+            lead_days=lead_days,
+            after_renewal=r.choice("after_renewal", AfterRenewal.values, AfterRenewal.KEEP),
+            domain=_domain(r),
+            individual_price=r.amount(
+                "individual_price",
+                currency=currencies.get(customer) if isinstance(customer, str) else None,
+                default=None,
+                non_negative=True,
+                nullable=True,
+            ),
         )
         if r.ok:
             doc.orders.append(row)
+
+
+def _domain(r: Reader) -> Any:
+    value = r.text("domain", max_length=MAX_DOMAIN)
+    if isinstance(value, str) and any(c.isspace() or c == "/" for c in value):
+        r.error("domain", f'must be a host name such as "example.com", not "{value}"')
+        return MISSING
+    return value

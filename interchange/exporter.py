@@ -15,7 +15,7 @@ from django.db.models import Sum
 from balances.models import LedgerEntry
 from catalog.models import Category, Plan, PlanPrice
 from core.money import format_amount
-from interchange.format import FORMAT, ORDER_COLUMNS
+from interchange.format import FORMAT, ORDER_COLUMNS, ORDER_MONEY_COLUMNS
 from invoices.models import Invoice, InvoiceLine
 from notifications.models import Notice
 from orders.models import Order
@@ -47,6 +47,7 @@ def categories() -> Iterator[dict]:
             "name": c.name,
             "grace_days": c.grace_days,
             "auto_renew_supported": c.auto_renew_supported,
+            "renewal_needs_csr": c.renewal_needs_csr,
         }
 
 
@@ -71,7 +72,7 @@ def plans() -> Iterator[dict]:
 
 def customers() -> Iterator[dict]:
     totals = dict(LedgerEntry.objects.values_list("account_id").annotate(total=Sum("amount")).order_by())
-    rows = Customer.objects.select_related("reseller", "account").order_by("ref")
+    rows = Customer.objects.select_related("reseller", "account", "owner_reseller").order_by("ref")
     for c in rows.iterator(chunk_size=CHUNK):
         account = c.account
         yield {
@@ -87,15 +88,22 @@ def customers() -> Iterator[dict]:
             "currency": account.currency,
             "stripe_customer_id": account.stripe_customer_id or None,
             "stripe_payment_method_id": account.stripe_payment_method_id or None,
+            "renewal_day": account.renewal_day,
+            "owner_reseller": c.owner_reseller.ref if c.owner_reseller else None,
         }
 
 
 def orders() -> Iterator[dict]:
-    rows = Order.objects.order_by("ref").values("ref", "customer__ref", "plan__ref", *ORDER_COLUMNS)
+    rows = Order.objects.order_by("ref").values(
+        "ref", "customer__ref", "plan__ref", "customer__account__currency", *ORDER_COLUMNS, *ORDER_MONEY_COLUMNS
+    )
     for o in rows.iterator(chunk_size=CHUNK):
         row = {"ref": o["ref"], "customer": o["customer__ref"], "plan": o["plan__ref"]}
         row.update({name: o[name] for name in ORDER_COLUMNS})
         row["expires_on"] = _date(row["expires_on"])
+        currency = o["customer__account__currency"]
+        for name in ORDER_MONEY_COLUMNS:
+            row[name] = None if o[name] is None else format_amount(o[name], currency)
         yield row
 
 

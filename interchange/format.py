@@ -28,13 +28,20 @@ ORDER_COLUMNS = (
     "pending_action",
     "do_not_renew",
     "auto_renew_locked",
+    "lead_days",
+    "after_renewal",
+    "domain",
 )
+# An order's individual price: a column of its own in both, but an amount in
+# the account's currency (written with its places, parsed in it).
+ORDER_MONEY_COLUMNS = ("individual_price",)
 
 # The columns' lengths (tenants, catalog, orders, balances models).
 MAX_REF = 100
 MAX_TEXT = 200
 MAX_EMAIL = 254
 MAX_STRIPE_ID = 100
+MAX_DOMAIN = 253  # the longest DNS name (orders.Order.domain)
 # A plan's tenures: as long as any renewal may be (core.parse).
 MAX_TENURE_MONTHS = MAX_PERIOD_MONTHS
 # The integer columns' largest value (PositiveIntegerField on PostgreSQL): a
@@ -44,7 +51,7 @@ MAX_DAYS = 3650
 
 KEYS = {
     "resellers": {"ref", "name", "email", "parent", "allow_auto_renew", "invoice_prefix"},
-    "categories": {"ref", "name", "grace_days", "auto_renew_supported"},
+    "categories": {"ref", "name", "grace_days", "auto_renew_supported", "renewal_needs_csr"},
     "plans": {"ref", "name", "category", "prices", "endless", "auto_renew_allowed", "lead_days", "currency"},
     "customers": {
         "ref",
@@ -58,8 +65,10 @@ KEYS = {
         "currency",
         "stripe_customer_id",
         "stripe_payment_method_id",
+        "renewal_day",
+        "owner_reseller",
     },
-    "orders": {"ref", "customer", "plan", *ORDER_COLUMNS},
+    "orders": {"ref", "customer", "plan", *ORDER_COLUMNS, *ORDER_MONEY_COLUMNS},
 }
 
 
@@ -79,6 +88,7 @@ class CategoryRow:
     name: str
     grace_days: int
     auto_renew_supported: bool
+    renewal_needs_csr: bool
 
 
 @dataclass
@@ -106,6 +116,10 @@ class CustomerRow:
     currency: str
     stripe_customer_id: str
     stripe_payment_method_id: str
+    renewal_day: int | None
+    # The reseller whose own account this is (SPEC "Resellers are customers
+    # too"); ``reseller`` is then the one above it.
+    owner_reseller: str | None
 
 
 @dataclass
@@ -124,6 +138,10 @@ class OrderRow:
     pending_action: bool
     do_not_renew: bool
     auto_renew_locked: bool
+    lead_days: int | None
+    after_renewal: str
+    domain: str
+    individual_price: Decimal | None
 
 
 @dataclass
@@ -162,3 +180,6 @@ class Known:
     # Each existing order's latest renewal recorded: (its period_end, the
     # invoice's number). A file may not set the paid-thru date before it.
     renewed_thru: dict[str, tuple[datetime.date, str]] = field(default_factory=dict)
+    # Each reseller's own account held already: reseller ref -> (the
+    # account's customer ref, the ref of the reseller it is held with).
+    own_accounts: dict[str, tuple[str, str]] = field(default_factory=dict)

@@ -27,16 +27,32 @@ from core.parse import ParseError
 from core.parse import parse_json as core_parse_json
 from core.queue import enqueue_on_commit
 from interchange.document import validate_document
-from interchange.format import MAX_REF, ORDER_COLUMNS, Document, Known, KnownPlan
+from interchange.format import MAX_REF, ORDER_COLUMNS, ORDER_MONEY_COLUMNS, Document, Known, KnownPlan
 from invoices.models import InvoiceLine
 from orders.models import Order
 from payments.models import Card
+from renewals.open import open_renewals_cancel
 from tenants.models import Customer, Reseller
 from tenants.rules import invoice_prefix_for
 from tenants.scope import Actor
 from tenants.services import reseller_paths_rebuild
 
 CHUNK = 900  # below SQLite's bound-parameter limit
+# An order's columns that decide its open renewal (its cycle, period, price,
+# window, or whether it renews at all).
+STALES_OPEN_RENEWAL = frozenset(
+    {
+        "customer_id",
+        "plan_id",
+        "expires_on",
+        "tenure_months",
+        "individual_price",
+        "after_renewal",
+        "lead_days",
+        "status",
+        "do_not_renew",
+    }
+)
 
 
 class ImportInvalid(DomainError):
@@ -91,6 +107,13 @@ def load_known(data: object) -> Known:
         r.ref: (r.parent.ref if r.parent else None) for r in Reseller.objects.select_related("parent")
     }
     known.categories = set(Category.objects.values_list("ref", flat=True))
+    # One per reseller at most: as few rows as there are resellers.
+    known.own_accounts = {
+        owner: (customer, seller)
+        for owner, customer, seller in Customer.objects.filter(owner_reseller__isnull=False).values_list(
+            "owner_reseller__ref", "ref", "reseller__ref"
+        )
+    }
     tenures: dict[int, set[int]] = {}
     for plan_id, months in PlanPrice.objects.values_list("plan_id", "months"):
         tenures.setdefault(plan_id, set()).add(months)
@@ -167,9 +190,11 @@ class _Writer:
         self.orders(customers, plans)
         audit_record_many(actor=self.actor, changes=self.created_changes, business_date=self.today)
 
-    def _update(self, name: str, instance, changes: dict) -> None:
-        if audited_update(actor=self.actor, instance=instance, changes=changes, reason="import"):
+    def _update(self, name: str, instance, changes: dict) -> list[str]:
+        changed = audited_update(actor=self.actor, instance=instance, changes=changes, reason="import")
+        if changed:
             self.result.updated[name] += 1
+        return changed
 
     def _created(self, name: str, objects: list) -> None:
         self.result.created[name] += len(objects)
@@ -217,7 +242,12 @@ class _Writer:
         existing = _by_ref(Category, [r.ref for r in rows])
         new = []
         for row in rows:
-            fields = {"name": row.name, "grace_days": row.grace_days, "auto_renew_supported": row.auto_renew_supported}
+            fields = {
+                "name": row.name,
+                "grace_days": row.grace_days,
+                "auto_renew_supported": row.auto_renew_supported,
+                "renewal_needs_csr": row.renewal_needs_csr,
+            }
             if row.ref in existing:
                 self._update("categories", existing[row.ref], fields)
             else:
@@ -285,7 +315,8 @@ class _Writer:
 
     def customers(self, resellers: dict[str, Reseller]) -> dict[str, Customer]:
         rows = self.doc.customers
-        existing = _by_ref(Customer, [r.ref for r in rows], related=("account",))
+        existing = _by_ref(Customer, [r.ref for r in rows], related=("account", "owner_reseller"))
+        self._release_own_accounts(existing, rows, resellers)
         new_rows = [r for r in rows if r.ref not in existing]
         new = [
             Customer(
@@ -294,6 +325,7 @@ class _Writer:
                 email=r.email,
                 reseller=resellers[r.reseller],
                 allow_auto_renew=r.allow_auto_renew,
+                owner_reseller=resellers[r.owner_reseller] if r.owner_reseller else None,
             )
             for r in new_rows
         ]
@@ -312,6 +344,7 @@ class _Writer:
                     auto_renew=r.auto_renew,
                     stripe_customer_id=r.stripe_customer_id,
                     stripe_payment_method_id=r.stripe_payment_method_id,
+                    renewal_day=r.renewal_day,
                 )
                 for r in new_rows
             ]
@@ -339,6 +372,33 @@ class _Writer:
         customers = {**existing, **created}
         self._cards(customers, rows)
         return customers
+
+    def _release_own_accounts(self, existing: dict[str, Customer], rows, resellers: dict[str, Reseller]) -> None:
+        """An own account changing hands within the file (one customer lets
+        go of a reseller's own account, another takes it) lets go first: the
+        link is one to one, so the taker's write would otherwise collide. The
+        audited update of each customer records the change (before, after)."""
+        letting_go = [
+            existing[r.ref].pk
+            for r in rows
+            if r.ref in existing
+            and existing[r.ref].owner_reseller_id is not None
+            and existing[r.ref].owner_reseller_id != (resellers[r.owner_reseller].pk if r.owner_reseller else None)
+        ]
+        if letting_go:
+            Customer.objects.filter(pk__in=letting_go).update(owner_reseller=None)
+
+    def _own_account(self, customer: Customer, owner: str | None, resellers: dict[str, Reseller]) -> list[str]:
+        """Whose own account ``customer`` is, audited by the resellers' refs
+        like tenants.services.customer_set_owner_reseller (the admin's door;
+        the file's rule is checked with the same sentence by the document)."""
+        before = customer.owner_reseller.ref if customer.owner_reseller_id else None
+        if before == owner:
+            return []
+        customer.owner_reseller = resellers[owner] if owner else None
+        customer.save(update_fields=["owner_reseller"])
+        self.created_changes.append(Change("customer.owner_reseller", customer, before, owner, "import"))
+        return ["owner_reseller"]
 
     def _cards(self, customers: dict[str, Customer], rows) -> None:
         """A migrated card reference (``stripe_payment_method_id``) becomes the
@@ -378,7 +438,13 @@ class _Writer:
             },
             reason="import",
         )
+        changed += self._own_account(customer, row.owner_reseller, resellers)
         account = lock_account(customer.pk)
+        # The standing renewal day is a setting of the account, not money: set
+        # here under the account's lock, audited like the customer's fields.
+        changed += audited_update(
+            actor=self.actor, instance=account, changes={"renewal_day": row.renewal_day}, reason="import"
+        )
         settings = {
             "currency": row.currency,
             "auto_renew": row.auto_renew,
@@ -415,16 +481,23 @@ class _Writer:
         missing_customers = {r.customer for r in rows} - set(customers)
         customers = {**customers, **_by_ref(Customer, missing_customers)}
         new = []
+        stale = []
         for row in rows:
             fields = {
                 "customer_id": customers[row.customer].pk,
                 "plan_id": plans[row.plan].pk,
-                **{name: getattr(row, name) for name in ORDER_COLUMNS},
+                **{name: getattr(row, name) for name in (*ORDER_COLUMNS, *ORDER_MONEY_COLUMNS)},
             }
             if row.ref in existing:
-                self._update("orders", existing[row.ref], fields)
+                if not STALES_OPEN_RENEWAL.isdisjoint(self._update("orders", existing[row.ref], fields)):
+                    stale.append(existing[row.ref].pk)
             else:
                 new.append(Order(ref=row.ref, **fields))
+        # An open renewal priced or dated by what the file changed is
+        # cancelled (one statement); the night opens it again from the quote
+        # path while the order's window holds (renewals.open).
+        for chunk in _chunks(stale):
+            open_renewals_cancel(chunk, self.today)
         Order.objects.bulk_create(new, batch_size=CHUNK)
         created = _by_ref(Order, [o.ref for o in new])
         self._created("orders", list(created.values()))

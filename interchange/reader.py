@@ -118,11 +118,16 @@ class Reader:
             return MISSING
         return value
 
-    def amount(self, key: str, *, currency: Any, default: str, non_negative: bool = False) -> Any:
+    def amount(
+        self, key: str, *, currency: Any, default: str | None, non_negative: bool = False, nullable: bool = False
+    ) -> Any:
         """An amount of ``currency``, refused when finer than its minor unit
         (SPEC "Money"); only checked as an amount when the currency is wrong
-        itself (its own error is listed)."""
+        itself (its own error is listed). ``nullable``: null (or no key, with
+        a None default) is None."""
         value = self.raw(key, False, default)
+        if value is None and nullable:
+            return None
         try:
             amount = parse_money(value, currency)
         except ValueError as exc:

@@ -12,6 +12,8 @@ from interchange.importer import ImportInvalid, portal_import
 from payments.gateway import stripe_client, stripe_configured
 from payments.models import Card
 from payments.services import card_add
+from renewals.facts import load_catalog
+from renewals.open import open_renewals_sync
 from tenants.models import Customer, Reseller
 from tenants.scope import Actor
 from tenants.services import membership_link
@@ -33,13 +35,14 @@ LOGINS = [
     ("reseller", "reseller", "staff of Acme Hosting (reseller with a sub-reseller)"),
     ("customer", "customer", "Jane Doe, a customer of Acme Hosting"),
     ("kenji", "kenji", "Kenji Sato, a customer of Acme Japan (a sub-reseller selling in yen)"),
+    ("west", "west", "staff of Acme West, a sub-reseller with its own orders from Acme Hosting (Our orders)"),
 ]
 
 
 class Command(BaseCommand):
     help = (
-        "Build the demo portal (4 resellers, 33 customers of which 3 pay in yen, ~300 orders) and the demo "
-        "logins. Safe to re-run."
+        "Build the demo portal (4 resellers, 34 customers of which 3 pay in yen and 1 is a sub-reseller's own "
+        "account, ~300 orders), its open renewals and the demo logins. Safe to re-run."
     )
 
     def add_arguments(self, parser):
@@ -58,7 +61,11 @@ class Command(BaseCommand):
             except ImportInvalid as exc:  # a bug in the builder, not the user's fault
                 raise CommandError("the demo document is invalid:\n" + "\n".join(exc.errors)) from exc
             self._logins()
-        self.stdout.write(f"Demo portal as of {today}: {result.summary()}")
+        # The renewals waiting for payment of the orders whose window is open
+        # today, as the night opens them (the night itself is left to
+        # run_renewals: the demo keeps tonight's work to do).
+        opened = open_renewals_sync(today, load_catalog())
+        self.stdout.write(f"Demo portal as of {today}: {result.summary()}; open renewals: {opened}")
         cards = self._cards()
         if cards:
             self.stdout.write(f"Saved test cards at Stripe ({settings.STRIPE_API_BASE or 'Stripe'}): {cards}")
@@ -107,3 +114,6 @@ class Command(BaseCommand):
         kenji = Customer.objects.get(ref="c031")
         users.objects.filter(username="kenji").update(email=kenji.email)
         membership_link(user=users.objects.get(username="kenji"), customer=kenji)
+        west = Reseller.objects.get(ref="acme-west")
+        users.objects.filter(username="west").update(email=west.email)
+        membership_link(user=users.objects.get(username="west"), reseller=west)
