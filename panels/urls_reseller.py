@@ -3,11 +3,16 @@
 from django.urls import path
 
 from core.csp import notice_styles_allowed
-from panels.views import reseller
+from panels.views import reseller, reseller_renew
 
 urlpatterns = [
     path("", reseller.customers, name="reseller-customers"),
     path("customers/<int:customer_id>/", reseller.customer, name="reseller-customer"),
+    path("customers/<int:customer_id>/renew/", reseller_renew.customer_renew, name="reseller-renew"),
+    path("invoices/<int:invoice_id>/", reseller_renew.invoice, name="reseller-invoice"),
+    path("our-orders/", reseller_renew.our_orders, name="reseller-our-orders"),
+    path("our-orders/renew/", reseller_renew.our_renew, name="reseller-our-renew"),
+    path("our-orders/invoices/<int:invoice_id>/", reseller_renew.our_invoice, name="reseller-our-invoice"),
     path("preview/", reseller.preview, name="reseller-preview"),
     path("failures/", reseller.failures, name="reseller-failures"),
     path("resellers/", reseller.resellers, name="reseller-resellers"),

@@ -53,3 +53,33 @@ def invoice_prefix_for(ref: str, taken: Iterable[str] = ()) -> str:
         n += 1
         prefix = f"{base}{n}"
     return prefix
+
+
+def own_account_problem(
+    *,
+    owner_ref: str,
+    parent_id: int | None,
+    parent_ref: str = "",
+    seller_id: int,
+    seller_ref: str,
+    held_ref: str = "",
+) -> str:
+    """Why a customer account sold by reseller ``seller`` cannot be the own
+    account of reseller ``owner`` (whose parent is ``parent``), "" when it
+    can (SPEC "Resellers are customers too"). ``held_ref``: the own account
+    ``owner`` already has, another one. The account is held with the reseller
+    above the owner, never the platform: the platform sells through no
+    reseller of its own (yet), so a top-level reseller has no own account."""
+    if parent_id is None:
+        return (
+            f"reseller {owner_ref} is at the top of the tree: its own account would be held with the platform, "
+            "which sells through resellers only; a reseller's own account is held with the reseller above it"
+        )
+    if seller_id != parent_id:
+        return (
+            f"the own account of reseller {owner_ref} is held with the reseller above it ({parent_ref}), "
+            f"not with {seller_ref}"
+        )
+    if held_ref:
+        return f"reseller {owner_ref} already has its own account ({held_ref}): a reseller has one"
+    return ""

@@ -23,7 +23,12 @@ def brand_of(actor: Actor) -> str:
 
 
 def customer_detail(*, actor: Actor, customer_id: int) -> Customer:
-    customer = Customer.objects.visible_to(actor).select_related("account", "reseller").filter(pk=customer_id).first()
+    customer = (
+        Customer.objects.visible_to(actor)
+        .select_related("account", "reseller", "owner_reseller")
+        .filter(pk=customer_id)
+        .first()
+    )
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
     return customer
@@ -40,3 +45,19 @@ def sub_resellers(*, actor: Actor) -> QuerySet:
         .annotate(customer_count=Count("customers"))
         .order_by("path")
     )
+
+
+def own_account_actor(*, actor: Actor) -> Actor:
+    """The acting reseller's staff as the customer of their reseller's own
+    account (SPEC "Resellers are customers too"), for the "Our orders" pages
+    alone: there they see and renew that account's orders like its customer,
+    and nothing else. The account is held with the reseller above, outside the
+    acting reseller's subtree, so it is found by its owner, the actor's own
+    reseller, not through visible_to. NotFound when it holds none."""
+    if actor.kind != ActorKind.RESELLER or actor.reseller_id is None:
+        raise NotFound("only a reseller's staff have their reseller's own orders")
+    own = Customer.objects.filter(owner_reseller_id=actor.reseller_id).values_list("pk", flat=True).first()
+    if own is None:
+        raise NotFound("your reseller holds no account of its own")
+    # The same login and label (the audit log names the staff member), the own account's scope.
+    return Actor(kind=ActorKind.CUSTOMER, label=actor.label, user=actor.user, customer_id=own)

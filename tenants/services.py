@@ -5,7 +5,7 @@ from django.db import transaction
 from audit.services import audit_record
 from core.errors import DomainError, NotFound
 from tenants.models import Customer, Membership, Reseller
-from tenants.rules import invoice_prefix_for, tree_paths
+from tenants.rules import invoice_prefix_for, own_account_problem, tree_paths
 from tenants.scope import Actor, ActorKind
 
 
@@ -95,4 +95,52 @@ def customer_set_auto_renew_allowed(*, actor: Actor, customer_id: int, allowed: 
         after=allowed,
     )
     Customer.objects.filter(pk=customer.pk).update(allow_auto_renew=allowed)
+    return True
+
+
+def own_account_check(*, customer_id: int | None, seller: Reseller, owner: Reseller | None) -> None:
+    """Refuse (DomainError, a sentence naming both) to make the customer
+    ``customer_id`` (None: one not created yet), sold by ``seller``, the own
+    account of ``owner`` where tenants.rules.own_account_problem says it
+    cannot be; ``owner`` None (no longer anyone's) is always possible."""
+    if owner is None:
+        return
+    held = Customer.objects.filter(owner_reseller=owner).exclude(pk=customer_id).values_list("ref", flat=True).first()
+    problem = own_account_problem(
+        owner_ref=owner.ref,
+        parent_id=owner.parent_id,
+        parent_ref=owner.parent.ref if owner.parent_id else "",
+        seller_id=seller.pk,
+        seller_ref=seller.ref,
+        held_ref=held or "",
+    )
+    if problem:
+        raise DomainError(problem, code="invalid_own_account")
+
+
+@transaction.atomic
+def customer_set_owner_reseller(*, actor: Actor, customer_id: int, owner: Reseller | None, reason: str = "") -> bool:
+    """Make a customer account the own account of reseller ``owner`` (SPEC
+    "Resellers are customers too": its staff renew its orders under "Our
+    orders"), or no reseller's (None). Platform admins only: the account is
+    sold by the reseller above the owner, and neither reseller decides for
+    the other. Returns whether anything changed; audited."""
+    if not actor.sees_everything:
+        raise DomainError("only a platform admin may say whose own account a customer account is", code="forbidden")
+    customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    if customer.owner_reseller_id == (owner.pk if owner else None):
+        return False
+    own_account_check(customer_id=customer.pk, seller=customer.reseller, owner=owner)
+    before = customer.owner_reseller.ref if customer.owner_reseller_id else None
+    Customer.objects.filter(pk=customer.pk).update(owner_reseller=owner)
+    audit_record(
+        actor=actor,
+        action="customer.owner_reseller",
+        target=customer,
+        before=before,
+        after=owner.ref if owner else None,
+        reason=reason,
+    )
     return True
