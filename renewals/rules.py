@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from balances.rules import available_funds
+from catalog.rules import DAYS_PER_MONTH_FOR_LEAD
 from core.choices import LabelledEnum
 from core.money import ZERO, quantize
 from orders.periods import add_months, days_in_month
@@ -82,13 +83,75 @@ WHAT_TO_DO = {
 SKIP_REASONS = frozenset(list(Reason)[: list(Reason).index(Reason.PENDING_ACTION) + 1])
 
 
-def lead_days(tenure_months: int, plan_override: int | None) -> int:
+def lead_days(tenure_months: int, plan_override: int | None, order_override: int | None = None) -> int:
     """Days before expiry the attempt window opens: 7 for tenures up to and
-    including 3 months, 30 above; a plan may override it. Its query form:
-    renewals.facts.Catalog.by_lead_days."""
+    including 3 months, 30 above; a plan may override it, and an order's own
+    auto-renew point overrides its plan's (SPEC "Per-order settings"). Its
+    query form: renewals.facts.Catalog.by_lead_days.
+
+    The order's own point applies while it fits its tenure (``own_lead_fits``):
+    after a renewal for a shorter period it would open the next window before
+    the renewal's own month began, and the sweep would renew again at once."""
+    if order_override is not None and own_lead_fits(order_override, tenure_months):
+        return order_override
     if plan_override is not None:
         return plan_override
     return SHORT_LEAD_DAYS if tenure_months <= SHORT_TENURE_MONTHS else LONG_LEAD_DAYS
+
+
+def own_lead_fits(order_lead_days: int, tenure_months: int) -> bool:
+    """Whether an order's own lead days are shorter than its tenure counted at
+    28 days a month (the bound of catalog.rules.lead_days_problem): in query
+    form, ``tenure_months > order_lead_days // DAYS_PER_MONTH_FOR_LEAD``."""
+    return order_lead_days < tenure_months * DAYS_PER_MONTH_FOR_LEAD
+
+
+def renewal_price(
+    plan_prices: dict[int, Decimal], months: int, tenure_months: int, individual_price: Decimal | None
+) -> Decimal | None:
+    """The price of renewing for ``months`` (SPEC "Per-order settings"): an
+    order's individual price is the price of its tenure, so it applies when
+    the renewal is for the tenure; another period is priced from the plan.
+    None when neither prices it (the plan does not sell that period). The one
+    pricing rule of every path: the sweep, its preview and notices
+    (renewals.facts.Catalog.next_period) and the manual quote."""
+    if individual_price is not None and months == tenure_months:
+        return individual_price
+    return plan_prices.get(months)
+
+
+def renewal_prices(
+    plan_prices: dict[int, Decimal], tenure_months: int, individual_price: Decimal | None
+) -> list[tuple[int, Decimal]]:
+    """[(months, price)] an order can be renewed for, shortest first, each
+    priced by ``renewal_price``: the plan's periods, its tenure at its
+    individual price (even when the plan no longer sells the tenure)."""
+    months = set(plan_prices) | ({tenure_months} if individual_price is not None else set())
+    return [(m, renewal_price(plan_prices, m, tenure_months, individual_price)) for m in sorted(months)]
+
+
+def clears_individual_price(
+    *,
+    individual_price: Decimal | None,
+    back_to_plan: bool,
+    tenure_months: int,
+    months: int,
+    base_amount: Decimal,
+    for_period: bool,
+) -> bool:
+    """Whether a paid renewal ends the order's individual price (SPEC
+    "Per-order settings"): a renewal at it when the order's ``after_renewal``
+    is ``plan`` (``back_to_plan``: the renewal after it is at the plan's
+    price), or a renewal for another period than the tenure the price was for
+    (``for_period``: the renewal's months become the tenure, a manual one).
+    A renewal is at the individual price when it is for the tenure and its
+    base price is that price (one quoted at the plan's price before a reseller
+    set it, and paid by card after, is not)."""
+    if individual_price is None:
+        return False
+    if for_period and months != tenure_months:
+        return True
+    return back_to_plan and months == tenure_months and base_amount == individual_price
 
 
 def grace_starts(expires_on: datetime.date, suspended_on: datetime.date | None = None) -> datetime.date:
@@ -137,6 +200,8 @@ class OrderFacts:
     # The reseller's lock on the order's switch: the account's master switch
     # does not apply to it (SPEC "Auto-renewal").
     auto_renew_locked: bool = False
+    # The order's own auto-renew point: it overrides the plan's lead days.
+    order_lead_days: int | None = None
 
 
 def skip_reason(facts: OrderFacts) -> Reason | None:
@@ -174,6 +239,7 @@ class Eligibility:
     due: bool
     reason: Reason | None  # None: it will be attempted (when due)
     window_opens: datetime.date | None
+    lead_days: int | None = None  # the lead days that open it (renewals.rules.lead_days)
 
     @property
     def will_attempt(self) -> bool:
@@ -182,9 +248,11 @@ class Eligibility:
 
 def eligibility(facts: OrderFacts, on: datetime.date) -> Eligibility:
     """Whether the order is due on ``on`` and, if it will not be attempted, why."""
-    lead = lead_days(facts.tenure_months, facts.plan_lead_days)
+    lead = lead_days(facts.tenure_months, facts.plan_lead_days, facts.order_lead_days)
     opens = facts.expires_on - datetime.timedelta(days=lead) if facts.expires_on else None
-    return Eligibility(due=is_due(facts.expires_on, lead, on), reason=skip_reason(facts), window_opens=opens)
+    return Eligibility(
+        due=is_due(facts.expires_on, lead, on), reason=skip_reason(facts), window_opens=opens, lead_days=lead
+    )
 
 
 def batch_failure(

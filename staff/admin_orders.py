@@ -9,8 +9,8 @@ from django.contrib import admin, messages
 from audit.admin_kit import AuditedAdmin, PermittedActionsMixin, ReasonForm, confirm_and_apply
 from core.dates import business_today
 from core.errors import DomainError
-from orders.models import Order
-from orders.services import EDITABLE_FIELDS, order_set_flags, order_tenure_change
+from orders.models import AfterRenewal, Order
+from orders.services import EDITABLE_FIELDS, order_set_flags, order_set_terms, order_tenure_change
 from renewals.operator import order_extend, order_restore, order_suspend, order_terminate
 from tenants.scope import ActorKind, actor_for_user
 
@@ -39,6 +39,30 @@ class TerminateForm(ReasonForm):
 
 class TenureForm(ReasonForm):
     months = forms.IntegerField(min_value=1, label="Tenure (months)", help_text="A period the order's plan sells.")
+
+
+class TermsForm(ReasonForm):
+    lead_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=32767,
+        label="Own auto-renew point (days)",
+        help_text="Days before the paid-thru date the automatic renewal starts; shorter than the order's tenure "
+        "at 28 days a month. Empty: the plan's.",
+    )
+    individual_price = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=20,
+        decimal_places=3,
+        label="Individual price",
+        help_text="The price of the order's tenure for this order, in its plan's currency. Empty: the plan's price.",
+    )
+    after_renewal = forms.ChoiceField(
+        choices=AfterRenewal.choices,
+        initial=AfterRenewal.KEEP,
+        label="After a renewal at the individual price",
+    )
 
 
 @admin.register(Order)
@@ -97,6 +121,7 @@ class OrderAdmin(PermittedActionsMixin, AuditedAdmin):
         "restore_orders",
         "terminate_orders",
         "change_tenure",
+        "set_terms",
     )
 
     def get_readonly_fields(self, request, obj=None):
@@ -219,5 +244,30 @@ class OrderAdmin(PermittedActionsMixin, AuditedAdmin):
             "The paid-thru date does not change.",
             apply=lambda actor, order, data: order_tenure_change(
                 actor=actor, order_id=order.pk, months=data["months"], reason=data["reason"]
+            ),
+        )
+
+    @admin.action(
+        description="Set the auto-renew point and individual price of selected orders (with a reason)",
+        permissions=["change"],
+    )
+    def set_terms(self, request, queryset):
+        return confirm_and_apply(
+            self,
+            request,
+            queryset,
+            action="set_terms",
+            form_class=TermsForm,
+            title="Set renewal terms",
+            intro="Each order gets these renewal terms: its own auto-renew point (overrides its plan's) and an "
+            "individual price for its tenure (it renews at that price; 'Return to the plan's price' makes the "
+            "renewal after that one at the plan's price). An empty field returns to the plan's.",
+            apply=lambda actor, order, data: order_set_terms(
+                actor=actor,
+                order_id=order.pk,
+                reason=data["reason"],
+                lead_days=data["lead_days"],
+                individual_price=data["individual_price"],
+                after_renewal=data["after_renewal"],
             ),
         )

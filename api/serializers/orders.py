@@ -5,10 +5,11 @@ change."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import AmountField
-from api.parsers import IntegerField
+from api.fields import AMOUNT_SCHEMA, AmountField
+from api.parsers import MAX_AMOUNT, DecimalField, IntegerField
+from core.money import format_amount
 from core.parse import MAX_ID
-from orders.models import Order, PaymentSource
+from orders.models import AfterRenewal, Order, PaymentSource
 from orders.periods import days_remaining
 from orders.selectors import EXPIRING_WITHIN_MAX, SORT_KEYS
 from orders.states import OrderStatus
@@ -55,6 +56,19 @@ class OrderSerializer(serializers.ModelSerializer):
     will_auto_renew = serializers.SerializerMethodField()
     reason = serializers.SerializerMethodField()
     reason_text = serializers.SerializerMethodField()
+    lead_days = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="the order's own auto-renew point in days before expiry; null: its plan's",
+    )
+    individual_price = AmountField(
+        currency="plan.currency", allow_null=True, help_text="the price of its tenure for this order; null: the plan's"
+    )
+    after_renewal = serializers.ChoiceField(
+        read_only=True,
+        choices=AfterRenewal.choices,
+        help_text="after a renewal at the individual price: keep it, or the plan's",
+    )
 
     class Meta:
         model = Order
@@ -72,6 +86,9 @@ class OrderSerializer(serializers.ModelSerializer):
             "do_not_renew",
             "payment_source",
             "tenure_months",
+            "lead_days",
+            "individual_price",
+            "after_renewal",
             "will_auto_renew",
             "reason",
             "reason_text",
@@ -111,10 +128,11 @@ class OrderDetailSerializer(OrderSerializer):
     currency = serializers.CharField(source="plan.currency", help_text="the currency of the periods' prices")
     what_to_do = serializers.SerializerMethodField()
     next_attempt = serializers.SerializerMethodField()
+    renews_at = serializers.SerializerMethodField()
     periods = serializers.SerializerMethodField()
 
     class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "what_to_do", "next_attempt", "currency", "periods"]
+        fields = [*OrderSerializer.Meta.fields, "what_to_do", "next_attempt", "renews_at", "currency", "periods"]
         read_only_fields = fields
 
     def get_what_to_do(self, order) -> str:
@@ -126,20 +144,59 @@ class OrderDetailSerializer(OrderSerializer):
     def get_next_attempt(self, order):
         return self.context["next_attempt"]
 
+    @extend_schema_field(
+        {
+            **AMOUNT_SCHEMA,
+            "nullable": True,
+            "description": "the price of its next renewal at its tenure (its individual price, else the plan's); "
+            "null when nothing prices it or it never expires",
+        }
+    )
+    def get_renews_at(self, order):
+        amount = self.context.get("renews_at")
+        return None if amount is None else format_amount(amount, order.plan.currency)
+
     @extend_schema_field(PeriodSerializer(many=True))
     def get_periods(self, order):
         rows = [{"months": m, "price": p, "currency": order.plan.currency} for m, p in self.context["periods"]]
         return PeriodSerializer(rows, many=True).data
 
 
+# The order's renewal terms (orders.services.order_set_terms), beside its switches.
+TERMS = ("lead_days", "individual_price", "after_renewal")
+
+
 class OrderChangeSerializer(serializers.Serializer):
-    """The switches of an order; send only those to change."""
+    """The switches and renewal terms of an order; send only those to change."""
 
     auto_renew = serializers.BooleanField(required=False)
     do_not_renew = serializers.BooleanField(required=False, help_text="cancel at period end")
     payment_source = serializers.ChoiceField(choices=PaymentSource.choices, required=False)
     auto_renew_locked = serializers.BooleanField(
         required=False, help_text="resellers only: the customer can't change auto_renew"
+    )
+    lead_days = IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=32767,
+        help_text="resellers only: the order's own auto-renew point (days before expiry, shorter than its tenure "
+        "at 28 days a month); null: its plan's",
+    )
+    individual_price = DecimalField(
+        required=False,
+        allow_null=True,
+        max_digits=20,
+        decimal_places=3,
+        min_value=0,
+        max_value=MAX_AMOUNT,
+        help_text="resellers only: the price of the order's tenure for this order, as a string in its currency "
+        "(no finer than the minor unit); null: the plan's",
+    )
+    after_renewal = serializers.ChoiceField(
+        choices=AfterRenewal.choices,
+        required=False,
+        help_text="resellers only: after a renewal at the individual price, keep it or go back to the plan's",
     )
 
     def validate(self, attrs):

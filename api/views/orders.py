@@ -2,17 +2,19 @@
 each will renew automatically, one order with what to do about it, and its
 switches."""
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers.orders import OrderChangeSerializer, OrderDetailSerializer, OrderQuery, OrderSerializer
+from api.serializers.orders import TERMS, OrderChangeSerializer, OrderDetailSerializer, OrderQuery, OrderSerializer
 from api.views.common import BAD_INPUT, REFUSED, IsCustomerOrReseller, actor_of, responses
 from core.dates import business_today
 from orders.selectors import OrderFilters, categories, order_detail, orders_of, periods_of
-from orders.services import order_set_flags
+from orders.services import order_set_flags, order_set_terms
+from renewals.rules import renewal_prices
 from renewals.selectors import next_attempt_on, order_renewal_outlook, orders_outlook
 from tenants.selectors import customer_detail
 
@@ -58,7 +60,11 @@ def _order(actor, order_id: int) -> dict:
         "outlook": {order.pk: (outlook.reason, outlook.sentence)},
         "what_to_do": outlook.what_to_do,
         "next_attempt": next_attempt_on(outlook, today),
-        "periods": periods_of([order.plan_id]).get(order.plan_id, []),
+        "renews_at": outlook.renews_at,
+        # Priced as a quote prices them: its individual price for its tenure.
+        "periods": renewal_prices(
+            dict(periods_of([order.plan_id]).get(order.plan_id, [])), order.tenure_months, order.individual_price
+        ),
     }
     return OrderDetailSerializer(order, context=context).data
 
@@ -73,9 +79,13 @@ class OrderDetail(APIView):
     @extend_schema(
         operation_id="orders_update",
         tags=TAGS,
-        summary="Change an order's switches",
+        summary="Change an order's switches and renewal terms",
         description=(
-            "Any of auto_renew, do_not_renew, payment_source; resellers also auto_renew_locked. "
+            "Any of auto_renew, do_not_renew, payment_source; resellers also auto_renew_locked and the renewal "
+            "terms lead_days, individual_price and after_renewal (null clears lead_days or individual_price: "
+            "the plan's applies). A lead_days not shorter than the order's tenure (28 days a month) or a price "
+            "finer than its currency's minor unit gets 422 and nothing changes; a customer sending a renewal "
+            "term gets 403 `forbidden`. "
             "A customer changing auto_renew or do_not_renew (setting or clearing it) on an order whose switch "
             "the reseller locked gets 403 `auto_renew_locked` and nothing changes; a customer sending "
             "auto_renew_locked gets 403 `forbidden`."
@@ -87,5 +97,11 @@ class OrderDetail(APIView):
         body = OrderChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         actor = actor_of(request)
-        order_set_flags(actor=actor, order_id=order_id, **body.validated_data)
+        terms = {k: v for k, v in body.validated_data.items() if k in TERMS}
+        flags = {k: v for k, v in body.validated_data.items() if k not in TERMS}
+        with transaction.atomic():  # all of it or nothing
+            if terms:
+                order_set_terms(actor=actor, order_id=order_id, **terms)
+            if flags:
+                order_set_flags(actor=actor, order_id=order_id, **flags)
         return Response(_order(actor, order_id))
