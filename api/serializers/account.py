@@ -6,7 +6,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from api.fields import AmountField
-from api.parsers import MAX_AMOUNT, DecimalField
+from api.parsers import MAX_AMOUNT, DecimalField, IntegerField
 from balances.models import Account, EntryKind, LedgerEntry
 from core.errors import DomainError
 from payments.models import Card, PaymentAttempt
@@ -19,15 +19,34 @@ class BalanceSerializer(serializers.ModelSerializer):
     held = AmountField(help_text="reserved for card payments in progress")
     available = AmountField(help_text="balance - held + credit_limit: what a renewal may use")
     auto_renew = serializers.BooleanField(help_text="the account's master auto-renew switch")
+    renewal_day = serializers.IntegerField(
+        allow_null=True, help_text="the standing renewal day: manual renewals align to it by default (null: none)"
+    )
 
     class Meta:
         model = Account
-        fields = ["balance", "credit_limit", "held", "available", "currency", "auto_renew"]
+        fields = ["balance", "credit_limit", "held", "available", "currency", "auto_renew", "renewal_day"]
         read_only_fields = fields
 
 
 class BalanceChangeSerializer(serializers.Serializer):
-    auto_renew = serializers.BooleanField(help_text="the master switch: off, no order renews automatically")
+    """The account's settings a customer changes: either or both."""
+
+    auto_renew = serializers.BooleanField(
+        required=False, help_text="the master switch: off, no order renews automatically"
+    )
+    renewal_day = IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=31,
+        help_text="the standing renewal day (1-31) manual renewals align to by default; null for none",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not data:  # named as before renewal_day existed: clients read auto_renew's error
+            raise serializers.ValidationError({"auto_renew": ["This field is required, unless renewal_day is sent."]})
+        return data
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):

@@ -47,7 +47,11 @@ class Balance(APIView):
     @extend_schema(
         operation_id="balance_update",
         tags=["account"],
-        summary="Switch the account's master auto-renew on or off",
+        summary="Change the account's master auto-renew switch or its standing renewal day",
+        description=(
+            "Either or both: `auto_renew` (the master switch) and `renewal_day` (1-31, or null for none: the day "
+            "of the month manual renewals align to by default, pro rata). Each change is audited."
+        ),
         request=BalanceChangeSerializer,
         responses=responses({200: BalanceSerializer}, BAD_INPUT, REFUSED),
     )
@@ -55,7 +59,7 @@ class Balance(APIView):
         body = BalanceChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         actor = actor_of(request)
-        account_update(actor=actor, account_id=actor.customer_id, auto_renew=body.validated_data["auto_renew"])
+        account_update(actor=actor, account_id=actor.customer_id, **body.validated_data)
         return Response(BalanceSerializer(account_of(actor=actor, account_id=actor.customer_id)).data)
 
 
