@@ -16,12 +16,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
 from core.errors import DomainError, NotFound, error_body
+from renewals.csr import CSR_CODES
 
 # Domain codes that mean "the state moved under you", not "your input is wrong".
 CONFLICT_CODES = frozenset(
     {"renewed_meanwhile", "payment_in_progress", "price_changed", "idempotency_in_progress", "payment_unknown"}
 )
 FORBIDDEN_CODES = frozenset({"forbidden", "auto_renew_locked"})
+# Refusals of what the request carried itself (an SSL renewal's CSR): bad input.
+BAD_INPUT_CODES = CSR_CODES
 
 
 def flatten(detail, path: str = "") -> dict[str, list[str]]:
@@ -55,6 +58,8 @@ def domain_status(exc: DomainError) -> int:
         return status.HTTP_409_CONFLICT
     if exc.code in FORBIDDEN_CODES:
         return status.HTTP_403_FORBIDDEN
+    if exc.code in BAD_INPUT_CODES:
+        return status.HTTP_400_BAD_REQUEST
     return status.HTTP_422_UNPROCESSABLE_ENTITY
 
 

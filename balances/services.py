@@ -32,8 +32,9 @@ from tenants.models import Customer, Reseller
 from tenants.scope import Actor, ActorKind
 from tenants.services import customer_create
 
-# What a customer may change of their own account.
-CUSTOMER_SETTINGS = frozenset({"auto_renew"})
+# What a customer may change of their own account: the master switch and the
+# standing renewal day (SPEC "Standing renewal day").
+CUSTOMER_SETTINGS = frozenset({"auto_renew", "renewal_day"})
 
 
 def account_open(*, customer: Customer, currency: str = "USD", credit_limit: Decimal = Decimal("0")) -> Account:
@@ -162,14 +163,31 @@ def hold_release(*, account_id: int, amount: Decimal) -> None:
     Account.objects.filter(pk=account_id).update(held=F("held") - amount)
 
 
+@transaction.atomic
 def account_update(*, actor: Actor, account_id: int, reason: str = "", **changes) -> list[str]:
-    """Change an account's credit limit, master auto-renew switch or currency."""
-    allowed = {"credit_limit", "auto_renew", "currency", "stripe_customer_id", "stripe_payment_method_id"}
+    """Change an account's credit limit, master auto-renew switch, standing
+    renewal day (1-31, or None for none) or currency; each change audited,
+    before and after."""
+    allowed = {
+        "credit_limit",
+        "auto_renew",
+        "renewal_day",
+        "currency",
+        "stripe_customer_id",
+        "stripe_payment_method_id",
+    }
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise DomainError(f"an account has no setting {', '.join(unknown)}")
     if actor.kind == ActorKind.CUSTOMER and set(changes) - CUSTOMER_SETTINGS:
-        raise DomainError("you may change only the master auto-renew switch of your account", code="forbidden")
+        raise DomainError(
+            "you may change only the master auto-renew switch and the renewal day of your account", code="forbidden"
+        )
+    day = changes.get("renewal_day")
+    if day is not None and (not isinstance(day, int) or isinstance(day, bool) or not 1 <= day <= 31):
+        raise DomainError(
+            f"the renewal day must be a day of the month (1-31), or none, not {day!r}", code="invalid_renewal_day"
+        )
     if not Account.objects.visible_to(actor).filter(pk=account_id).exists():
         raise NotFound(f"account {account_id} not found")
     account = lock_account(account_id)

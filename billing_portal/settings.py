@@ -303,6 +303,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two lists show a "status" of their own (an order's, an open renewal's): each its enum's name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "orders.states.OrderStatus.choices",
+        "OpenRenewalStatusEnum": "renewals.models.OpenRenewalStatus",
+    },
 }
 
 # How many reverse proxies in front of the portal append to X-Forwarded-For

@@ -13,10 +13,10 @@ from orders.models import Order
 from orders.selectors import orders_of, periods_of
 from payments.gateway import stripe_configured
 from payments.models import Card
-from payments.services import cards_shown
+from payments.services import cards_shown, default_card
 from renewals.manual import Quote, QuoteLine, renewal_quote
-from renewals.rules import default_months
-from tenants.scope import Actor
+from renewals.rules import default_months, renewal_prices
+from tenants.scope import Actor, ActorKind
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,20 @@ class RenewalPreview:
     account: Account
     card: Card | None  # the default card, when card payments are on
     short: bool  # the balance does not cover the quote (Account.available)
+    # The order ``refused`` is about, when it is its CSR (renewals.csr.CsrError): shown next to its field.
+    refused_order: int | None = None
 
 
 def renewal_preview(
-    *, actor: Actor, order_ids: list[int], months: dict[int, int], align_day: int | None = None
+    *,
+    actor: Actor,
+    order_ids: list[int],
+    months: dict[int, int],
+    align_day: int | None = None,
+    csrs: dict[int, str] | None = None,
 ) -> RenewalPreview:
-    """The acting customer's renewal of ``order_ids``: each for the period in
+    """The renewal of ``order_ids`` by the acting customer, or by a reseller
+    for one of its customers: each for the period in
     ``months``, else the plan's default (renewals.rules.default_months),
     quoted (renewals.manual.renewal_quote) or why not, with the account and
     card that would pay it. An order that is not the customer's refuses the
@@ -53,26 +61,42 @@ def renewal_preview(
     items = chosen_periods(
         [(i, months.get(i)) for i in order_ids], plan_of={i: o.plan_id for i, o in orders.items()}, periods=periods
     )
-    quote, refused = None, ""
+    quote, refused, refused_order = None, "", None
     try:
-        quote = renewal_quote(actor=actor, items=items, align_day=align_day)
+        quote = renewal_quote(actor=actor, items=items, align_day=align_day, csrs=csrs)
     except NotFound:
         raise
     except DomainError as exc:
-        refused = str(exc)
-    account = account_of(actor=actor, account_id=actor.customer_id)
+        refused, refused_order = str(exc), getattr(exc, "order_id", None)
+    # The orders' account: the acting customer's, or the one a reseller renews for.
+    first = next(iter(orders.values()), None)
+    account = account_of(actor=actor, account_id=first.customer_id if first else actor.customer_id)
     lines = {line.order_id: line for line in quote.lines} if quote else {}
-    card = next((c for c in cards_shown(actor=actor) if c.is_default), None) if stripe_configured() else None
+    card = _default_card(actor, account) if stripe_configured() else None
     return RenewalPreview(
-        rows=tuple(
-            PreviewRow(orders[i], chosen, periods.get(orders[i].plan_id, []), lines.get(i)) for i, chosen in items
-        ),
+        rows=tuple(PreviewRow(orders[i], chosen, _periods(orders[i], periods), lines.get(i)) for i, chosen in items),
         quote=quote,
         refused=refused,
         account=account,
         card=card,
         short=quote is not None and quote.total > account.available,
+        refused_order=refused_order,
     )
+
+
+def _periods(order: Order, periods: dict[int, list]) -> list[tuple[int, Decimal]]:
+    """The order's periods priced as its quote prices them (an individual
+    price for its tenure: renewals.rules.renewal_prices)."""
+    return renewal_prices(dict(periods.get(order.plan_id, [])), order.tenure_months, order.individual_price)
+
+
+def _default_card(actor: Actor, account: Account) -> Card | None:
+    """The card that would pay: the acting customer's default (its details
+    asked from Stripe when missing), or, for a reseller renewing for a
+    customer, that account's default alone (not every card of its subtree)."""
+    if actor.kind == ActorKind.CUSTOMER:
+        return next((c for c in cards_shown(actor=actor) if c.is_default), None)
+    return default_card(account.pk)
 
 
 def chosen_periods(

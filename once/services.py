@@ -29,6 +29,7 @@ def renewal_pay_once(
     items: list[tuple[int, int | None]],
     align_day: int | None = None,
     pins: dict[int, datetime.date] | None = None,
+    csrs: dict[int, str] | None = None,
     payment: str = "balance",
     auto_renew_next: frozenset[int] | set[int] = frozenset(),
     expected_total: Decimal | None = None,
@@ -49,7 +50,8 @@ def renewal_pay_once(
     the payment if an order was renewed since it was quoted; without them the
     paid-thru dates priced now are pinned, and kept with the key for retries.
     ``expected_total``, when given, refuses the payment (``price_changed``)
-    unless the total now is the one the client showed.
+    unless the total now is the one the client showed. ``csrs``: the PEM
+    CSR of each order whose category asks for one (renewals.csr).
     """
 
     def work(claim):
@@ -57,7 +59,7 @@ def renewal_pay_once(
         if claim.pins is not None:  # a retry: pay the cycles the first attempt priced, or nothing
             pinned = {int(order_id): datetime.date.fromisoformat(day) for order_id, day in claim.pins.items()}
         chosen = _with_default_periods(actor, items)
-        quote = renewal_quote(actor=actor, items=chosen, align_day=align_day, pins=pinned)
+        quote = renewal_quote(actor=actor, items=chosen, align_day=align_day, pins=pinned, csrs=csrs)
         claim.pin({str(order_id): day.isoformat() for order_id, day in quote.pins.items()})
         invoice = renewal_pay(
             actor=actor,

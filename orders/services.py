@@ -2,17 +2,20 @@
 operator's change of tenure."""
 
 import json
+from decimal import Decimal
 
 from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_record, audited_update
+from audit.services import Change, audit_record, audit_record_many, audited_update
 from catalog.models import PlanPrice
+from catalog.rules import lead_days_problem
 from core.errors import DomainError, IllegalTransition, NotFound
+from core.money import check_exact, format_amount
 from core.request_context import current_address
 from core.sql import db_now, insert_rows
 from orders.locks import lock_order
-from orders.models import Order, PaymentSource
+from orders.models import AfterRenewal, Order, PaymentSource
 from orders.states import OrderStatus, check_transition
 from tenants.scope import Actor, ActorKind
 
@@ -32,6 +35,26 @@ EDITABLE_FIELDS = {
     ActorKind.PLATFORM: _PLATFORM_FIELDS,
     ActorKind.SYSTEM: _PLATFORM_FIELDS,
 }
+
+# What the apps above orders do when an order's status, renewal intent or
+# renewal terms change, in the change's own transaction: orders import none
+# of them, so each registers its listener when it is ready (renewals.apps:
+# the order's open renewal is cancelled, opened again or priced again).
+# ``listener(order=, changed={field: new value}, actor=, on=)``.
+_CHANGE_LISTENERS: list = []
+
+
+def order_change_listen(listener) -> None:
+    """Call ``listener`` after each change these services make to an order."""
+    if listener not in _CHANGE_LISTENERS:
+        _CHANGE_LISTENERS.append(listener)
+
+
+def _order_changed(order: Order, fields, *, actor: Actor, on=None) -> None:
+    changed = {field: getattr(order, field) for field in fields}
+    if changed:
+        for listener in _CHANGE_LISTENERS:
+            listener(order=order, changed=changed, actor=actor, on=on)
 
 
 @transaction.atomic
@@ -59,6 +82,7 @@ def order_transition(*, actor: Actor, order_id: int, to: str, reason: str = "", 
         reason=reason,
         business_date=business_date,
     )
+    _order_changed(order, ["status"], actor=actor, on=business_date)
     return order
 
 
@@ -88,7 +112,9 @@ def order_set_flags(*, actor: Actor, order_id: int, reason: str = "", **changes)
         raise DomainError(
             f"payment source must be one of {', '.join(PaymentSource.values)}", code="invalid_payment_source"
         )
-    return audited_update(actor=actor, instance=order, changes=changes, reason=reason)
+    changed = audited_update(actor=actor, instance=order, changes=changes, reason=reason)
+    _order_changed(order, changed, actor=actor)
+    return changed
 
 
 def order_status_audit_many(*, actor: Actor, business_date, moves: list[tuple[int, str, str, str]], reason: str):
@@ -140,4 +166,82 @@ def order_tenure_change(*, actor: Actor, order_id: int, months: int, reason: str
             f"order {order.ref}: its plan has no {months}-month price (it sells {', '.join(map(str, sold))})",
             code="invalid_period",
         )
-    return audited_update(actor=actor, instance=order, changes={"tenure_months": months}, reason=reason)
+    changes = {"tenure_months": months}
+    if order.individual_price is not None and months != order.tenure_months:
+        # SPEC "Per-order settings": the individual price was for the old tenure.
+        changes["individual_price"] = None
+    changed = audited_update(actor=actor, instance=order, changes=changes, reason=reason)
+    _order_changed(order, changed, actor=actor)
+    return changed
+
+
+# SPEC "Per-order settings": an order's renewal terms, set by its reseller or
+# the platform, never by the customer.
+TERMS_FIELDS = ("lead_days", "individual_price", "after_renewal")
+TERMS_ACTORS = frozenset({ActorKind.RESELLER, ActorKind.PLATFORM, ActorKind.SYSTEM})
+MAX_PRICE = Decimal("1e17")  # the money columns' 20 digits, 3 of them places
+
+
+@transaction.atomic
+def order_set_terms(*, actor: Actor, order_id: int, reason: str = "", **changes) -> list[str]:
+    """Set an order's renewal terms (SPEC "Per-order settings"): its own
+    auto-renew point ``lead_days`` (None: its plan's; bound: shorter than its
+    tenure at 28 days a month, catalog.rules.lead_days_problem), its
+    ``individual_price`` for its tenure (None: the plan's; in its price's
+    currency, no finer than the minor unit) and ``after_renewal`` (keep or
+    plan). For resellers and the platform only. Bad input changes nothing;
+    each change is audited, before and after. Returns the fields that
+    really changed."""
+    unknown = sorted(set(changes) - set(TERMS_FIELDS))
+    if unknown:
+        raise DomainError(f"{', '.join(unknown)} is not a renewal term of an order", code="invalid")
+    if actor.kind not in TERMS_ACTORS:
+        raise DomainError("an order's auto-renew point and individual price are set by your provider", code="forbidden")
+    if not Order.objects.visible_to(actor).filter(pk=order_id).exists():
+        raise NotFound(f"order {order_id} not found")
+    order = lock_order(order_id)
+    label = f"order {order.ref}"
+    if order.status == OrderStatus.TERMINATED:
+        raise DomainError(f"{label} is terminated: it never renews again", code="terminated")
+    if order.expires_on is None:
+        raise DomainError(f"{label} never expires: there is no renewal to set terms for", code="endless")
+    currency = order.plan.currency
+    if "lead_days" in changes:
+        lead = changes["lead_days"]
+        if lead is not None and (type(lead) is not int or lead < 0):
+            raise DomainError(f"{label}: lead_days is a whole number of days (0 or more), not {lead!r}", code="invalid")
+        problem = lead_days_problem(lead, [order.tenure_months])
+        if problem:
+            raise DomainError(f"{label}: lead_days {problem}", code="invalid_lead_days")
+    if "individual_price" in changes and changes["individual_price"] is not None:
+        price = changes["individual_price"]
+        try:
+            if price < 0:
+                raise ValueError(f"an individual price cannot be negative, not {price}")
+            if price >= MAX_PRICE:
+                raise ValueError(f"{price} is too large")
+            changes["individual_price"] = check_exact(price, currency)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise DomainError(f"{label}: individual_price: {exc}", code="invalid_price") from exc
+    if "after_renewal" in changes and changes["after_renewal"] not in AfterRenewal.values:
+        raise DomainError(
+            f"{label}: after_renewal is one of {', '.join(AfterRenewal.values)}, not {changes['after_renewal']!r}",
+            code="invalid",
+        )
+
+    def shown(field, value):
+        return format_amount(value, currency) if field == "individual_price" and value is not None else value
+
+    changed, records = [], []
+    for field, value in changes.items():
+        before = getattr(order, field)
+        if before == value:
+            continue
+        setattr(order, field, value)
+        changed.append(field)
+        records.append(Change(f"order.{field}", order, shown(field, before), shown(field, value), reason))
+    if changed:
+        order.save(update_fields=changed)
+        audit_record_many(actor=actor, changes=records)
+    _order_changed(order, changed, actor=actor)
+    return changed

@@ -19,6 +19,7 @@ RESELLER_MENU = (
     ("reseller-preview", "Tonight's sweep"),
     ("reseller-failures", "Failures"),
     ("reseller-resellers", "Sub-resellers"),
+    ("reseller-our-orders", "Our orders"),  # the reseller's own account, held above it
     ("reseller-messages", "Messages"),
 )
 
@@ -30,6 +31,10 @@ SECTION = {
     "message-detail": "messages",
     "card-add": "cards",
     "reseller-customer": "reseller-customers",
+    "reseller-renew": "reseller-customers",
+    "reseller-invoice": "reseller-customers",
+    "reseller-our-renew": "reseller-our-orders",
+    "reseller-our-invoice": "reseller-our-orders",
     "reseller-message-detail": "reseller-messages",
 }
 

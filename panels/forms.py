@@ -8,9 +8,10 @@ from decimal import Decimal
 from django import forms
 
 from core.parse import MAX_BATCH_ORDERS, MAX_PERIOD_MONTHS, ParseError, parse_id, parse_int
-from orders.models import PaymentSource
+from orders.models import AfterRenewal, PaymentSource
 from orders.selectors import EXPIRING_WITHIN_MAX, SORT_KEYS, OrderFilters
 from orders.states import OrderStatus
+from renewals.selectors import CenterFilters
 
 
 class _AsciiOnly:
@@ -56,6 +57,113 @@ class OrderFilterForm(forms.Form):
             sort=data.get("sort") or "paid_thru",
             **extra,
         )
+
+
+# The renewal center's "expiring within" choices, in days.
+CENTER_WITHIN = (7, 30, 90)
+DATE = {"type": "date"}  # the browser's date picker; the value is YYYY-MM-DD
+
+
+class CenterFilterForm(forms.Form):
+    """The renewal center's filters (renewals.selectors.CenterFilters): a
+    product, a category, a status, and the paid-thru date within 7, 30 or 90
+    days or within a range. An invalid filter is shown as an error and
+    ignored, like the orders list's."""
+
+    plan = forms.ChoiceField(required=False, label="Product")
+    category = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OrderStatus.choices])
+    within = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Expiring within",
+        choices=[("", "Any time"), *((str(days), f"{days} days") for days in CENTER_WITHIN)],
+    )
+    expires_from = forms.DateField(required=False, label="Paid thru from", widget=forms.DateInput(attrs=DATE))
+    expires_to = forms.DateField(required=False, label="Paid thru to", widget=forms.DateInput(attrs=DATE))
+
+    def __init__(self, *args, products=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = [("", "Any product"), *((p.ref, p.name) for p in products)]
+        kinds = {p.category.ref: p.category.name for p in products}
+        self.fields["category"].choices = [
+            ("", "Any category"),
+            *sorted(kinds.items(), key=lambda kind: (kind[1].lower(), kind[0])),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("expires_from"), data.get("expires_to")
+        if start and end and start > end:
+            self.add_error("expires_to", f"the range ends ({end}) before it starts ({start})")
+        return data
+
+    def filters(self, on: datetime.date) -> CenterFilters:
+        """The valid filters as of ``on`` (an invalid one is ignored); "within"
+        N days ends the range N days after ``on`` (or the range's own end, if
+        sooner)."""
+        self.is_valid()
+        data = {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+        end = data.get("expires_to")
+        if data.get("within") is not None:
+            soon = on + datetime.timedelta(days=data["within"])
+            end = min(end, soon) if end else soon
+        return CenterFilters(
+            plan=data.get("plan") or "",
+            category=data.get("category") or "",
+            status=data.get("status") or "",
+            expires_from=data.get("expires_from"),
+            expires_to=end,
+        )
+
+
+# A bulk move of the renewal center: the ticked orders, or all of the tab.
+BULK_MOVES = {"to-manual": False, "to-auto": True}
+BULK_SCOPES = ("selected", "all")
+MAX_BULK_TICKED = 1000
+
+
+class BulkMoveForm(forms.Form):
+    """The renewal center's bulk move: ``move`` ("to-manual" or "to-auto"),
+    ``scope`` ("selected": the ticked ``order`` ids; "all": every order of the
+    tab and filter, found again on the server)."""
+
+    move = forms.ChoiceField(
+        choices=[(move, move) for move in BULK_MOVES],
+        error_messages={"invalid_choice": "move orders to-manual or to-auto, not %(value)r"},
+    )
+    scope = forms.ChoiceField(
+        choices=[(scope, scope) for scope in BULK_SCOPES],
+        error_messages={"invalid_choice": "move the selected orders or all, not %(value)r"},
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scope") != "selected":
+            data["order"] = []
+            return data
+        ticked = self.data.getlist("order") if hasattr(self.data, "getlist") else []
+        if not ticked:
+            raise forms.ValidationError("Tick at least one order to move.")
+        if len(ticked) > MAX_BULK_TICKED:
+            raise forms.ValidationError(f"move at most {MAX_BULK_TICKED} ticked orders at once (or move all)")
+        try:
+            data["order"] = [parse_id(one, what="an order number") for one in ticked]
+        except ParseError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+def parse_renewal_day(value: str) -> int | None:
+    """The standing renewal day as posted: 1-31, or empty for none."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return parse_int(value, low=1, high=31, what="the renewal day")
+    except ParseError as exc:
+        raise forms.ValidationError(f"{exc} (a day of the month, or empty for none)") from exc
 
 
 class TopUpForm(forms.Form):
@@ -126,12 +234,19 @@ class RenewForm(forms.Form):
 
     def clean_align_day(self) -> int | None:
         value = (self.cleaned_data["align_day"] or "").strip()
+        # The renewal page's own form has the "Renew on a standard renewal
+        # day" box (``aligning`` marks it): unticked, no alignment, whatever
+        # day is shown (a day that is not one is still refused).
+        ticked = not self.data.get("aligning") or self.data.get("align") == "on"
         if not value:
+            if ticked and self.data.get("aligning"):
+                raise forms.ValidationError("give the day of the month to renew on, or untick the renewal day")
             return None
         try:
-            return parse_int(value, low=1, high=31, what="the renewal day")
+            day = parse_int(value, low=1, high=31, what="the renewal day")
         except ParseError as exc:
             raise forms.ValidationError(f"{exc} (a day of the month)") from exc
+        return day if ticked else None
 
     def clean_payment(self) -> str:
         value = self.cleaned_data["payment"]
@@ -153,6 +268,8 @@ class RenewForm(forms.Form):
                     raise forms.ValidationError(str(exc)) from exc
         data["months"] = months
         data["auto_renew_next"] = {i for i in data["order"] if self.data.get(f"auto_renew_{i}") == "on"}
+        # An SSL order's CSR (``csr_<id>``), checked by the quote (renewals.csr).
+        data["csrs"] = {i: text for i in data["order"] if (text := self.data.get(f"csr_{i}", "")).strip()}
         return data
 
 
@@ -198,3 +315,20 @@ class RenewPayForm(forms.Form):
         # A period not posted is the plan's default (once.services.renewal_pay_once).
         data["items"] = [(i, self.choice["months"].get(i)) for i in order_ids]
         return data
+
+
+class OrderTermsForm(forms.Form):
+    """An order's renewal terms as a reseller posts them (orders.services.
+    order_set_terms checks the rules): an empty field returns to the plan's."""
+
+    lead_days = IntegerField(required=False, min_value=0, max_value=32767, label="Auto-renew point (days)")
+    individual_price = DecimalField(
+        required=False, min_value=0, max_digits=20, decimal_places=3, label="Individual price"
+    )
+    after_renewal = forms.ChoiceField(choices=AfterRenewal.choices, label="After a renewal at that price")
+
+    def problem(self) -> str:
+        """The first bad field, as a sentence naming it."""
+        name, errors = next(iter(self.errors.items()))
+        label = self.fields[name].label if name in self.fields else "The form"
+        return f"{label}: {errors[0]}"

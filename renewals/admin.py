@@ -8,7 +8,15 @@ from django.urls import path
 from audit.admin_kit import ReadOnlyAdmin, money_column
 from core.dates import business_today
 from renewals.lifecycle import provisioning_run
-from renewals.models import BatchAttempt, HookState, LifecycleEvent, OrderOutcome, RenewalPayment, SweepRun
+from renewals.models import (
+    BatchAttempt,
+    HookState,
+    LifecycleEvent,
+    OpenRenewal,
+    OrderOutcome,
+    RenewalPayment,
+    SweepRun,
+)
 from renewals.sweep.run import sweep_run
 from tenants.scope import actor_for_user
 
@@ -155,3 +163,27 @@ class LifecycleEventAdmin(ReadOnlyAdmin):
         queryset.filter(hook_state=HookState.FAILED).update(hook_attempts=0)
         counts = provisioning_run()
         self.message_user(request, f"Hooks run: {counts['done']} done, {counts['failed']} failed.")
+
+
+@admin.register(OpenRenewal)
+class OpenRenewalAdmin(ReadOnlyAdmin):
+    """Renewals waiting for payment (SPEC "Open renewals"): opened by the
+    nightly run, closed by the renewal, cancelled at termination or
+    do-not-renew; read-only here (they change with their orders)."""
+
+    list_display = (
+        "order",
+        "customer",
+        "cycle",
+        "months",
+        money_column("amount"),
+        "pay_by",
+        "status",
+        "created_on",
+        "closed_on",
+        "invoice",
+    )
+    list_filter = ("status", "pay_by")
+    search_fields = ("order__ref", "customer__ref", "customer__name")
+    list_select_related = ("order", "customer", "invoice")
+    date_hierarchy = "pay_by"

@@ -41,7 +41,7 @@ from notifications.models import Notice
 from orders.models import Order
 from renewals.bench import BALANCE, _load, _next_id, load_accounts, load_seller, peak_rss_mb, statements_counted
 from renewals.invariants import invariant_violations
-from renewals.models import BatchOutcome, LifecycleEvent, OrderOutcome, SweepRun, Transition
+from renewals.models import BatchOutcome, LifecycleEvent, OpenRenewal, OrderOutcome, SweepRun, Transition
 from renewals.reminders import ADVANCE_DAYS, WARNING_DAYS
 from renewals.rules import SHORT_LEAD_DAYS, SUSPENDED_AFTER_DAYS
 from tenants.models import Customer
@@ -63,8 +63,8 @@ SHARES = {
 }
 STATES = tuple(SHARES)
 # The phases of the run as its progress callback names them, in order.
-PHASES = ("lifecycle", "sweep", "advance_notices", "reminders", "termination_warnings")
-_NOTICE_PHASES = PHASES[2:]
+PHASES = ("lifecycle", "sweep", "open_renewals", "advance_notices", "reminders", "termination_warnings")
+_NOTICE_PHASES = PHASES[3:]
 
 
 def _state_of(rng: random.Random) -> str:
@@ -142,6 +142,7 @@ def expected_outcomes(orders: int, seed: int, on: datetime.date) -> dict:
     counts["renewal_reminder"] = len(reminded)
     counts["suspended"] = counts["orders_suspend"]
     counts["terminated"] = counts["orders_terminate"]
+    waiting = counts["orders_fail"] + counts["skipped"]
     return {
         "renewed": counts["orders_renew"],
         "failed": counts["orders_fail"],
@@ -149,6 +150,8 @@ def expected_outcomes(orders: int, seed: int, on: datetime.date) -> dict:
         "suspended": counts["orders_suspend"],
         "terminated": counts["orders_terminate"],
         "orders_by_state": {s: counts[f"orders_{s}"] for s in STATES},
+        # Every order in its window that the sweep did not renew tonight waits for payment (SPEC "Open renewals").
+        "open_renewals": {"open": waiting} if waiting else {},
         "notices": {
             kind: counts[kind]
             for kind in (
@@ -278,6 +281,8 @@ def night_figures(*, orders: int, seed: int, on: datetime.date, progress=None) -
     phases["finish"] = round(max(0.0, seconds - sum(clock.seconds.values())), 3)
     notices = Notice.objects.filter(business_date=on).values_list("kind").annotate(n=Count("pk")).order_by()
     failed = OrderOutcome.objects.filter(run=run, outcome=BatchOutcome.FAILED).count()
+    # Opened tonight for each order in its window the sweep did not renew (fail, remind's near ones).
+    open_renewals = OpenRenewal.objects.filter(created_on=on).values_list("status").annotate(n=Count("pk")).order_by()
     peak_rss = peak_rss_mb()  # the night's, before the invariants' check (the benchmark's)
     problems = invariant_violations()
     return {
@@ -294,6 +299,7 @@ def night_figures(*, orders: int, seed: int, on: datetime.date, progress=None) -
         "suspended": run.suspended,
         "terminated": run.terminated,
         "notices": dict(sorted(notices)),
+        "open_renewals": dict(sorted(open_renewals)),
         "expected": expected_outcomes(orders, seed, on),
         "invariants_ok": not problems,
         "problems": problems,

@@ -12,6 +12,7 @@ from decimal import Decimal
 from core.money import ZERO
 from core.sql import ids_in
 from payments.models import OPEN, PaymentAttempt
+from renewals.csr import CsrInfo
 from renewals.models import RenewalPayment
 from renewals.rules import Period
 
@@ -38,9 +39,12 @@ def claim_orders(attempt: PaymentAttempt, lines: list[dict], *, hold: Decimal = 
     return RenewalPayment.objects.create(attempt=attempt, claim=lines, hold=hold, batch_id=batch_id)
 
 
-def claim_line(order_id: int, order_ref: str, status: str, description: str, period: Period) -> dict:
-    """One claimed order with the period priced, as the payment keeps it."""
-    return {
+def claim_line(
+    order_id: int, order_ref: str, status: str, description: str, period: Period, *, csr: CsrInfo | None = None
+) -> dict:
+    """One claimed order with the period priced, as the payment keeps it, and
+    the CSR it is renewed with (stored when the charge settles: claim_csr)."""
+    line = {
         "order_id": order_id,
         "order_ref": order_ref,
         "status": status,
@@ -54,6 +58,9 @@ def claim_line(order_id: int, order_ref: str, status: str, description: str, per
         "anchor": period.anchor_day,
         "currency": period.currency,
     }
+    if csr is not None:
+        line["csr"] = {"pem": csr.pem, "common_name": csr.common_name, "names": list(csr.names)}
+    return line
 
 
 def claim_period(line: dict, currency: str | None = None) -> Period:
@@ -69,6 +76,12 @@ def claim_period(line: dict, currency: str | None = None) -> Period:
         anchor_day=line["anchor"],
         currency=currency or line["currency"],
     )
+
+
+def claim_csr(line: dict) -> CsrInfo | None:
+    """The CSR a claimed order is renewed with, as checked when it was claimed."""
+    csr = line.get("csr")
+    return CsrInfo(pem=csr["pem"], common_name=csr["common_name"], names=tuple(csr["names"])) if csr else None
 
 
 def claimed_refs(attempt: PaymentAttempt) -> tuple[str, ...]:

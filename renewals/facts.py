@@ -5,6 +5,7 @@ accounts and orders are read per batch of accounts.
 """
 
 import datetime
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,8 +14,9 @@ from django.db.models import Exists, F, OuterRef, Q
 
 from balances.models import Account
 from catalog.models import Plan, PlanPrice, product_label
+from catalog.rules import DAYS_PER_MONTH_FOR_LEAD
 from core.sql import ids_in
-from orders.models import Order
+from orders.models import AfterRenewal, Order
 from orders.states import OrderStatus
 from renewals.rules import (
     LONG_LEAD_DAYS,
@@ -25,6 +27,7 @@ from renewals.rules import (
     Period,
     Reason,
     renewal_period,
+    renewal_price,
 )
 from tenants.models import Customer, Reseller
 from tenants.rules import auto_renew_forbidden
@@ -48,11 +51,25 @@ class Catalog:
     # Orders held back by an internal error when the run began (held_orders):
     # the sweep retries them past their paid-thru date too. Few, if any.
     held: frozenset[int] = frozenset()
+    # The distinct auto-renew points orders carry of their own (Order.lead_days);
+    # None: read from the database when a query first needs them (``own_leads``).
+    order_leads: frozenset[int] | None = None
+
+    @functools.cached_property
+    def own_leads(self) -> tuple[int, ...]:
+        """The distinct own lead days of orders: a handful of values whatever
+        the number of orders, read once per catalog (once per run)."""
+        if self.order_leads is not None:
+            return tuple(sorted(self.order_leads))
+        rows = Order.objects.filter(lead_days__isnull=False).order_by("lead_days").values_list("lead_days", flat=True)
+        return tuple(rows.distinct())
 
     def by_lead_days(self, condition: Callable[[datetime.timedelta], Q]) -> Q:
         """``condition(lead)``, a condition on expires_on, applied with each
-        order's own lead days (renewals.rules.lead_days: 7 or 30 by tenure, or
-        the plan's override) as one indexed query condition."""
+        order's own lead days (renewals.rules.lead_days: 7 or 30 by tenure, the
+        plan's override, or the order's own while it fits its tenure,
+        renewals.rules.own_lead_fits) as one indexed query condition: one
+        branch per distinct lead, each a range of expires_on."""
         overrides: dict[int, list[int]] = {}
         for pk, plan in self.plans.items():
             if plan.lead_days is not None:
@@ -61,29 +78,45 @@ class Catalog:
         plain = (Q(tenure_months__lte=SHORT_TENURE_MONTHS) & condition(days(SHORT_LEAD_DAYS))) | (
             Q(tenure_months__gt=SHORT_TENURE_MONTHS) & condition(days(LONG_LEAD_DAYS))
         )
-        combined = ~Q(plan_id__in=[pk for pks in overrides.values() for pk in pks]) & plain
+        by_plan = ~Q(plan_id__in=[pk for pks in overrides.values() for pk in pks]) & plain
         for lead, pks in overrides.items():
-            combined |= Q(plan_id__in=pks) & condition(days(lead))
-        return combined
+            by_plan |= Q(plan_id__in=pks) & condition(days(lead))
+        if not self.own_leads:
+            return by_plan
+        # The order's own lead wins where it fits the tenure (tenure * 28 > lead).
+        plan_decides = Q(lead_days__isnull=True)
+        own = Q(pk__in=[])
+        for lead in self.own_leads:
+            shortest = lead // DAYS_PER_MONTH_FOR_LEAD
+            plan_decides |= Q(lead_days=lead, tenure_months__lte=shortest)
+            own |= Q(lead_days=lead, tenure_months__gt=shortest) & condition(days(lead))
+        return (plan_decides & by_plan) | own
 
     def describe(self, order: "OrderRow") -> str:
         return product_label(self.plans[order.plan_id].name, order.tenure_months)
 
-    def sells(self, order: "OrderRow", currency: str) -> bool:
-        """Whether the plan still sells the order's tenure, in ``currency``."""
+    def price(self, order: "OrderRow") -> Decimal | None:
+        """The price of the order's next renewal at its tenure
+        (renewals.rules.renewal_price: its individual price, else the plan's),
+        or None when nothing prices it."""
         plan = self.plans[order.plan_id]
-        return order.tenure_months in plan.prices and plan.currency == currency
+        return renewal_price(plan.prices, order.tenure_months, order.tenure_months, order.individual_price)
+
+    def sells(self, order: "OrderRow", currency: str) -> bool:
+        """Whether the order's tenure is priced (its individual price, or the
+        plan still sells it), in ``currency``."""
+        return self.plans[order.plan_id].currency == currency and self.price(order) is not None
 
     def next_period(self, order: "OrderRow") -> Period:
         """The period (and price) the order's next renewal at its tenure buys
-        (only for an order whose plan ``sells`` its tenure)."""
-        plan = self.plans[order.plan_id]
+        (only for an order that the catalog ``sells``): the engine's one quote
+        path, for the sweep, its preview, the notices and open renewals."""
         return renewal_period(
             expires_on=order.expires_on,
             anchor_day=order.anchor_day,
             months=order.tenure_months,
-            price=plan.prices[order.tenure_months],
-            currency=plan.currency,
+            price=self.price(order),
+            currency=self.plans[order.plan_id].currency,
         )
 
     def window_q(self, on: datetime.date) -> Q:
@@ -114,7 +147,8 @@ def load_catalog(*, held: bool = False) -> Catalog:
             endless=p.endless,
             auto_renew_allowed=p.auto_renew_allowed,
             lead_days=p.lead_days,
-            category_supported=p.category.auto_renew_supported,
+            # A category that asks for a CSR at renewal cannot renew by itself (SPEC "SSL renewals").
+            category_supported=p.category.auto_renew_supported and not p.category.renewal_needs_csr,
             currency=p.currency,
             prices=prices.get(p.pk, {}),
         )
@@ -209,6 +243,11 @@ class OrderRow:
     pending_action: bool
     payment_source: str
     auto_renew_locked: bool
+    # SPEC "Per-order settings": its own auto-renew point, its individual
+    # price and what that price does after the renewal it prices.
+    lead_days: int | None = None
+    individual_price: Decimal | None = None
+    after_renewal: str = AfterRenewal.KEEP.value
 
 
 ORDER_COLUMNS = tuple(OrderRow.__dataclass_fields__)
@@ -232,7 +271,8 @@ def facts_key(order: OrderRow, account: AccountRow) -> tuple:
     ``facts_for`` reads belongs here too (tests/renewals/test_plan.py)."""
     return (
         order.plan_id, order.expires_on, order.tenure_months, order.status, order.auto_renew, order.do_not_renew,
-        order.locked, order.stopped, order.pending_action, order.auto_renew_locked,
+        order.locked, order.stopped, order.pending_action, order.auto_renew_locked, order.lead_days,
+        order.individual_price is None,
         account.reseller_id, account.allow_auto_renew, account.auto_renew, account.currency,
     )  # fmt: skip
 
@@ -256,6 +296,7 @@ def facts_for(order: OrderRow, account: AccountRow, catalog: Catalog) -> OrderFa
         account_auto_renew=account.auto_renew,
         priced=catalog.sells(order, account.currency),
         auto_renew_locked=order.auto_renew_locked,
+        order_lead_days=order.lead_days,
     )
 
 

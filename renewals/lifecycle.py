@@ -29,6 +29,7 @@ from orders.states import OrderStatus, check_transition
 from renewals.claims import claimed_orders_all
 from renewals.facts import held_orders, terminated_q
 from renewals.models import EventOrigin, HookState, LifecycleEvent, OrderOutcome, Transition
+from renewals.open import open_renewals_cancel
 from renewals.provisioning import provisioning_hook
 from renewals.rules import Reason, termination_day
 from tenants.scope import Actor
@@ -174,6 +175,8 @@ def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
             moves=[(m.order_id, m.order_ref, m.frm, m.to) for m in moves],
             reason="lifecycle",
         )
+        if to == OrderStatus.TERMINATED:
+            open_renewals_cancel([m.order_id for m in moves], on)
         # Keyed by order and cycle, which the status claim above just took.
         notices_create([move_notice(m, on) for m in moves], new=True)
     return moves

@@ -29,8 +29,9 @@ from payments.gateway import minimum_charge
 from payments.models import AttemptPurpose, AttemptState, PaymentAttempt
 from payments.services import default_card
 from renewals.claims import claim_line, claim_orders, claimed_orders
+from renewals.csr import CsrInfo, csrs_store, order_csr
 from renewals.payments import cards_configured
-from renewals.rules import Period, raised_to_minimum, renewal_period
+from renewals.rules import Period, raised_to_minimum, renewal_period, renewal_price
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor, ActorKind
 
@@ -44,6 +45,8 @@ class QuoteLine:
     description: str
     status: str
     period: Period
+    # The checked CSR of an order whose category asks for one (renewals.csr).
+    csr: CsrInfo | None = None
 
     @property
     def amount(self) -> Decimal:
@@ -66,6 +69,11 @@ class Quote:
         """Each order's paid-thru date when quoted: post these back to pay."""
         return {line.order_id: line.period.start for line in self.lines}
 
+    @property
+    def csrs(self) -> dict[int, str]:
+        """Each order's CSR as checked (its PEM), for the orders that need one."""
+        return {line.order_id: line.csr.pem for line in self.lines if line.csr}
+
 
 def renewal_quote(
     *,
@@ -73,13 +81,18 @@ def renewal_quote(
     items: list[tuple[int, int]],
     align_day: int | None = None,
     pins: dict[int, datetime.date] | None = None,
+    csrs: dict[int, str] | None = None,
 ) -> Quote:
     """Price renewing ``items`` (order id, months) for the acting user.
+    ``csrs``: the PEM certificate signing request of each order whose
+    category asks for one (renewals.csr), checked here and kept on its line.
 
     Refuses the whole batch, with a sentence naming the order, when an order is
     not the actor's (as if it did not exist), terminated, endless, locked, has
     a pending action, is listed twice, or lacks a price for the period; and
-    when a pinned paid-thru date no longer holds.
+    when a pinned paid-thru date no longer holds; and when an order needs a
+    CSR and has none (``csr_required``) or a bad one (``csr_*``), or is given
+    one it does not take.
     """
     if not items:
         raise DomainError("choose at least one order to renew", code="empty")
@@ -88,8 +101,15 @@ def renewal_quote(
     ids = [order_id for order_id, _ in items]
     if len(set(ids)) != len(ids):
         raise DomainError("an order is listed twice in the batch", code="duplicate")
+    csrs = csrs or {}
+    stray = sorted(set(csrs) - set(ids))
+    if stray:
+        raise DomainError(f"a CSR was given for order {stray[0]}, which is not in this renewal", code="csr_not_needed")
     orders = {
-        o.pk: o for o in Order.objects.visible_to(actor).filter(pk__in=ids).select_related("plan", "customer__account")
+        o.pk: o
+        for o in Order.objects.visible_to(actor)
+        .filter(pk__in=ids)
+        .select_related("plan__category", "customer__account")
     }
     missing = [str(order_id) for order_id in ids if order_id not in orders]
     if missing:
@@ -112,7 +132,9 @@ def renewal_quote(
                 code="payment_in_progress",
             )
         _check_renewable(order, account, pins)
-        price = prices.get((order.plan_id, months))
+        # renewals.rules.renewal_price: its individual price for its tenure, else the plan's.
+        plan_prices = {m: amount for (plan_id, m), amount in prices.items() if plan_id == order.plan_id}
+        price = renewal_price(plan_prices, months, order.tenure_months, order.individual_price)
         if price is None:
             offered = sorted(m for plan_id, m in prices if plan_id == order.plan_id)
             raise DomainError(
@@ -128,7 +150,14 @@ def renewal_quote(
             currency=account.currency,
             align_day=align_day,
         )
-        lines.append(QuoteLine(order.pk, order.ref, product_label(order.plan.name, months), order.status, period))
+        csr = order_csr(
+            order_id=order.pk,
+            order_ref=order.ref,
+            needs_csr=order.plan.category.renewal_needs_csr,
+            domain=order.domain,
+            pem=csrs.get(order.pk),
+        )
+        lines.append(QuoteLine(order.pk, order.ref, product_label(order.plan.name, months), order.status, period, csr))
     return Quote(customer_id=account.pk, currency=account.currency, align_day=align_day, lines=tuple(lines))
 
 
@@ -200,6 +229,7 @@ def renewal_pay(
         written = write_renewals(
             [charge], on=on, source=RenewalSource.MANUAL, actor=actor, payment_memo="Manual renewal"
         )
+        csrs_store([(q.order_id, q.period.start, q.csr) for q in fresh.lines if q.csr], on=on)
         for order_id in sorted(auto_renew_next):
             # From the next cycle on: this cycle is the manual renewal just paid.
             order_set_flags(actor=actor, order_id=order_id, auto_renew=True, reason="switched on while renewing")
@@ -216,6 +246,7 @@ def _requote(actor: Actor, quote: Quote, expected_total: Decimal | None) -> Quot
         items=[(line.order_id, line.period.months) for line in quote.lines],
         align_day=quote.align_day,
         pins=quote.pins,
+        csrs=quote.csrs,
     )
     for seen in (quote.total if expected_total is None else expected_total, quote.total):
         if fresh.total != seen:
@@ -273,7 +304,8 @@ def _pay_by_card(
             business_date=on,
         )
         claim_orders(
-            attempt, [claim_line(q.order_id, q.order_ref, q.status, q.description, q.period) for q in fresh.lines]
+            attempt,
+            [claim_line(q.order_id, q.order_ref, q.status, q.description, q.period, csr=q.csr) for q in fresh.lines],
         )
     charge(attempt, actor=actor)
     attempt.refresh_from_db()

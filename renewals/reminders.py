@@ -16,6 +16,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
+from django.urls import reverse
 
 from balances.models import Account
 from balances.rules import available_funds
@@ -31,6 +32,11 @@ from renewals.models import BatchOutcome, OrderOutcome
 from renewals.rules import Reason, eligibility
 
 ADVANCE_DAYS = 3
+# Where the notices send the customer to pay their open renewals (SPEC "Open
+# renewals"): the renewal center's tab that lists them, as a path the
+# notice keeps (rendered after the portal's address).
+MANUAL_TAB = "manual"
+AUTO_TAB = "auto"
 WARNING_DAYS = 3
 # Accounts whose orders are read, decided and written at a time: a day's
 # orders (every order of a million may expire 30 days from a busy night) are
@@ -69,6 +75,11 @@ def _row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
         end=period.end,
         amount=money(period.amount, currency),
     )
+
+
+def renewal_center_path(tab: str) -> str:
+    """The renewal center's tab, as a path: "/renewals/?tab=manual"."""
+    return f"{reverse('renewals')}?tab={tab}"
 
 
 def _accounts_of(orders: list[OrderRow], queryset) -> dict[int, AccountRow]:
@@ -140,6 +151,7 @@ def _advance_part(due, catalog: Catalog, on: datetime.date, attempt_day: datetim
                 "attempt_on": attempt_day.isoformat(),
                 "available": money(available, currency),
                 "short": money(total - available, currency) if total > available else "",
+                "renew_path": renewal_center_path(AUTO_TAB),
             },
             order_refs=[o.ref for o in due],
         )
@@ -232,6 +244,7 @@ def _reminders_part(
                 "expires_on": expires.isoformat(),
                 "days": before,
                 "failed": [o.ref for o in due if o.id in failed],
+                "renew_path": renewal_center_path(MANUAL_TAB),
             },
             order_refs=[o.ref for o in due],
         )

@@ -12,12 +12,14 @@ from django.db.models.functions import Coalesce
 
 from balances.models import Account
 from balances.rules import available_funds
+from catalog.models import Plan
 from core.dates import business_today
 from core.errors import NotFound
 from orders.models import Order
 from orders.states import OrderStatus
 from renewals.facts import account_rows, facts_for, load_catalog, order_rows
-from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome
+from renewals.models import BatchAttempt, BatchOutcome, OpenRenewalStatus, OrderOutcome
+from renewals.open import open_renewals_of
 from renewals.payments import mark_usable_cards
 from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason, termination_day
 from tenants.models import Customer
@@ -35,6 +37,11 @@ class RenewalOutlook:
     # Why switching the order's auto-renew on would not help (the category,
     # plan or reseller forbids it), or None when the switch decides.
     switch_blocked: Reason | None = None
+    # The price its next renewal at its tenure is quoted at (its individual
+    # price, else the plan's: renewals.facts.Catalog.next_period), in
+    # ``currency``; None when nothing prices it or it never expires.
+    renews_at: Decimal | None = None
+    currency: str = ""
 
 
 # What a customer can do about an order the reseller locked off (or marked
@@ -70,18 +77,21 @@ def order_renewal_outlook(*, actor: Actor, order_id: int, on: datetime.date | No
     if not orders:
         raise NotFound(f"order {order_id} not found")
     order = orders[0]
-    facts = facts_for(order, accounts[order.customer_id], catalog)
+    account = accounts[order.customer_id]
+    facts = facts_for(order, account, catalog)
     verdict = eligibility(facts, on)
+    priced = order.expires_on is not None and catalog.sells(order, account.currency)
+    price = {"renews_at": catalog.next_period(order).amount if priced else None, "currency": account.currency}
     if verdict.reason is None:
         return RenewalOutlook(
-            verdict, None, _renews_sentence(verdict), "Keep enough funds on the account (or a usable card)."
+            verdict, None, _renews_sentence(verdict), "Keep enough funds on the account (or a usable card).", **price
         )
     switched_on = skip_reason(dataclasses.replace(facts, auto_renew=True, do_not_renew=False))
     blocked = switched_on if switched_on in SWITCH_BLOCKERS else None
     what_to_do = WHAT_TO_DO[verdict.reason]
     if facts.auto_renew_locked and verdict.reason in LOCKED_REASONS and actor.kind == ActorKind.CUSTOMER:
         what_to_do = LOCKED_WHAT_TO_DO
-    return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, what_to_do, blocked)
+    return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, what_to_do, blocked, **price)
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,58 @@ class CenterRow:
     amount: Decimal | None = None
     funds_cover: bool | None = None
     terminate_on: datetime.date | None = None
+    # An open renewal (SPEC "Open renewals"): its period and the date it must
+    # be paid by; ``amount`` is then its amount, in ``currency``.
+    months: int | None = None
+    pay_by: datetime.date | None = None
+    currency: str = ""
+
+
+@dataclass(frozen=True)
+class CenterFilters:
+    """The renewal center's filters (SPEC "Bulk changes"): a product (plan
+    ref), a category (ref), a status, and the paid-thru date within a range
+    (either end open)."""
+
+    plan: str = ""
+    category: str = ""
+    status: str = ""
+    expires_from: datetime.date | None = None
+    expires_to: datetime.date | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.plan, self.category, self.status, self.expires_from, self.expires_to))
+
+    def apply(self, orders: QuerySet) -> QuerySet:
+        if self.plan:
+            orders = orders.filter(plan__ref=self.plan)
+        if self.category:
+            orders = orders.filter(plan__category__ref=self.category)
+        if self.status:
+            orders = orders.filter(status=self.status)
+        if self.expires_from:
+            orders = orders.filter(expires_on__gte=self.expires_from)
+        if self.expires_to:
+            orders = orders.filter(expires_on__lte=self.expires_to)
+        return orders
+
+
+def standing_renewal_day(*, actor: Actor, order_id: int) -> int | None:
+    """The standing renewal day (SPEC "Standing renewal day") of the account
+    the order belongs to, for the renewal page's default alignment; None when
+    it has none or the actor does not see the order (the page says so)."""
+    return (
+        Order.objects.visible_to(actor)
+        .filter(pk=order_id)
+        .values_list("customer__account__renewal_day", flat=True)
+        .first()
+    )
+
+
+def center_products() -> list:
+    """The catalog's plans with their categories (shared by every tenant), for
+    the renewal center's product and category filters: one query."""
+    return list(Plan.objects.select_related("category").order_by("name", "pk"))
 
 
 CENTER_TABS = (
@@ -127,10 +189,15 @@ CENTER_TABS = (
 MANUAL_HORIZON_DAYS = 60
 
 
-def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -> "CenterRows":
-    """The renewal center's tab for the acting customer (or reseller subtree):
+def renewal_center(
+    *, actor: Actor, tab: str, on: datetime.date | None = None, filters: CenterFilters = CenterFilters()
+) -> "CenterRows":
+    """The renewal center's tab for the acting customer (or reseller subtree),
+    its orders narrowed by ``filters``:
 
-    - manual: active orders expiring within 60 days that will not renew by themselves;
+    - manual: the open renewals waiting for payment first (soonest pay-by
+      date first, whatever the order's switch), then the active orders
+      expiring within 60 days that will not renew by themselves;
     - auto: active orders that will, with the next attempt date and whether the
       funds available cover every renewal due by then;
     - cancelled: orders marked do-not-renew;
@@ -140,9 +207,12 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
     tab's running total, need them all) over plain rows, not models; the
     orders themselves are loaded only for the rows a page shows
     (``CenterRows``). A fixed number of queries: the rows, their accounts and
-    the catalog, then one for the page."""
+    the catalog (and the manual tab's open renewals), then one for the page."""
     on = on or business_today()
-    orders = Order.objects.visible_to(actor)
+    orders = filters.apply(Order.objects.visible_to(actor))
+    result = []
+    if tab == "manual":
+        result = _open_rows(actor, orders if filters else None)
     if tab == "cancelled":
         orders = orders.filter(do_not_renew=True, status__in=[OrderStatus.ACTIVE, OrderStatus.SUSPENDED])
     elif tab == "grace":
@@ -153,9 +223,11 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
             orders = orders.filter(expires_on__lte=on + datetime.timedelta(days=MANUAL_HORIZON_DAYS))
     rows, accounts, catalog = _engine_facts(orders.order_by("expires_on", "pk"))
     mark_usable_cards(accounts)
-    result = []
+    listed = {order_id for order_id, _ in result}
     spent: dict[int, Decimal] = {}
     for row in rows:
+        if row.id in listed:
+            continue
         account = accounts[row.customer_id]
         verdict = eligibility(facts_for(row, account, catalog), on)
         sentence = verdict.reason.label if verdict.reason else "Renews automatically."
@@ -173,6 +245,30 @@ def renewal_center(*, actor: Actor, tab: str, on: datetime.date | None = None) -
                           "funds_cover": cover})
             )  # fmt: skip
     return CenterRows(actor, result, grace=tab == "grace")
+
+
+def _open_rows(actor: Actor, orders: QuerySet | None) -> list[tuple[int, dict]]:
+    """The actor's open renewals (of ``orders`` when filtered), as the manual
+    tab's first rows: one query on the open renewals' index."""
+    opened = open_renewals_of(actor=actor, status=OpenRenewalStatus.OPEN)
+    if orders is not None:
+        opened = opened.filter(order_id__in=orders.values("pk"))
+    rows = {}
+    for order_id, months, amount, currency, pay_by in opened.values_list(
+        "order_id", "months", "amount", "currency", "pay_by"
+    ):
+        rows.setdefault(
+            order_id,
+            {
+                "reason": None,
+                "sentence": f"Waiting for payment: pay by {pay_by}.",
+                "months": months,
+                "amount": amount,
+                "currency": currency,
+                "pay_by": pay_by,
+            },
+        )
+    return list(rows.items())
 
 
 class CenterRows(Sequence):
@@ -199,6 +295,11 @@ class CenterRows(Sequence):
 
     def order_ids(self) -> list[int]:
         return [order_id for order_id, _ in self.decided]
+
+    def open_months(self) -> dict[int, int]:
+        """{order id: months} of the rows that are open renewals: each is
+        renewed for its open renewal's period."""
+        return {order_id: fields["months"] for order_id, fields in self.decided if fields.get("months")}
 
     def _rows(self, decided) -> list[CenterRow]:
         ids = [order_id for order_id, _ in decided]

@@ -27,7 +27,8 @@ from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from payments.models import AttemptState, PaymentAttempt
-from renewals.claims import claim_period
+from renewals.claims import claim_csr, claim_period
+from renewals.csr import csrs_store
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome, RenewalPayment
 from renewals.notices import FailedOrder, Failure, failure_notices
 from renewals.rules import Reason
@@ -130,6 +131,15 @@ def _renew_claimed(
         source=RenewalSource.AUTOMATIC if batch else RenewalSource.MANUAL,
         actor=actor,
         payment_memo="Renewal (card)" if batch else "Manual renewal (card)",
+    )
+    # The CSRs a manual renewal was claimed with, kept with it now that it is paid.
+    csrs_store(
+        [
+            (line["order_id"], claim_period(line, attempt.currency).start, claim_csr(line))
+            for line in claim
+            if line.get("csr")
+        ],
+        on=attempt.business_date,
     )
     invoice_id = finish(written)[account.pk]
     if batch is not None:

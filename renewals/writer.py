@@ -15,16 +15,19 @@ from decimal import Decimal
 from balances.models import EntryKind
 from balances.services import Posting, ledger_post_many
 from core.errors import DomainError
+from core.money import format_amount
 from core.queue import enqueue_on_commit
-from core.sql import db_now, ids_take, insert_rows, update_from_arrays
+from core.sql import db_now, ids_in, ids_take, insert_rows, update_from_arrays
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.services import invoice_numbers_take
 from notifications.services import NoticeSpec, notices_create
 from orders.locks import lock_orders
+from orders.models import AfterRenewal, Order
 from orders.services import order_field_audit_many, order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.models import EventOrigin, LifecycleEvent, Transition
-from renewals.rules import Period
+from renewals.open import open_renewals_close
+from renewals.rules import Period, clears_individual_price
 from tenants.scope import Actor
 
 
@@ -120,7 +123,20 @@ def write_renewals(
     # SPEC "Manual renewal": the period a customer renews for becomes the
     # order's tenure. The sweep buys the tenure anyway, and a complimentary
     # extension counts whole months given (maybe 0), not a period bought.
-    _extend_orders([line for _c, line in lines], on, actor, tenure=source == RenewalSource.MANUAL)
+    _extend_orders(
+        [line for _c, line in lines],
+        on,
+        actor,
+        tenure=source == RenewalSource.MANUAL,
+        paid={line.order_id for c, line in lines if not c.complimentary},
+    )
+    # Each renewed cycle's open renewal closes with its invoice, in this
+    # transaction: however the order was renewed (sweep, by hand, extension).
+    open_renewals_close(
+        [(line.order_id, line.period.start) for _c, line in lines],
+        [written.invoice_ids[c.customer_id] for c, _line in lines],
+        on,
+    )
     _notices(charges, written.invoice_ids, on)
     return written
 
@@ -172,9 +188,20 @@ def finish(written: Written) -> dict[int, int]:
     return written.invoice_ids
 
 
-def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure: bool = False) -> None:
+# Why an individual price ended, by whether the renewal was for another period.
+PRICE_CLEARED = {
+    False: "renewed at its individual price; after_renewal is plan: the next renewal is at the plan's price",
+    True: "renewed for another period than the one its individual price was for",
+}
+
+
+def _extend_orders(
+    lines: list[Line], on: datetime.date, actor: Actor, *, tenure: bool = False, paid: set[int] = frozenset()
+) -> None:
     """Extend the lines' orders; with ``tenure``, each order's tenure becomes
-    its line's months (audited where it changes)."""
+    its line's months (audited where it changes). A ``paid`` order's
+    individual price ends where renewals.rules.clears_individual_price says
+    (audited)."""
     for line in lines:
         if line.status != OrderStatus.ACTIVE:
             check_transition(line.status, OrderStatus.ACTIVE, label=f"order {line.order_ref}")
@@ -189,11 +216,31 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure
         # Under the orders' locks: an operator's change of tenure (which locks
         # the order alone) cannot slip between this read and the UPDATE.
         tenures = dict(lock_orders([line.order_id for line in lines], "tenure_months"))
+    prices = _individual_prices([line.order_id for line in lines if line.order_id in paid])
+    cleared = {
+        line.order_id: prices[line.order_id][0]
+        for line in lines
+        if line.order_id in prices
+        and clears_individual_price(
+            individual_price=prices[line.order_id][0],
+            back_to_plan=prices[line.order_id][1] == AfterRenewal.PLAN,
+            tenure_months=prices[line.order_id][2],
+            months=line.period.months,
+            base_amount=line.period.base_amount,
+            for_period=tenure,
+        )
+    }
+    columns = (("id", "bigint"), ("new_end", "date"), ("anchor", "integer"), ("old_end", "date"), ("months", "integer"))
+    if cleared:
+        # In the extension's own statement: the next renewal is at the plan's price.
+        set_sql += ", individual_price = CASE WHEN v.clear = 1 THEN NULL ELSE orders_order.individual_price END"
+        columns += (("clear", "integer"),)
+        rows = [(*row, int(row[0] in cleared)) for row in rows]
     # Conditional on the paid-thru date priced: the claim that makes a second
     # extension of the same cycle impossible even if a lock were missed.
     updated = update_from_arrays(
         "orders_order",
-        (("id", "bigint"), ("new_end", "date"), ("anchor", "integer"), ("old_end", "date"), ("months", "integer")),
+        columns,
         rows,
         set_sql=set_sql,
         where_sql="orders_order.id = v.id AND orders_order.expires_on = v.old_end",
@@ -212,6 +259,18 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure
         ],
         reason="renewed by hand for another period",
     )
+    for other_period, reason in PRICE_CLEARED.items():
+        order_field_audit_many(
+            actor=actor,
+            business_date=on,
+            field="individual_price",
+            moves=[
+                (line.order_id, line.order_ref, format_amount(cleared[line.order_id], line.period.currency), None)
+                for line in lines
+                if line.order_id in cleared and (line.period.months != prices[line.order_id][2]) == other_period
+            ],
+            reason=reason,
+        )
     restored = [line for line in lines if line.status == OrderStatus.SUSPENDED]
     order_status_audit_many(
         actor=actor,
@@ -233,6 +292,22 @@ def _extend_orders(lines: list[Line], on: datetime.date, actor: Actor, *, tenure
     )
     if restored:
         enqueue_on_commit("renewals.tasks.run_provisioning_hooks")
+
+
+def _individual_prices(order_ids: list[int]) -> dict[int, tuple]:
+    """{order id: (individual price, after_renewal, tenure)} of those orders
+    that carry an individual price, under their row locks (taken after the
+    accounts', in id order): a reseller's change cannot slip between this
+    read and the extension. One statement; few rows."""
+    if not order_ids:
+        return {}
+    rows = (
+        Order.objects.select_for_update()
+        .filter(ids_in("pk", order_ids), individual_price__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "individual_price", "after_renewal", "tenure_months")
+    )
+    return {pk: (price, after, months) for pk, price, after, months in rows}
 
 
 def _notices(charges: list[Charge], invoice_ids: dict[int, int], on: datetime.date) -> None:

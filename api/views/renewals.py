@@ -36,6 +36,7 @@ from api.views.common import (
 from core.parse import MAX_BATCH_ORDERS, MAX_ID, MAX_PERIOD_MONTHS
 from once.idempotency import request_fingerprint
 from once.services import renewal_pay_once
+from renewals.csr import CSR_MAX_CHARS
 from renewals.manual import renewal_quote
 from tenants.selectors import customer_detail
 
@@ -47,6 +48,23 @@ class RenewalItemSerializer(serializers.Serializer):
     months = IntegerField(
         min_value=1, max_value=MAX_PERIOD_MONTHS, default=1, help_text="a period the order's plan sells (default 1)"
     )
+    csr = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=CSR_MAX_CHARS + 1000,  # a little slack: the service says how long a CSR may be
+        help_text=(
+            "the PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----...) of an order whose "
+            "category asks for one (SSL): required for those (400 csr_required), refused for others "
+            "(400 csr_not_needed); it must parse, be signed by its key and name the order's domain, if it has one "
+            "(400 csr_invalid, csr_bad_signature, csr_weak_key, csr_private_key, csr_wrong_domain)"
+        ),
+    )
+
+
+def csrs_of(items: list[dict]) -> dict[int, str]:
+    """Each item's CSR by order id (an empty one is none)."""
+    return {item["order"]: item["csr"] for item in items if item.get("csr", "").strip()}
 
 
 class QuoteItemsSerializer(serializers.Serializer):
@@ -114,6 +132,13 @@ class QuoteLineSerializer(serializers.Serializer):
     pin = serializers.DateField(
         source="period.start", help_text="the paid-thru date quoted: send it back in `pins` when paying"
     )
+    csr_common_name = serializers.SerializerMethodField(
+        help_text="the name the order's CSR was checked for (null: the order takes no CSR)"
+    )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_csr_common_name(self, line) -> str | None:
+        return line.csr.common_name if line.csr else None
 
 
 class QuoteSerializer(serializers.Serializer):
@@ -150,6 +175,7 @@ class QuoteView(APIView):
             actor=actor,
             items=[(item["order"], item["months"]) for item in body.validated_data["items"]],
             align_day=body.validated_data["align_day"],
+            csrs=csrs_of(body.validated_data["items"]),
         )
         customer = customer_detail(actor=actor, customer_id=quote.customer_id)
         return Response(QuoteSerializer(quote, context={"customer": customer.ref}).data)
@@ -188,6 +214,7 @@ class RenewalView(APIView):
             items=[(item["order"], item["months"]) for item in data["items"]],
             align_day=data["align_day"],
             pins=data.get("pins"),
+            csrs=csrs_of(data["items"]),
             payment=data["payment"],
             auto_renew_next=set(data["auto_renew_next"]),
             expected_total=data.get("expected_total"),

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
+from django.http import QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from balances.selectors import account_of, ledger_of
@@ -15,24 +18,29 @@ from balances.services import account_update
 from core.dates import business_today
 from core.errors import DomainError, NotFound, error_body
 from core.money import format_money
-from core.parse import MAX_BATCH_ORDERS
+from core.parse import MAX_BATCH_ORDERS, is_ascii_int
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
 from once.idempotency import request_fingerprint
 from once.selectors import renewal_preview
 from once.services import renewal_pay_once, top_up_once
+from orders.bulk import orders_bulk_auto_renew
 from orders.models import PaymentSource
 from orders.selectors import categories, orders_of, periods_of
 from orders.selectors import order_detail as order_of
 from orders.services import order_set_flags
 from panels.forms import (
+    BULK_MOVES,
     EXPIRED,
+    BulkMoveForm,
+    CenterFilterForm,
     OrderFilterForm,
     RenewForm,
     RenewPayForm,
     TopUpForm,
     first_error,
     parse_payment_source,
+    parse_renewal_day,
     parse_switch,
     posted_token,
 )
@@ -49,7 +57,15 @@ from panels.views.common import (
 from payments.gateway import stripe_configured
 from payments.models import AttemptState
 from payments.services import cards_shown
-from renewals.selectors import CENTER_TABS, locked_orders_of, order_renewal_outlook, renewal_center
+from renewals.rules import renewal_prices
+from renewals.selectors import (
+    CENTER_TABS,
+    center_products,
+    locked_orders_of,
+    order_renewal_outlook,
+    renewal_center,
+    standing_renewal_day,
+)
 
 SETTLED_LATER = "We will settle it shortly; you will not be charged twice."
 LOCKED_BY_PROVIDER = (
@@ -113,7 +129,10 @@ def order_detail(request, actor, order_id: int):
             "order": order,
             "outlook": outlook,
             "switch_blocked": switch_blocked,
-            "periods": periods_of([order.plan_id]).get(order.plan_id, []),
+            # Priced as a quote prices them: its individual price for its tenure.
+            "periods": renewal_prices(
+                dict(periods_of([order.plan_id]).get(order.plan_id, [])), order.tenure_months, order.individual_price
+            ),
             "payment_sources": PaymentSource.choices,
             "today": today,
         },
@@ -123,6 +142,10 @@ def order_detail(request, actor, order_id: int):
 @customer_view
 @require_http_methods(["GET", "POST"])
 def renew(request, actor):
+    return renew_page(request, actor, RENEW_FACE)
+
+
+def renew_page(request, actor, face: dict):
     """Renew one order or a batch (ticked, or a renewal center tab's
     orders: ``all_in``): a period per order (default 1 month, or the
     shortest the plan sells), optionally aligned to one renewal day; each line
@@ -131,19 +154,26 @@ def renew(request, actor):
     and only at the total shown: the form posts it back, and a total that
     moved meanwhile is refused (price_changed) with the new quote drawn
     instead. A second submit of one form pays nothing and shows the first
-    result (panels.forms.FORM_TOKEN)."""
-    form = RenewForm(_renewal_choice(request, actor))
+    result (panels.forms.FORM_TOKEN).
+
+    ``face``: where the page sits (RENEW_FACE here; the reseller panel
+    renews a customer's orders, and its own, with the same page)."""
+    form = RenewForm(_renewal_choice(request, actor, face["tabs"]))
     if not form.is_valid():
         messages.error(request, sentence(first_error(form)))
-        return redirect("orders")
+        return redirect(face["back"])
     choice = form.cleaned_data
     refusal = ""
     if request.method == "POST" and request.POST.get("action") == "pay":
-        paid, refusal = _renewal_pay(request, actor, choice)
+        paid, refusal = _renewal_pay(request, actor, choice, face)
         if paid is not None:
             return paid
     preview = renewal_preview(
-        actor=actor, order_ids=choice["order"], months=choice["months"], align_day=choice["align_day"]
+        actor=actor,
+        order_ids=choice["order"],
+        months=choice["months"],
+        align_day=choice["align_day"],
+        csrs=choice["csrs"],
     )
     if refusal and sentence(refusal) != sentence(preview.refused):  # else the quote's own error says it
         messages.error(request, sentence(refusal))
@@ -155,6 +185,10 @@ def renew(request, actor):
             "periods": row.periods,
             "line": row.line,
             "auto_next": row.order.pk in choice["auto_renew_next"],
+            # An SSL order asks for its CSR; what was pasted comes back, with why it was refused.
+            "needs_csr": row.order.plan.category.renewal_needs_csr,
+            "csr": choice["csrs"].get(row.order.pk, ""),
+            "csr_error": preview.refused if preview.refused_order == row.order.pk else "",
         }
         for row in preview.rows
     ]
@@ -173,6 +207,7 @@ def renew(request, actor):
             # What the pay button says is what is paid (renewal_pay's expected_total), once per form token.
             "expected_total": format(quote.total, "f") if quote else "",
             "form_token": _form_token(),
+            "face": face,
         },
     )
 
@@ -212,7 +247,7 @@ def _sent_twice(request, exc: DomainError) -> str:
     return str(exc)
 
 
-def _renewal_pay(request, actor, choice: dict):
+def _renewal_pay(request, actor, choice: dict, face: dict):
     """The pay button: the quote the customer saw (its pins and its total,
     hidden in the form) paid once per form token. Returns (a redirect, "")
     when paid, now or by an earlier submit of this form; else (None, why
@@ -228,6 +263,7 @@ def _renewal_pay(request, actor, choice: dict):
         "payment": pay["payment"],
         "auto_renew_next": sorted(choice["auto_renew_next"]),
         "expected_total": format(pay["expected_total"], "f"),
+        "csrs": {str(i): pem for i, pem in sorted(choice["csrs"].items())},
     }
     try:
         answer = renewal_pay_once(
@@ -237,6 +273,7 @@ def _renewal_pay(request, actor, choice: dict):
             items=pay["items"],
             align_day=choice["align_day"],
             pins=pay["pins"],
+            csrs=choice["csrs"],
             payment=pay["payment"],
             auto_renew_next=choice["auto_renew_next"],
             expected_total=pay["expected_total"],
@@ -245,7 +282,7 @@ def _renewal_pay(request, actor, choice: dict):
         )
     except DomainError as exc:
         refusal = _sent_twice(request, exc)
-        return (None, refusal) if refusal else (redirect("invoices"), "")
+        return (None, refusal) if refusal else (redirect(face["invoices"]), "")
     if answer.status != 201:
         return None, _answer_refusal(answer)
     invoice = invoice_of(actor=actor, invoice_id=answer.body["invoice"])
@@ -255,21 +292,52 @@ def _renewal_pay(request, actor, choice: dict):
         f"Renewed {count} order{'s' if count != 1 else ''}: "
         f"{format_money(invoice.total, invoice.currency)} paid, invoice {invoice.number}.",
     )
-    return redirect("invoice-detail", invoice.pk), ""
+    return redirect(face["invoice"], invoice.pk), ""
 
 
 # The tabs whose orders can be renewed by hand (the cancelled ones end on their date).
 RENEWABLE_TABS = ("manual", "auto", "grace")
 
+# Where the renewal page sits (renew_page), here in the customer's panel.
+RENEW_FACE = {
+    "back": reverse_lazy("orders"),
+    "back_label": "Orders",
+    "whose": "",  # the account renewed, when the page names it (a reseller renewing for a customer)
+    "invoice": "invoice-detail",  # a paid renewal's invoice: the url name, given the invoice's id
+    "invoices": reverse_lazy("invoices"),
+    "balance": reverse_lazy("balance"),  # where to top up ("" when not from this page)
+    "cards": reverse_lazy("cards"),  # where to save a card ("" when not from this page)
+    "tabs": RENEWABLE_TABS,  # the renewal center tabs whose orders the page may take (all_in)
+}
+
+
+# The renewal center tabs whose orders move to manual or auto renewal in bulk.
+MOVABLE_TABS = ("manual", "auto")
+# At most this many skipped orders are named in the page's message.
+SKIPPED_SHOWN = 20
+
 
 @customer_view
+@require_http_methods(["GET", "POST"])
 def renewals(request, actor):
+    """The renewal center: a tab, filtered (the filters ride in the query
+    string, so they survive paging and the forms post back to them); its
+    ticked orders renewed (``action=renew``) or, with every order of the tab
+    and filter, moved to manual or auto renewal (panels.forms.BulkMoveForm)."""
     tab = request.GET.get("tab", "manual")
     if tab not in dict(CENTER_TABS):
         tab = "manual"
+    today = business_today()
+    form = CenterFilterForm(request.GET, products=center_products())
+    filters = form.filters(today)
+    if request.method == "POST":
+        return _center_action(request, actor, tab, filters, today)
     # A page of the tab; "renew all" (renew?all_in=<tab>) takes the whole tab, decided again on the server.
-    rows = renewal_center(actor=actor, tab=tab)
+    rows = renewal_center(actor=actor, tab=tab, on=today, filters=filters)
     page = paginate(request, rows)
+    kept = request.GET.copy()
+    for name in ("tab", "page"):
+        kept.pop(name, None)
     return render(
         request,
         "panels/customer/renewals.html",
@@ -279,20 +347,91 @@ def renewals(request, actor):
             "page": page,
             "rows": page.object_list,
             "renewable": tab in RENEWABLE_TABS,
+            "movable": tab in MOVABLE_TABS,
             "batch_max": MAX_BATCH_ORDERS,
-            "today": business_today(),
+            "today": today,
+            "form": form,
+            "filtered": bool(filters),
+            # The filters as a query string, for the tabs' links and the forms.
+            "filter_query": kept.urlencode(),
+            "filter_fields": [(name, value) for name, value in kept.lists() for value in value],
         },
     )
 
 
-def _renewal_choice(request, actor):
+def _center_action(request, actor, tab: str, filters, today):
+    """The renewal center's POST: renew the ticked orders (to the renewal
+    page, each open renewal at its period), or move orders in bulk; then back
+    to the same tab, filter and page."""
+    back = redirect(request.get_full_path())
+    if request.POST.get("action") == "renew":
+        ticked = request.POST.getlist("order")
+        if not ticked:
+            messages.error(request, "Tick at least one order to renew.")
+            return back
+        query = QueryDict(mutable=True)
+        query.setlist("order", ticked)
+        for order_id in ticked:
+            if request.POST.get(f"months_{order_id}"):
+                query[f"months_{order_id}"] = request.POST[f"months_{order_id}"]
+        return redirect(f"{reverse('renew')}?{query.urlencode()}")
+    form = BulkMoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, sentence(first_error(form)))
+        return back
+    move = form.cleaned_data
+    on = BULK_MOVES[move["move"]]
+    if move["scope"] == "all":
+        if tab not in MOVABLE_TABS:
+            messages.error(request, "Only the manual and auto renewal tabs move their orders in bulk.")
+            return back
+        order_ids = renewal_center(actor=actor, tab=tab, on=today, filters=filters).order_ids()
+    else:
+        order_ids = move["order"]
+    result = attempt(request, lambda: orders_bulk_auto_renew(actor=actor, order_ids=order_ids, on=on))
+    if result is not None:
+        _bulk_messages(request, result, "auto renewal" if on else "manual renewal")
+    return back
+
+
+def _bulk_messages(request, result, where: str) -> None:
+    """What a bulk move did, and which orders it skipped and why."""
+    moved = f"Moved {result.changed} order{pluralize(result.changed)} to {where}."
+    if result.unchanged:
+        moved += f" {result.unchanged} {'was' if result.unchanged == 1 else 'were'} already there."
+    (messages.success if result.changed else messages.info)(request, moved)
+    by_why: dict[str, list[str]] = {}
+    for ref, why in result.skipped:
+        by_why.setdefault(why, []).append(ref)
+    for why, refs in by_why.items():
+        named = ", ".join(refs[:SKIPPED_SHOWN])
+        if len(refs) > SKIPPED_SHOWN:
+            named += f" and {len(refs) - SKIPPED_SHOWN} more"
+        messages.warning(request, f"Skipped {len(refs)} order{pluralize(len(refs))} ({named}): {why}.")
+
+
+def _renewal_choice(request, actor, tabs=RENEWABLE_TABS):
     """The renewal page's input: the ticked orders, or every order of a
-    renewal center tab (``all_in``, the soonest first, at most a batch)."""
+    renewal center tab and filter (``all_in``, the soonest first, at most a
+    batch; each open renewal at its period). On arriving (no renewal day
+    asked yet), aligned to the account's standing renewal day, if it has one."""
     tab = request.GET.get("all_in", "")
-    if request.method != "GET" or "order" in request.GET or tab not in RENEWABLE_TABS:
-        return request.POST if request.method == "POST" else request.GET
+    if request.method != "GET":
+        return request.POST
     data = request.GET.copy()
-    data.setlist("order", [str(pk) for pk in renewal_center(actor=actor, tab=tab).order_ids()[:MAX_BATCH_ORDERS]])
+    if "order" not in request.GET and tab in tabs:
+        today = business_today()
+        filters = CenterFilterForm(request.GET, products=center_products()).filters(today)
+        rows = renewal_center(actor=actor, tab=tab, on=today, filters=filters)
+        taken = rows.order_ids()[:MAX_BATCH_ORDERS]
+        data.setlist("order", [str(pk) for pk in taken])
+        for order_id, months in rows.open_months().items():
+            data.setdefault(f"months_{order_id}", str(months))
+    first = data.getlist("order")[:1]
+    if "align_day" not in data and first and is_ascii_int(first[0]):
+        day = standing_renewal_day(actor=actor, order_id=int(first[0]))
+        if day:
+            data["align_day"] = str(day)
     return data
 
 
@@ -386,6 +525,8 @@ def message_detail(request, actor, notice_id: int):
 @customer_view
 @require_http_methods(["GET", "POST"])
 def account_settings(request, actor):
+    if request.method == "POST" and "renewal_day" in request.POST:
+        return _renewal_day_set(request, actor)
     if request.method == "POST":
         try:
             on = parse_switch(request.POST.get("auto_renew", ""))
@@ -406,3 +547,22 @@ def account_settings(request, actor):
     account = account_of(actor=actor, account_id=actor.customer_id)
     locked = locked_orders_of(actor=actor, customer_id=actor.customer_id)
     return render(request, "panels/customer/settings.html", {"account": account, "locked": locked})
+
+
+def _renewal_day_set(request, actor):
+    """The standing renewal day (SPEC "Standing renewal day"): 1-31, or empty for none."""
+    try:
+        day = parse_renewal_day(request.POST.get("renewal_day", ""))
+    except forms.ValidationError as exc:
+        messages.error(request, sentence(exc.messages[0]))
+        return redirect("settings")
+    attempt(
+        request,
+        lambda: account_update(actor=actor, account_id=actor.customer_id, renewal_day=day),
+        success=(
+            f"Manual renewals now align to day {day} of the month by default (you can untick it when renewing)."
+            if day
+            else "Manual renewals no longer align to a standing renewal day."
+        ),
+    )
+    return back_to(request, "settings")

@@ -10,8 +10,18 @@ from django.views.decorators.http import require_http_methods
 from core.dates import business_today
 from core.parse import id_or_none
 from orders.selectors import OrderFilters, orders_of
-from orders.services import order_set_flags
-from panels.views.common import attempt, back_to, message_page, messages_page, paginate, reseller_view, with_days
+from orders.services import order_set_flags, order_set_terms
+from panels.forms import OrderTermsForm
+from panels.views.common import (
+    attempt,
+    back_to,
+    message_page,
+    messages_page,
+    paginate,
+    reseller_view,
+    sentence,
+    with_days,
+)
 from renewals.rules import WHAT_TO_DO
 from renewals.selectors import customer_counts, customers_of, failed_batches, sweep_preview
 from tenants.selectors import customer_detail, sub_resellers
@@ -75,6 +85,9 @@ def _customer_action(request, actor, found) -> None:
         return
     posted = request.POST.get("order", "")
     order_id = id_or_none(posted)
+    if action == "terms" and order_id is not None:
+        _order_terms(request, actor, order_id, request.POST.get("ref", "")[:REF_SHOWN] or posted)
+        return
     if action not in ORDER_ACTIONS or order_id is None:
         messages.error(request, "That action is not known here: nothing changed.")
         return
@@ -85,6 +98,20 @@ def _customer_action(request, actor, found) -> None:
         messages.success(request, success.format(ref=ref))
     elif changed is not None:
         messages.info(request, f"Order {ref} was already like that: nothing changed.")
+
+
+def _order_terms(request, actor, order_id: int, ref: str) -> None:
+    """An order's own auto-renew point, individual price and what follows a
+    renewal at it (SPEC "Per-order settings")."""
+    form = OrderTermsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, sentence(f"order {ref}: {form.problem()}; nothing changed"))
+        return
+    changed = attempt(request, lambda: order_set_terms(actor=actor, order_id=order_id, **form.cleaned_data))
+    if changed:
+        messages.success(request, f"Order {ref}: its renewal terms are saved.")
+    elif changed is not None:
+        messages.info(request, f"Order {ref} already had these renewal terms: nothing changed.")
 
 
 @reseller_view

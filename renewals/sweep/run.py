@@ -43,6 +43,7 @@ from renewals.models import (
     SweepRun,
     Transition,
 )
+from renewals.open import open_renewals_sync
 from renewals.reminders import advance_notices, renewal_reminders, termination_warnings
 from renewals.sweep.execute import plan_accounts_predicted, sweep_accounts
 from renewals.sweep.report import Report, report_from_plans, report_from_records
@@ -130,6 +131,10 @@ def sweep_run(
                 sweep_accounts(ids, on=on, catalog=catalog, actor=actor, run=run)
                 swept += len(ids)
                 tell("accounts", swept, None)
+        # After the sweep: what it renewed tonight needs none (its renewal is
+        # written); every other order in its window waits for payment.
+        open_renewals_sync(on, catalog, run_id=run.pk)
+        tell("open_renewals", 1, 1)
         advance_notices(on, catalog, run_id=run.pk)
         tell("notices", 1, 3)
         renewal_reminders(on, catalog, run_id=run.pk)

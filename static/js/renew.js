@@ -18,12 +18,12 @@
     form.querySelectorAll("select[data-renew-period]").forEach(function (select) {
       total += minor(select.options[select.selectedIndex].dataset.amount);
     });
-    var aligned = document.getElementById("align_day").value !== "";
+    var aligned = document.getElementById("align").checked && document.getElementById("align_day").value !== "";
     if (pay) pay.disabled = true;
     estimate.textContent = (aligned ? "About " : "New total: ") + (total / Math.pow(10, places)).toFixed(places) +
       (aligned ? " before alignment" : "") + ". Update the prices to pay.";
   }
-  form.querySelectorAll("select[data-renew-period], #align_day").forEach(function (el) {
+  form.querySelectorAll("select[data-renew-period], #align_day, #align").forEach(function (el) {
     el.addEventListener("change", changed);
   });
   // Listening from here on (browser tests wait for this before changing a period).

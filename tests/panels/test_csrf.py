@@ -87,7 +87,7 @@ def state() -> dict:
     """Everything a forged POST could move: money, orders, switches, cards,
     tokens, passwords, the audit log."""
     return {
-        "accounts": list(Account.objects.order_by("pk").values_list("pk", "balance", "auto_renew")),
+        "accounts": list(Account.objects.order_by("pk").values_list("pk", "balance", "auto_renew", "renewal_day")),
         "ledger": LedgerEntry.objects.count(),
         "invoices": Invoice.objects.count(),
         "attempts": PaymentAttempt.objects.count(),
@@ -247,6 +247,21 @@ POSTS = [
         lambda t, c: not account(t, "c1").auto_renew,
     ),
     Post(
+        "settings",
+        "owner",
+        lambda t, c: (reverse("settings"), form(c, reverse("settings"), renewal_day="15")),
+        lambda t, c: account(t, "c1").renewal_day == 15,
+    ),
+    Post(
+        "renewals",
+        "owner",
+        lambda t, c: (
+            reverse("renewals") + "?tab=auto",
+            form(c, reverse("renewals") + "?tab=auto", scope="all", move="to-manual"),
+        ),
+        lambda t, c: not order(t, "o1").auto_renew,
+    ),
+    Post(
         "api-token-page",
         "owner",
         lambda t, c: (reverse("api-token-page"), form(c, reverse("api-token-page"), action="create")),
@@ -377,7 +392,6 @@ def test_a_post_without_the_pages_csrf_token_is_refused_and_changes_nothing(port
 GET_ONLY = {
     "home",
     "orders",
-    "renewals",
     "invoices",
     "invoice-detail",
     "messages",

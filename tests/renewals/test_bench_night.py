@@ -17,6 +17,7 @@ def test_the_whole_night_on_six_hundred_orders_does_what_each_state_needs(monkey
     # The date's notices a few accounts at a time (renewals.reminders reads a
     # day's orders in parts): the same notices as in one part.
     monkeypatch.setattr("renewals.reminders.PART_ACCOUNTS", 7)
+    monkeypatch.setattr("renewals.open.PART_ACCOUNTS", 7)  # the open renewals too
     out = io.StringIO()
     call_command(
         "bench_sweep", "--whole-night", "--orders", "600", "--seed", "3", "--date", "2026-12-01", "--json", stdout=out
@@ -33,6 +34,7 @@ def test_the_whole_night_on_six_hundred_orders_does_what_each_state_needs(monkey
     for outcome in ("renewed", "failed", "skipped", "suspended", "terminated"):
         assert figures[outcome] == expected[outcome], outcome
     assert figures["notices"] == expected["notices"]
+    assert figures["open_renewals"] == expected["open_renewals"]
     assert figures["invariants_ok"] is True
     # The hooks of the night's moves ran after their commits.
     assert LifecycleEvent.objects.filter(business_date="2026-12-01", hook_state="done").count() == (

@@ -48,6 +48,8 @@ def changed(row, name):
         return dataclasses.replace(row, tenure_months=12)
     if name == "reseller_id":
         return dataclasses.replace(row, reseller_id=7)
+    if value is None:  # the order's own lead days and individual price: set one
+        return dataclasses.replace(row, **{name: {"lead_days": 20, "individual_price": Decimal("9.00")}[name]})
     return dataclasses.replace(row, **{name: OTHER[type(value)](value)})
 
 
