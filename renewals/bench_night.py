@@ -150,8 +150,9 @@ def expected_outcomes(orders: int, seed: int, on: datetime.date) -> dict:
         "suspended": counts["orders_suspend"],
         "terminated": counts["orders_terminate"],
         "orders_by_state": {s: counts[f"orders_{s}"] for s in STATES},
-        # Every order in its window that the sweep did not renew tonight waits for payment (SPEC "Open renewals").
-        "open_renewals": {"open": waiting} if waiting else {},
+        # Every order in its window has its open renewal tonight (SPEC "Open renewals"): closed
+        # with the invoice for those the sweep renewed, open for the others.
+        "open_renewals": {k: n for k, n in (("closed", counts["orders_renew"]), ("open", waiting)) if n},
         "notices": {
             kind: counts[kind]
             for kind in (
@@ -281,7 +282,7 @@ def night_figures(*, orders: int, seed: int, on: datetime.date, progress=None) -
     phases["finish"] = round(max(0.0, seconds - sum(clock.seconds.values())), 3)
     notices = Notice.objects.filter(business_date=on).values_list("kind").annotate(n=Count("pk")).order_by()
     failed = OrderOutcome.objects.filter(run=run, outcome=BatchOutcome.FAILED).count()
-    # Opened tonight for each order in its window the sweep did not renew (fail, remind's near ones).
+    # Opened tonight for each order in its window: closed by the sweep's renewals, open for the rest.
     open_renewals = OpenRenewal.objects.filter(created_on=on).values_list("status").annotate(n=Count("pk")).order_by()
     peak_rss = peak_rss_mb()  # the night's, before the invariants' check (the benchmark's)
     problems = invariant_violations()

@@ -7,15 +7,16 @@ the quote path's (``Catalog.next_period``), and it is paid like any order
 
 - ``open_renewals_sync``: each night (and each missed date the night runs),
   after the sweep, the missing ones for the orders whose window holds the
-  date. What the sweep renewed that night needs none: opened before it and
-  closed by it, a row per renewal made the whole-night bench's heavy night
-  half again as long (100k orders: 20 s -> 30 s), for a record nobody could
-  see open. A cancelled one whose order may be renewed again (do-not-renew
+  date. What the sweep renewed that night has its own already, written
+  closed by the renewal (``open_renewals_close``): opened before the sweep
+  and closed by it, a row each made the whole-night bench's heavy night half
+  again as long (100k orders: 20 s -> 30 s). A cancelled one whose order may be renewed again (do-not-renew
   cleared) is opened again; one left open for an order now terminated or
   marked do-not-renew (a path that writes orders without the services) is
   cancelled.
 - ``open_renewals_close``: closed with the invoice by ``renewals.writer``, in
-  the transaction of the renewal (sweep, manual, reseller, admin extension).
+  the transaction of the renewal (sweep, manual, reseller, admin extension);
+  a paid cycle that had none gets one, closed.
 - ``open_renewals_cancel``: at termination (the lifecycle, an operator) and
   when the order is marked do-not-renew (``order_changed``, registered with
   ``orders.services`` in ``RenewalsConfig.ready``).
@@ -37,6 +38,7 @@ from orders.models import Order
 from orders.states import OrderStatus
 from renewals.facts import ORDER_COLUMNS, Catalog, OrderRow, load_catalog
 from renewals.models import OpenRenewal, OpenRenewalStatus
+from renewals.rules import Period
 from tenants.scope import Actor
 
 # Accounts whose open renewals are priced and written at a time (one
@@ -169,22 +171,44 @@ def _cancel_stale(on: datetime.date) -> int:
     )
 
 
-def open_renewals_close(
-    order_cycles: Sequence[tuple[int, datetime.date]], invoice_ids: Sequence[int], on: datetime.date
-) -> int:
-    """Close the open renewals of these (order id, cycle) pairs, renewed by
-    the invoice of the same position, on ``on``: one statement, in the
-    renewal's transaction (renewals.writer). A cancelled one is closed too
-    (the order was renewed after all: that is what happened to it); a cycle
-    with none (renewed before its window opened) has nothing to close."""
-    rows = [
-        (order_id, cycle, invoice_id, on)
-        for (order_id, cycle), invoice_id in zip(order_cycles, invoice_ids, strict=True)
+# A renewal paid for a cycle with no open renewal yet (the sweep renewed it
+# the night its window opened, or it was renewed by hand before): written
+# closed, so that every paid cycle has its renewal order; one open or
+# cancelled is closed with the invoice (a cancelled one: the order was
+# renewed after all, that is what happened to it).
+_CLOSE = (
+    f"ON CONFLICT (order_id, cycle) DO UPDATE SET status = excluded.status, closed_on = excluded.closed_on, "
+    f"invoice_id = excluded.invoice_id WHERE {_TABLE}.status <> '{OpenRenewalStatus.CLOSED}'"
+)
+
+
+def open_renewals_close(renewed: Sequence[tuple[int, int, Period, int, bool]], on: datetime.date) -> int:
+    """Close the open renewals of the cycles renewed, each given as (order id,
+    customer id, period, invoice id, complimentary), on ``on``: one statement
+    each way, in the renewal's transaction (renewals.writer), however the
+    order was renewed (the sweep, by hand, a reseller, an operator). A paid
+    cycle that had none gets one, closed (``_CLOSE``): the night an order's
+    window opens, the sweep pays the auto-renewing ones, and their open
+    renewals are there, closed. A complimentary extension pays nothing: it
+    closes one that is there and writes none."""
+    paid = [
+        (order_id, customer_id, period.start, period.months, period.amount, period.currency, period.start,
+         OpenRenewalStatus.CLOSED, on, on, invoice_id)
+        for order_id, customer_id, period, invoice_id, complimentary in renewed
+        if not complimentary
+    ]  # fmt: skip
+    written = insert_from_arrays(
+        _TABLE, (*_COLUMNS, ("closed_on", "date"), ("invoice_id", "bigint")), paid, tail=_CLOSE
+    )
+    given = [
+        (order_id, period.start, invoice_id, on)
+        for order_id, _customer_id, period, invoice_id, complimentary in renewed
+        if complimentary
     ]
-    return update_from_arrays(
+    return written + update_from_arrays(
         _TABLE,
         (("order_id", "bigint"), ("cycle", "date"), ("invoice", "bigint"), ("closed", "date")),
-        rows,
+        given,
         set_sql=f"status = '{OpenRenewalStatus.CLOSED}', closed_on = v.closed, invoice_id = v.invoice",
         where_sql=(
             f"{_TABLE}.order_id = v.order_id AND {_TABLE}.cycle = v.cycle "

@@ -133,10 +133,10 @@ def write_renewals(
     # Each renewed cycle's open renewal closes with its invoice, in this
     # transaction: however the order was renewed (sweep, by hand, extension).
     open_renewals_close(
-        [(line.order_id, line.period.start) for _c, line in lines],
-        [written.invoice_ids[c.customer_id] for c, _line in lines],
+        [(line.order_id, c.customer_id, line.period, written.invoice_ids[c.customer_id], c.complimentary)
+         for c, line in lines],
         on,
-    )
+    )  # fmt: skip
     _notices(charges, written.invoice_ids, on)
     return written
 

@@ -144,14 +144,16 @@ def test_paid_by_hand_in_a_batch_both_close_with_the_invoice(portal, system):
 
 
 @pytest.mark.django_db
-def test_none_waits_for_an_order_the_night_renews_and_the_manual_one_waits(portal, assert_invariants):
+def test_the_night_its_window_opens_the_sweep_pays_the_auto_one_and_the_manual_one_waits(portal, assert_invariants):
     # Given an auto-renewing order with funds and a manual one
     portal([order("auto", D(2026, 12, 10)), order("manual", D(2026, 12, 10), auto_renew=False)])
     # When the night its window opens runs
     nights(D(2026, 12, 3))
-    # Then the sweep renewed the auto-renewing one: nothing of it waits for payment
+    # Then the sweep renewed the auto-renewing one: its open renewal is there, closed with the invoice
     assert Order.objects.get(ref="auto").expires_on == D(2027, 1, 10)
-    assert not OpenRenewal.objects.filter(order__ref="auto", status=OPEN).exists()
+    auto = the("auto")
+    assert (auto.cycle, auto.status, auto.closed_on) == (D(2026, 12, 10), CLOSED, D(2026, 12, 3))
+    assert auto.invoice_id == BatchAttempt.objects.get(customer__ref="c1", business_date=D(2026, 12, 3)).invoice_id
     # And the manual one waits
     assert opened("manual") == [("manual", D(2026, 12, 10), OPEN)]
     assert_invariants()
