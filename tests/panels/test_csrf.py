@@ -169,6 +169,29 @@ def _renew(t, c):
     return reverse("renew"), {**data, "action": "pay", "payment": "balance"}
 
 
+def _page_form(c, url: str, choices: dict) -> dict:
+    """A renewal page's pay form (the reseller's or Our orders') for these choices."""
+    page = c.get(url, choices)
+    assert page.status_code == 200, page.status_code
+    return {**hidden_fields(page.content.decode()), **choices, "action": "pay", "payment": "balance"}
+
+
+def _reseller_renew(t, c):
+    url = reverse("reseller-renew", args=[t.customers["c1"].pk])
+    return url, _page_form(c, url, {"order": [order(t, "o1").pk]})
+
+
+def _our_renew(t, c):
+    # c1 (held with acme) made west's own account: west's staff renew it under "Our orders".
+    Customer.objects.filter(ref="c1").update(owner_reseller=t.resellers["west"])
+    url = reverse("reseller-our-renew")
+    return url, _page_form(c, url, {"order": [order(t, "o1").pk]})
+
+
+def _renewed(t, c) -> bool:
+    return account(t, "c1").balance < 100 and Invoice.objects.filter(customer__ref="c1").exists()
+
+
 def _order_switch(field, value):
     def prepare(t, c):
         url = reverse("order-detail", args=[order(t, "o1").pk])
@@ -269,6 +292,8 @@ POSTS = [
         answers=200,  # the page with the new key, shown once
     ),
     Post("api-token-page", "owner", _with_token, lambda t, c: token_of(t.users["owner"]) is None),
+    Post("reseller-renew", "acme", _reseller_renew, _renewed),
+    Post("reseller-our-renew", "west", _our_renew, _renewed),
     Post("reseller-customer", "acme", _reseller_action("lock"), lambda t, c: order(t, "o1").auto_renew_locked),
     Post(
         "reseller-customer",
@@ -402,6 +427,9 @@ GET_ONLY = {
     "reseller-resellers",
     "reseller-messages",
     "reseller-message-detail",
+    "reseller-invoice",
+    "reseller-our-orders",
+    "reseller-our-invoice",
     "password_change_done",
     "password_reset_done",
     "password_reset_complete",
@@ -471,6 +499,8 @@ def test_a_get_only_page_refuses_a_forged_post_too(portal, name):
         "invoice-detail": [1],
         "message-detail": [1],
         "reseller-message-detail": [1],
+        "reseller-invoice": [1],
+        "reseller-our-invoice": [1],
     }.get(name, [])
     response = client.post(reverse(name, args=args))
     assert response.status_code == 403
