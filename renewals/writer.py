@@ -42,6 +42,10 @@ class Line:
     description: str
     status: str
     period: Period
+    # Whether the order carried an individual price when the line was priced
+    # (the sweep knows it from its plan): if not, this renewal cannot end
+    # one, and the writer need not read it again. Unknown: read.
+    individual: bool = True
 
 
 @dataclass
@@ -216,7 +220,12 @@ def _extend_orders(
         # Under the orders' locks: an operator's change of tenure (which locks
         # the order alone) cannot slip between this read and the UPDATE.
         tenures = dict(lock_orders([line.order_id for line in lines], "tenure_months"))
-    prices = _individual_prices([line.order_id for line in lines if line.order_id in paid])
+    # A renewal for another period ends an individual price whenever it was
+    # set, so read it for every line then; at the tenure, only a line priced
+    # at one can end it (a price set after the plan is left for the next).
+    prices = _individual_prices(
+        [line.order_id for line in lines if line.order_id in paid and (tenure or line.individual)]
+    )
     cleared = {
         line.order_id: prices[line.order_id][0]
         for line in lines

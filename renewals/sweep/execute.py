@@ -175,6 +175,7 @@ def _charge(plan: AccountPlan, catalog: Catalog) -> Charge:
                 description=catalog.describe(p.order),
                 status=p.order.status,
                 period=p.period,
+                individual=p.order.individual_price is not None,
             )
             for p in plan.batch
         ],
