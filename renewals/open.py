@@ -89,7 +89,40 @@ def open_renewals_sync(on: datetime.date, catalog: Catalog, run_id: int | None =
     ``PART_ACCOUNTS`` accounts at a time with multi-row INSERT ... ON
     CONFLICT statements."""
     _cancel_stale(on)
+    _reprice(catalog)
     return _open(Order.objects.all(), on, catalog, run_id)
+
+
+def _reprice(catalog: Catalog) -> int:
+    """Open renewals whose amount is no longer the quote's (the plan's price
+    changed since they were opened: SPEC "Money", a price change applies
+    from the next renewal, which these are), priced again from the same
+    quote path; one read of the open ones (a window's unpaid orders) and
+    one UPDATE. Paying always quotes afresh: this keeps the listed amount
+    (the renewal center, the API) the one a payment charges."""
+    listed = dict(OpenRenewal.objects.filter(status=OpenRenewalStatus.OPEN).values_list("order_id", "amount"))
+    if not listed:
+        return 0
+    rows = Order.objects.filter(ids_in("pk", sorted(listed))).values_list(*ORDER_COLUMNS, "customer__account__currency")
+    changed = []
+    for row in rows:
+        order, currency = OrderRow(*row[:-1]), row[-1]
+        if order.expires_on is None or not catalog.sells(order, currency):
+            continue
+        amount = catalog.next_period(order).amount
+        if amount != listed[order.id]:
+            changed.append((order.id, order.expires_on, amount))
+    return update_from_arrays(
+        _TABLE,
+        (("order_id", "bigint"), ("cycle", "date"), ("amount", "numeric")),
+        changed,
+        set_sql="amount = v.amount",
+        where_sql=(
+            f"{_TABLE}.order_id = v.order_id AND {_TABLE}.cycle = v.cycle "
+            f"AND {_TABLE}.status = '{OpenRenewalStatus.OPEN}'"
+        ),
+        key="order_id",
+    )
 
 
 def _open(orders: QuerySet, on: datetime.date, catalog: Catalog, run_id: int | None) -> int:

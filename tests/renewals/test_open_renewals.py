@@ -205,6 +205,22 @@ def test_cancelled_by_do_not_renew_and_opened_again_when_it_is_cleared(portal):
 
 
 @pytest.mark.django_db
+def test_priced_again_by_the_next_night_when_the_plans_price_changes(portal):
+    # Given an open renewal at the plan's 10.00 a month
+    portal([order("o1", D(2026, 12, 10), auto_renew=False)], customers=EMPTY)
+    nights(D(2026, 12, 4))
+    assert the("o1").amount == Decimal("10.00")
+    # When an admin raises the price and the next night runs
+    PlanPrice.objects.filter(plan__ref="basic", months=1).update(amount=Decimal("12.00"))
+    nights(D(2026, 12, 5))
+    # Then it lists what paying it now charges, still open for its cycle
+    row = the("o1")
+    assert (row.status, row.cycle, row.amount) == (OPEN, D(2026, 12, 10), Decimal("12.00"))
+    quote = renewal_quote(actor=Actor.system("test"), items=[(row.order_id, 1)])
+    assert quote.total == row.amount
+
+
+@pytest.mark.django_db
 def test_priced_again_when_its_tenure_changes(portal, platform):
     portal([order("o1", D(2026, 12, 10), auto_renew=False)], customers=EMPTY)
     nights(D(2026, 12, 4))
