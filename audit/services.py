@@ -64,11 +64,15 @@ def audit_record_many(*, actor, changes: list[Change], business_date=None) -> in
     return len(changes)
 
 
-def audited_update(*, actor, instance, changes: dict, reason: str = "", business_date=None) -> list[str]:
+def audited_update(
+    *, actor, instance, changes: dict, reason: str = "", business_date=None, shown=lambda field, value: value
+) -> list[str]:
     """Set fields on ``instance`` and record each one that really changed.
 
     Returns the names of the changed fields (empty: nothing was written). The
-    action of each record is "<model>.<field>", e.g. "order.auto_renew".
+    action of each record is "<model>.<field>", e.g. "order.auto_renew";
+    ``shown(field, value)`` is how a value is written in it (e.g. an amount in
+    its currency's format).
     """
     changed = []
     records = []
@@ -78,7 +82,9 @@ def audited_update(*, actor, instance, changes: dict, reason: str = "", business
             continue
         setattr(instance, field, value)
         changed.append(field)
-        records.append(Change(f"{instance._meta.model_name}.{field}", instance, before, value, reason))
+        records.append(
+            Change(f"{instance._meta.model_name}.{field}", instance, shown(field, before), shown(field, value), reason)
+        )
     if changed:
         instance.save(update_fields=changed)
         audit_record_many(actor=actor, changes=records, business_date=business_date)

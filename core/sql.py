@@ -126,15 +126,20 @@ def insert_from_arrays(table: str, columns: tuple[tuple[str, str], ...], rows: l
                 [_array_literal(column) for column in zip(*rows, strict=True)],
             )
             return cursor.rowcount
-        written = 0
-        width = len(columns)
-        per_statement = max(1, 30000 // width)  # SQLite allows 32766 bound values
-        for start in range(0, len(rows), per_statement):
-            part = rows[start : start + per_statement]
-            values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(part))
-            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values} {tail}", [v for row in part for v in row])
-            written += max(cursor.rowcount, 0)
-        return written
+        return sum(max(cursor.rowcount, 0) for _ in _values_statements(cursor, table, names, rows, f" {tail}"))
+
+
+def _values_statements(cursor, table: str, names: str, rows: list[tuple], tail: str):
+    """INSERT ``rows`` as multi-row VALUES statements, as many rows to a
+    statement as SQLite's bound values allow; yields after each one (for its
+    rowcount, or the rows its RETURNING gives)."""
+    width = len(rows[0])
+    per_statement = max(1, 30000 // width)  # SQLite allows 32766 bound values
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(part))
+        cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values}{tail}", [v for row in part for v in row])
+        yield
 
 
 def _array_literal(values) -> str:
@@ -280,12 +285,7 @@ def insert_rows(
                 if returning:
                     found += [tuple(row) for row in cursor.fetchall()]
         else:
-            width = len(columns)
-            per_statement = max(1, 30000 // width)  # SQLite allows 32766 bound values
-            for start in range(0, len(rows), per_statement):
-                part = rows[start : start + per_statement]
-                values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(part))
-                cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values}{tail}", [v for row in part for v in row])
+            for _ in _values_statements(cursor, table, names, rows, tail):
                 if returning:
                     found += [tuple(row) for row in cursor.fetchall()]
     return found

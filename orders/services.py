@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.services import Change, audit_record, audit_record_many, audited_update
+from audit.services import audit_record, audited_update
 from catalog.models import PlanPrice
 from catalog.rules import lead_days_problem
 from core.errors import DomainError, IllegalTransition, NotFound
@@ -232,16 +232,6 @@ def order_set_terms(*, actor: Actor, order_id: int, reason: str = "", **changes)
     def shown(field, value):
         return format_amount(value, currency) if field == "individual_price" and value is not None else value
 
-    changed, records = [], []
-    for field, value in changes.items():
-        before = getattr(order, field)
-        if before == value:
-            continue
-        setattr(order, field, value)
-        changed.append(field)
-        records.append(Change(f"order.{field}", order, shown(field, before), shown(field, value), reason))
-    if changed:
-        order.save(update_fields=changed)
-        audit_record_many(actor=actor, changes=records)
+    changed = audited_update(actor=actor, instance=order, changes=changes, reason=reason, shown=shown)
     _order_changed(order, changed, actor=actor)
     return changed
