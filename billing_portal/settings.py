@@ -63,7 +63,11 @@ INSTALLED_APPS = [
     "payments",
     "renewals",
     "notifications",
+    # Outbound, signed webhooks to resellers' endpoints.
+    "webhooks",
     "interchange",
+    # Private iCal feeds of what renews when.
+    "calendars",
     # Paying requests at most once, for the panels and the API.
     "once",
     "panels",

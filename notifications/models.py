@@ -17,6 +17,10 @@ class NoticeKind(models.TextChoices):
     RESELLER_FAILURE = "reseller_failure", "Customer renewal failed (to reseller)"
     # A card charge whose renewal could not be written: the amount is on the balance.
     PAYMENT_CREDITED = "payment_credited", "Card payment credited to the balance"
+    # A saved card expires before an auto-renewal it would pay (30 days ahead).
+    CARD_EXPIRING = "card_expiring", "Card expires before a renewal"
+    # A hard decline stopped the card's retries for the cycle: update the card.
+    CARD_UPDATE_NEEDED = "card_update_needed", "Card declined for good: update it"
 
 
 class DeliveryState(models.TextChoices):

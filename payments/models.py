@@ -19,6 +19,15 @@ class Card(models.Model):
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A hard decline (the processor's code for a lost, stolen or expired
+    # card, or do_not_honor twice in a cycle) stops the night's card retries
+    # up to and including this date (the cycle's last paid-thru date); the
+    # card being updated or paid with again by its holder clears it.
+    retry_blocked_until = models.DateField(null=True, blank=True)
+    blocked_code = models.CharField(max_length=40, blank=True, default="", db_default="")
+    # When the processor last told us of a change (payment_method.updated,
+    # payment_method.automatically_updated).
+    updated_at = models.DateTimeField(null=True, blank=True)
 
     tenant_customer_lookup = "account__customer__"
     objects = TenantQuerySet.as_manager()
@@ -68,6 +77,9 @@ class PaymentAttempt(models.Model):
     idempotency_key = models.CharField(max_length=100)
     stripe_payment_intent_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
+    # The processor's decline code of a failed charge (e.g. do_not_honor,
+    # lost_card, expired_card), or "".
+    decline_code = models.CharField(max_length=40, blank=True, default="", db_default="")
     # Charged with the customer away (the nightly sweep's): Stripe is told
     # so, and the PaymentIntent is created and confirmed in one request.
     # What the payment is for (a renewal's hold, claimed orders and batch)

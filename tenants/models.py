@@ -27,6 +27,17 @@ class Reseller(models.Model):
     # Materialised path of primary keys from the root, e.g. "/1/7/": a subtree
     # is one indexed prefix match instead of a recursive query.
     path = models.CharField(max_length=500, db_index=True, editable=False, default="")
+    # Dunning (SPEC "Beyond the peers"): the nights a failed auto-renewal is
+    # tried again inside its attempt window. Without a policy of its own
+    # (``retry_own`` off) a reseller inherits the one above it, and a
+    # top-level one the platform's (settings.RENEWAL_RETRY_DAYS).
+    retry_own = models.BooleanField(default=False, help_text="Sets its own retry policy (else inherits).")
+    # Its own policy: None, every night of the window; else the days before
+    # expiry to try on, e.g. [7, 3, 1, 0] (the window's first night always).
+    retry_days = models.JSONField(null=True, blank=True, default=None)
+    # Its own policy: the night (days before expiry) whose failure sends
+    # ``renewal_last_chance``; always a night the order is tried on.
+    last_chance_day = models.PositiveSmallIntegerField(default=0)
 
     objects = ResellerQuerySet.as_manager()
 
@@ -57,6 +68,9 @@ class Customer(models.Model):
     owner_reseller = models.OneToOneField(
         Reseller, null=True, blank=True, on_delete=models.PROTECT, related_name="own_account"
     )
+    # Exempt from its reseller's retry policy (dunning): a failed
+    # auto-renewal is tried again every night of its window.
+    retry_exempt = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_customer_lookup = ""
