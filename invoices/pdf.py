@@ -1,0 +1,157 @@
+"""An invoice as a PDF (fpdf2): what the panels and the API download and what
+a ``renewal_succeeded`` mail attaches (SPEC "Beyond the peers").
+
+Byte-stable: the same invoice renders to the same bytes every time and on
+every machine with the same pinned fpdf2 and fontTools. The document's dates
+are the invoice's own (``issued_at``), its file id is a hash of its content
+(fpdf2's default), the lines are in their stored order (pk), and the font is
+vendored (``invoices/fonts``), not the host's: a system font package of
+another version would change the subset embedded.
+
+The invoice is rendered from what is already loaded: pass it with its
+``reseller``, ``customer`` and ``lines__order`` (``invoices.selectors``
+``invoice_detail`` or ``invoices_for_pdf``); nothing here queries.
+"""
+
+import datetime
+from pathlib import Path
+
+from fpdf import FPDF, FontFace
+
+from core.money import format_money
+from invoices.models import Invoice, RenewalSource
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT = "DejaVu"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+# Shown on the document; the processor's text is its own business.
+TITLE = "Invoice"
+# The table's columns, in mm of the 170 between A4's 20 mm margins.
+COLUMNS = (("Order", 32), ("Description", 58), ("Period", 40), ("Months", 14), ("Amount", 26))
+MEDIA_TYPE = "application/pdf"
+
+
+class FontMissing(RuntimeError):
+    """The vendored font is not where it belongs (a broken checkout or image)."""
+
+
+def filename(invoice: Invoice) -> str:
+    """The attachment's name: "<number>.pdf" (numbers are [A-Za-z0-9-])."""
+    return f"{invoice.number}.pdf"
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice as PDF bytes: the seller (its reseller), the customer, its
+    number, date, source and payment reference, each line with its order,
+    period and amount, and the total, in the invoice's currency."""
+    pdf = _document(invoice)
+    pdf.add_page()
+    _heading(pdf, invoice)
+    _parties(pdf, invoice)
+    _facts(pdf, invoice)
+    _lines(pdf, invoice)
+    return bytes(pdf.output())
+
+
+class _InvoiceDocument(FPDF):
+    def __init__(self, number: str):
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.number = number
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font(FONT, "", 8)
+        self.cell(0, 5, f"{TITLE} {self.number} - page {self.page_no()}", align="C")
+
+
+def _document(invoice: Invoice) -> FPDF:
+    pdf = _InvoiceDocument(invoice.number)
+    # A customer's "{nb}" must stay "{nb}": no total-pages placeholder.
+    pdf.alias_nb_pages(None)
+    pdf.set_margins(20, 20, 20)
+    pdf.set_auto_page_break(auto=True, margin=20)
+    for style, name in FONT_FILES.items():
+        path = FONT_DIR / name
+        if not path.is_file():
+            raise FontMissing(f"the invoice font {path} is missing: it is part of the repository (invoices/fonts)")
+        pdf.add_font(FONT, style, str(path))
+    # The invoice's own time, never the render's: the same bytes every time.
+    pdf.set_creation_date(_created(invoice))
+    pdf.set_title(f"{TITLE} {invoice.number}")
+    pdf.set_author(invoice.reseller.name)
+    pdf.set_subject(f"{TITLE} {invoice.number} to {invoice.customer.name}")
+    pdf.set_creator("Billing portal")
+    return pdf
+
+
+def _created(invoice: Invoice) -> datetime.datetime:
+    if invoice.issued_at is not None:
+        return invoice.issued_at.astimezone(datetime.UTC).replace(microsecond=0)
+    return datetime.datetime.combine(invoice.business_date, datetime.time(), tzinfo=datetime.UTC)
+
+
+def _heading(pdf: FPDF, invoice: Invoice) -> None:
+    pdf.set_font(FONT, "B", 18)
+    pdf.cell(0, 10, f"{TITLE} {invoice.number}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+
+
+def _parties(pdf: FPDF, invoice: Invoice) -> None:
+    seller, customer = invoice.reseller, invoice.customer
+    left = ["From", seller.name, seller.email, f"Seller ref: {seller.ref}"]
+    right = ["Bill to", customer.name, customer.email, f"Customer ref: {customer.ref}"]
+    top, width = pdf.get_y(), (pdf.epw - 10) / 2
+    bottom = top
+    for x, block in ((pdf.l_margin, left), (pdf.l_margin + width + 10, right)):
+        pdf.set_xy(x, top)
+        for n, text in enumerate(t for t in block if t):
+            pdf.set_font(FONT, "B" if n == 0 else "", 10)
+            pdf.set_x(x)
+            pdf.multi_cell(width, 5, text, new_x="LEFT", new_y="NEXT")
+        bottom = max(bottom, pdf.get_y())
+    pdf.set_xy(pdf.l_margin, bottom + 6)
+
+
+def _facts(pdf: FPDF, invoice: Invoice) -> None:
+    facts = [
+        ("Invoice number", invoice.number),
+        ("Date", invoice.business_date.isoformat()),
+        ("Source", RenewalSource(invoice.source).label),
+        ("Currency", invoice.currency),
+        ("Payment reference", invoice.payment_reference or "-"),
+    ]
+    for label, value in facts:
+        pdf.set_font(FONT, "B", 10)
+        pdf.cell(45, 6, label)
+        pdf.set_font(FONT, "", 10)
+        pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+
+
+def _lines(pdf: FPDF, invoice: Invoice) -> None:
+    currency = invoice.currency
+    lines = sorted(invoice.lines.all(), key=lambda line: line.pk)
+    pdf.set_font(FONT, "", 9)
+    with pdf.table(
+        col_widths=tuple(width for _, width in COLUMNS),
+        text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"),
+        headings_style=FontFace(emphasis="BOLD"),
+        line_height=5,
+        first_row_as_headings=True,
+    ) as table:
+        table.row([name for name, _ in COLUMNS])
+        for line in lines:
+            description = line.description + (" (complimentary)" if line.complimentary else "")
+            table.row(
+                [
+                    line.order.ref,
+                    description,
+                    f"{line.period_start.isoformat()} to {line.period_end.isoformat()}",
+                    str(line.months),
+                    format_money(line.amount, currency),
+                ]
+            )
+    pdf.ln(4)
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(pdf.epw - 45, 7, "Total", align="R")
+    pdf.cell(45, 7, format_money(invoice.total, currency), align="R", new_x="LMARGIN", new_y="NEXT")
