@@ -39,7 +39,7 @@ from interchange.reader import MISSING, Reader, as_json, parse_money, shown_amou
 from orders.models import AfterRenewal, PaymentSource
 from orders.periods import anchor_fits
 from orders.states import OrderStatus, check_transition
-from tenants.rules import own_account_problem
+from tenants.rules import RETRY_DAY_MAX, own_account_problem, retry_days_normal, retry_policy_problem
 
 
 def validate_document(data: Any, known: Known | None = None) -> tuple[Document | None, list[str]]:
@@ -114,6 +114,7 @@ def _resellers(doc: Document, errors: list[str], objects, known: Known) -> dict[
             parent=r.ref("parent", required=False, nullable=True),
             allow_auto_renew=r.flag("allow_auto_renew", True),
             invoice_prefix=_prefix(r),
+            **_retry_policy(r),
         )
         if r.ok:
             doc.resellers.append(row)
@@ -148,6 +149,27 @@ def _email(r: Reader, key: str) -> Any:
         r.error(key, f'not an email address ("{value}")')
         return MISSING
     return value
+
+
+def _retry_policy(r: Reader) -> dict:
+    """A reseller's retry policy (docs/dunning.md): ``retry_days`` absent,
+    it inherits (and sets no ``last_chance_day``); null, every night; a list
+    of days before expiry. Checked by the rule of every door
+    (tenants.rules.retry_policy_problem)."""
+    if "retry_days" not in r.obj:
+        if "last_chance_day" in r.obj:
+            r.error("last_chance_day", "belongs to a policy of its own: give retry_days too (null: every night)")
+        return {}
+    days = r.obj["retry_days"]
+    last = r.integer("last_chance_day", default=0, low=0, high=RETRY_DAY_MAX)
+    if last is MISSING:
+        return {}
+    problem = retry_policy_problem(days, last)
+    if problem:
+        key = "last_chance_day" if problem.startswith("last_chance_day") else "retry_days"
+        r.error(key, problem.removeprefix(f"{key}: ").removeprefix(f"{key} "))
+        return {}
+    return {"retry_own": True, "retry_days": retry_days_normal(days), "last_chance_day": last}
 
 
 def _prefix(r: Reader) -> Any:
@@ -263,6 +285,7 @@ def _customers(doc: Document, errors: list[str], objects, known: Known) -> None:
             stripe_payment_method_id=r.text("stripe_payment_method_id", max_length=MAX_STRIPE_ID),
             renewal_day=r.integer("renewal_day", low=1, high=31, nullable=True),
             owner_reseller=r.ref("owner_reseller", required=False, nullable=True),
+            retry_exempt=r.flag("retry_exempt", False),
         )
         if isinstance(row.balance, Decimal) and isinstance(row.credit_limit, Decimal):
             # Below the limit only as it already is (an export of an account

@@ -37,6 +37,8 @@ def resellers() -> Iterator[dict]:
             "parent": r.parent.ref if r.parent else None,
             "allow_auto_renew": r.allow_auto_renew,
             "invoice_prefix": r.invoice_prefix,
+            # Its own retry policy only (absent: it inherits; docs/dunning.md).
+            **({"retry_days": r.retry_days, "last_chance_day": r.last_chance_day} if r.retry_own else {}),
         }
 
 
@@ -90,6 +92,7 @@ def customers() -> Iterator[dict]:
             "stripe_payment_method_id": account.stripe_payment_method_id or None,
             "renewal_day": account.renewal_day,
             "owner_reseller": c.owner_reseller.ref if c.owner_reseller else None,
+            "retry_exempt": c.retry_exempt,
         }
 
 

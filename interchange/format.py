@@ -50,7 +50,16 @@ MAX_COLUMN_INT = 2**31 - 1
 MAX_DAYS = 3650
 
 KEYS = {
-    "resellers": {"ref", "name", "email", "parent", "allow_auto_renew", "invoice_prefix"},
+    "resellers": {
+        "ref",
+        "name",
+        "email",
+        "parent",
+        "allow_auto_renew",
+        "invoice_prefix",
+        "retry_days",
+        "last_chance_day",
+    },
     "categories": {"ref", "name", "grace_days", "auto_renew_supported", "renewal_needs_csr"},
     "plans": {"ref", "name", "category", "prices", "endless", "auto_renew_allowed", "lead_days", "currency"},
     "customers": {
@@ -67,6 +76,7 @@ KEYS = {
         "stripe_payment_method_id",
         "renewal_day",
         "owner_reseller",
+        "retry_exempt",
     },
     "orders": {"ref", "customer", "plan", *ORDER_COLUMNS, *ORDER_MONEY_COLUMNS},
 }
@@ -80,6 +90,11 @@ class ResellerRow:
     parent: str | None
     allow_auto_renew: bool
     invoice_prefix: str | None
+    # Dunning (docs/dunning.md): ``retry_days`` absent, inherit (retry_own
+    # off); null, every night; a list, those days before expiry.
+    retry_own: bool = False
+    retry_days: list[int] | None = None
+    last_chance_day: int = 0
 
 
 @dataclass
@@ -120,6 +135,7 @@ class CustomerRow:
     # The reseller whose own account this is (SPEC "Resellers are customers
     # too"); ``reseller`` is then the one above it.
     owner_reseller: str | None
+    retry_exempt: bool = False  # tried every night, whatever its reseller's retry policy
 
 
 @dataclass

@@ -215,7 +215,12 @@ class _Writer:
             taken.add(prefix)
             new.append(
                 Reseller(
-                    ref=r.ref, name=r.name, email=r.email, allow_auto_renew=r.allow_auto_renew, invoice_prefix=prefix
+                    ref=r.ref,
+                    name=r.name,
+                    email=r.email,
+                    allow_auto_renew=r.allow_auto_renew,
+                    invoice_prefix=prefix,
+                    **_retry_fields(r),
                 )
             )
         for reseller in new:
@@ -227,6 +232,7 @@ class _Writer:
             reseller = by_ref[row.ref]
             if row.ref in existing:
                 changes = {"name": row.name, "email": row.email, "allow_auto_renew": row.allow_auto_renew}
+                changes.update(_retry_fields(row))
                 if row.invoice_prefix:
                     changes["invoice_prefix"] = row.invoice_prefix
                 changes["parent_id"] = parent.pk if parent else None
@@ -326,6 +332,7 @@ class _Writer:
                 reseller=resellers[r.reseller],
                 allow_auto_renew=r.allow_auto_renew,
                 owner_reseller=resellers[r.owner_reseller] if r.owner_reseller else None,
+                retry_exempt=r.retry_exempt,
             )
             for r in new_rows
         ]
@@ -435,6 +442,7 @@ class _Writer:
                 "email": row.email,
                 "reseller_id": resellers[row.reseller].pk,
                 "allow_auto_renew": row.allow_auto_renew,
+                "retry_exempt": row.retry_exempt,
             },
             reason="import",
         )
@@ -501,3 +509,9 @@ class _Writer:
         Order.objects.bulk_create(new, batch_size=CHUNK)
         created = _by_ref(Order, [o.ref for o in new])
         self._created("orders", list(created.values()))
+
+
+def _retry_fields(row) -> dict:
+    """A reseller row's retry policy as its columns (docs/dunning.md): a
+    row without ``retry_days`` inherits, so its own policy is switched off."""
+    return {"retry_own": row.retry_own, "retry_days": row.retry_days, "last_chance_day": row.last_chance_day}

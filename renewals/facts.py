@@ -4,12 +4,14 @@
 accounts and orders are read per batch of accounts.
 """
 
+import dataclasses
 import datetime
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q
 
 from balances.models import Account
@@ -19,6 +21,7 @@ from core.sql import ids_in
 from orders.models import AfterRenewal, Order
 from orders.states import OrderStatus
 from renewals.rules import (
+    EVERY_NIGHT,
     LONG_LEAD_DAYS,
     SHORT_LEAD_DAYS,
     SHORT_TENURE_MONTHS,
@@ -26,11 +29,13 @@ from renewals.rules import (
     OrderFacts,
     Period,
     Reason,
+    RetryPolicy,
     renewal_period,
     renewal_price,
 )
 from tenants.models import Customer, Reseller
-from tenants.rules import auto_renew_forbidden
+from tenants.rules import auto_renew_forbidden, retry_policy_problem
+from webhooks.services import subscriptions_refresh
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,23 @@ class Catalog:
     # The distinct auto-renew points orders carry of their own (Order.lead_days);
     # None: read from the database when a query first needs them (``own_leads``).
     order_leads: frozenset[int] | None = None
+    # Dunning: each reseller's effective retry policy (its own, else the
+    # nearest one up its chain, else ``platform_policy``), or the sentence
+    # saying why the one it gets is unusable (bad data that got past the
+    # doors: only the accounts under it fail, with internal_error).
+    retry_policies: dict[int, RetryPolicy | str] = dataclasses.field(default_factory=dict)
+    platform_policy: RetryPolicy = EVERY_NIGHT
+
+    def policy_for(self, account: "AccountRow") -> RetryPolicy:
+        """The account's retry policy: every night when it is exempt, else
+        its reseller's (resolved once per catalog). Raises ValueError for a
+        reseller whose policy is unusable."""
+        if account.retry_exempt:
+            return EVERY_NIGHT
+        policy = self.retry_policies.get(account.reseller_id, self.platform_policy)
+        if isinstance(policy, str):
+            raise ValueError(f"reseller {account.reseller_id}: its retry policy is unusable: {policy}")
+        return policy
 
     @functools.cached_property
     def own_leads(self) -> tuple[int, ...]:
@@ -154,13 +176,72 @@ def load_catalog(*, held: bool = False) -> Catalog:
         )
         for p in Plan.objects.select_related("category")
     }
-    resellers = list(Reseller.objects.values_list("pk", "path", "allow_auto_renew"))
-    forbidden = auto_renew_forbidden({pk: path for pk, path, _ in resellers}, [pk for pk, _, ok in resellers if not ok])
+    resellers = list(
+        Reseller.objects.values_list("pk", "path", "allow_auto_renew", "retry_own", "retry_days", "last_chance_day")
+    )
+    forbidden = auto_renew_forbidden(
+        {row[0]: row[1] for row in resellers}, [row[0] for row in resellers if not row[2]]
+    )
+    if held:
+        # The nightly run and its predictions: the resellers' webhook
+        # subscriptions resolved once, from the resellers just read (one
+        # query more), so a batch with no subscriber writes nothing more.
+        subscriptions_refresh(paths={row[0]: row[1] for row in resellers})
+    platform = platform_retry_policy()
     return Catalog(
         plans=plans,
         forbidden_resellers=frozenset(forbidden),
         held=frozenset(held_orders().values_list("pk", flat=True)) if held else frozenset(),
+        retry_policies=retry_policies(
+            {pk: (path, own, days, last) for pk, path, _, own, days, last in resellers}, platform
+        ),
+        platform_policy=platform,
     )
+
+
+def platform_retry_policy() -> RetryPolicy:
+    """The platform's retry policy (settings.RENEWAL_RETRY_DAYS and
+    RENEWAL_LAST_CHANCE_DAY, checked when the settings load)."""
+    days = getattr(settings, "RENEWAL_RETRY_DAYS", None)
+    return RetryPolicy(
+        None if days is None else frozenset(days), int(getattr(settings, "RENEWAL_LAST_CHANCE_DAY", 0) or 0)
+    )
+
+
+def account_retry_policy(customer_id: int) -> RetryPolicy:
+    """One account's retry policy (as ``Catalog.policy_for`` resolves it), in
+    two queries, for a path that has no catalog (a card batch's settlement).
+    An unusable one counts as the platform's: a notice is still decided."""
+    platform = platform_retry_policy()
+    row = Customer.objects.filter(pk=customer_id).values_list("retry_exempt", "reseller_id", "reseller__path").first()
+    if row is None or row[0]:
+        return EVERY_NIGHT
+    chain = [int(part) for part in row[2].strip("/").split("/") if part]
+    resellers = {
+        pk: (path, own, days, last)
+        for pk, path, own, days, last in Reseller.objects.filter(pk__in=chain).values_list(
+            "pk", "path", "retry_own", "retry_days", "last_chance_day"
+        )
+    }
+    policy = retry_policies(resellers, platform).get(row[1], platform)
+    return platform if isinstance(policy, str) else policy
+
+
+def retry_policies(resellers: dict[int, tuple], platform: RetryPolicy) -> dict[int, RetryPolicy | str]:
+    """{reseller id: its effective retry policy} from {id: (path, retry_own,
+    retry_days, last_chance_day)}: the nearest reseller up the path (itself
+    first) that sets its own, else ``platform``. A policy the rule refuses
+    (tenants.rules.retry_policy_problem) is its sentence instead."""
+    own: dict[int, RetryPolicy | str] = {}
+    for pk, (_, retry_own, days, last) in resellers.items():
+        if retry_own:
+            problem = retry_policy_problem(days, last)
+            own[pk] = problem or RetryPolicy(None if days is None else frozenset(days), last)
+    effective: dict[int, RetryPolicy | str] = {}
+    for pk, (path, *_) in resellers.items():
+        chain = [int(part) for part in path.strip("/").split("/") if part] or [pk]
+        effective[pk] = next((own[up] for up in reversed(chain) if up in own), platform)
+    return effective
 
 
 @dataclass(slots=True)
@@ -176,6 +257,7 @@ class AccountRow:
     currency: str
     auto_renew: bool
     held: Decimal  # reserved by card payments in flight
+    retry_exempt: bool = False  # tried every night, whatever its reseller's retry policy
     card_usable: bool = False
 
     @property
@@ -196,6 +278,7 @@ ACCOUNT_COLUMNS = (
     "currency",
     "auto_renew",
     "held",
+    "customer__retry_exempt",
 )
 
 
@@ -220,9 +303,9 @@ def load_accounts(customer_ids, *, lock: bool) -> dict[int, AccountRow]:
         row[0]: row
         for row in Customer.objects.filter(
             ids_in("pk", [row[0] for row in rows]), pk__range=(min(ids), max(ids))
-        ).values_list("pk", "ref", "name", "email", "reseller_id", "allow_auto_renew")
+        ).values_list("pk", "ref", "name", "email", "reseller_id", "allow_auto_renew", "retry_exempt")
     }
-    return {pk: AccountRow(*customers[pk], balance, limit, currency, auto_renew, held)
+    return {pk: AccountRow(*customers[pk][:6], balance, limit, currency, auto_renew, held, customers[pk][6])
             for pk, balance, limit, currency, auto_renew, held in rows}  # fmt: skip
 
 

@@ -372,3 +372,82 @@ def renewal_period(
     end = aligned_end(base_end, align_day)
     extra = prorate(price / months, base_end, end)
     return Period(expires_on, end, months, price, (end - base_end).days, extra, align_day, currency)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """On which nights of its attempt window a due order is tried (SPEC
+    "Beyond the peers", dunning): ``days`` None, every night (the default);
+    else only on those days before expiry, the window's first night and the
+    ``last_chance_day``. Resolved per customer by renewals.facts.Catalog:
+    an exempt customer's is every night, else the nearest reseller's up the
+    chain that sets its own, else the platform's."""
+
+    days: frozenset[int] | None = None
+    last_chance_day: int = 0
+
+    @property
+    def every_night(self) -> bool:
+        return self.days is None
+
+
+EVERY_NIGHT = RetryPolicy()
+
+
+def is_attempt_night(policy: RetryPolicy, *, expires_on: datetime.date, window_opens: datetime.date, on) -> bool:
+    """Whether ``on`` is a night the order is tried on: every night without
+    a policy, else the window's first night, a policy day or the last-chance
+    day (in days before ``expires_on``). Past the expiry (an order held
+    back by an internal error) every night, as before."""
+    if policy.days is None or on == window_opens or on > expires_on:
+        return True
+    before = (expires_on - on).days
+    return before in policy.days or before == policy.last_chance_day
+
+
+def next_attempt_night(
+    policy: RetryPolicy, *, expires_on: datetime.date, window_opens: datetime.date, on: datetime.date
+) -> datetime.date | None:
+    """The first night on or after ``on`` the order is tried on
+    (``is_attempt_night``), within its window; None when none is left."""
+    if on > expires_on:
+        return on
+    if on <= window_opens:
+        return window_opens
+    if policy.days is None:
+        return on
+    days_left = (expires_on - on).days
+    later = [d for d in (*policy.days, policy.last_chance_day) if d <= days_left]
+    return expires_on - datetime.timedelta(days=max(later)) if later else None
+
+
+def is_last_chance(policy: RetryPolicy, *, expires_on: datetime.date, on: datetime.date) -> bool:
+    """Whether a failure on ``on`` is the order's last chance (the
+    ``renewal_last_chance`` notice): its policy's last-chance day before
+    expiry, the expiry day itself without a policy of days."""
+    return (expires_on - on).days == policy.last_chance_day
+
+
+def next_attempt_sentence(next_attempt: datetime.date | None) -> str:
+    """What the dry-run, the preview and "why won't this renew" say of an
+    order waiting for its retry policy's next night (docs/dunning.md)."""
+    if next_attempt is None:
+        return "no attempt left before it expires (retry policy)"
+    return f"next attempt on {next_attempt.isoformat()} (retry policy)"
+
+
+# Stripe's decline codes for a card that will never pay again (SPEC "Beyond
+# the peers": stop retrying it for the cycle, tell the customer to update it).
+HARD_DECLINE_CODES = frozenset({"expired_card", "lost_card", "stolen_card"})
+# A decline that is hard once the same card said it twice in a cycle.
+REPEATED_DECLINE_CODE = "do_not_honor"
+
+
+def is_hard_decline(code: str, earlier_codes_of_the_cycle) -> bool:
+    """Whether a failed charge's decline ``code`` stops the card's retries
+    for the cycle: a lost, stolen or expired card; or ``do_not_honor`` when
+    an earlier failed charge of the same card for the same cycle
+    (``earlier_codes_of_the_cycle``) said so too."""
+    if code in HARD_DECLINE_CODES:
+        return True
+    return code == REPEATED_DECLINE_CODE and REPEATED_DECLINE_CODE in set(earlier_codes_of_the_cycle)

@@ -17,11 +17,19 @@ from core.dates import business_today
 from core.errors import NotFound
 from orders.models import Order
 from orders.states import OrderStatus
-from renewals.facts import account_rows, facts_for, load_catalog, order_rows
+from renewals.facts import account_rows, facts_for, load_catalog, order_rows, window_orders
 from renewals.models import BatchAttempt, BatchOutcome, OpenRenewalStatus, OrderOutcome
 from renewals.open import open_renewals_of
 from renewals.payments import mark_usable_cards
-from renewals.rules import WHAT_TO_DO, Eligibility, Reason, eligibility, skip_reason, termination_day
+from renewals.rules import (
+    WHAT_TO_DO,
+    Eligibility,
+    Reason,
+    eligibility,
+    next_attempt_sentence,
+    skip_reason,
+    termination_day,
+)
 from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
 
@@ -42,6 +50,9 @@ class RenewalOutlook:
     # ``currency``; None when nothing prices it or it never expires.
     renews_at: Decimal | None = None
     currency: str = ""
+    # The night it is tried next (``next_attempt_on``): its window's first
+    # night, tonight, or its retry policy's next night (docs/dunning.md).
+    next_attempt: datetime.date | None = None
 
 
 # What a customer can do about an order the reseller locked off (or marked
@@ -83,15 +94,50 @@ def order_renewal_outlook(*, actor: Actor, order_id: int, on: datetime.date | No
     priced = order.expires_on is not None and catalog.sells(order, account.currency)
     price = {"renews_at": catalog.next_period(order).amount if priced else None, "currency": account.currency}
     if verdict.reason is None:
+        sentence, next_attempt = _renews_sentence(verdict), _next_attempt(order, account, verdict, catalog, on)
+        if next_attempt != on and verdict.due:
+            sentence = f"It renews automatically: {next_attempt_sentence(next_attempt)}."
         return RenewalOutlook(
-            verdict, None, _renews_sentence(verdict), "Keep enough funds on the account (or a usable card).", **price
+            verdict,
+            None,
+            sentence,
+            "Keep enough funds on the account (or a usable card).",
+            next_attempt=next_attempt,
+            **price,
         )
     switched_on = skip_reason(dataclasses.replace(facts, auto_renew=True, do_not_renew=False))
     blocked = switched_on if switched_on in SWITCH_BLOCKERS else None
-    what_to_do = WHAT_TO_DO[verdict.reason]
-    if facts.auto_renew_locked and verdict.reason in LOCKED_REASONS and actor.kind == ActorKind.CUSTOMER:
-        what_to_do = LOCKED_WHAT_TO_DO
+    what_to_do = what_to_do_about(facts, verdict.reason, actor.kind)
     return RenewalOutlook(verdict, verdict.reason, verdict.reason.label, what_to_do, blocked, **price)
+
+
+def what_to_do_about(facts, reason: Reason, kind: str) -> str:
+    """What a reader (an actor of ``kind``) can do about an order's
+    ``reason`` (``facts``: its renewals.rules.OrderFacts): WHAT_TO_DO, except
+    that a customer cannot change a switch its reseller locked. "Why won't
+    this renew?" and the renewal calendar (calendars.selectors) say the same."""
+    if facts.auto_renew_locked and reason in LOCKED_REASONS and kind == ActorKind.CUSTOMER:
+        return LOCKED_WHAT_TO_DO
+    return WHAT_TO_DO[reason]
+
+
+def _next_attempt(order, account, verdict: Eligibility, catalog, on: datetime.date) -> datetime.date | None:
+    """The night the sweep next tries the order's account: the window's
+    first night before it opens; inside it, the planner's answer for the
+    account tonight (the same as the dry-run's and the preview's: an account
+    is tried when one order of its batch is on a night its retry policy
+    tries); None once the window is over."""
+    from renewals.sweep.plan import plan_account
+
+    if verdict.window_opens is None or not verdict.due and verdict.window_opens <= on:
+        return None
+    if verdict.window_opens > on:
+        return verdict.window_opens
+    try:
+        plan = plan_account(account, window_orders([account.customer_id], on, catalog), catalog, on)
+    except ValueError:
+        return on  # its reseller's retry policy is unusable: tonight's run fails it (internal_error)
+    return plan.next_attempt if plan.waiting else on
 
 
 @dataclass(frozen=True)
@@ -222,7 +268,7 @@ def renewal_center(
         if tab == "manual":
             orders = orders.filter(expires_on__lte=on + datetime.timedelta(days=MANUAL_HORIZON_DAYS))
     rows, accounts, catalog = _engine_facts(orders.order_by("expires_on", "pk"))
-    mark_usable_cards(accounts)
+    mark_usable_cards(accounts, on)
     listed = {order_id for order_id, _ in result}
     spent: dict[int, Decimal] = {}
     for row in rows:
@@ -328,6 +374,16 @@ class PreviewLine:
     def shortfall(self) -> Decimal:
         return self.plan.shortfall
 
+    @property
+    def next_attempt(self) -> datetime.date | None:
+        """The night the run tries the customer's batch: the preview's, or
+        for one its retry policy keeps waiting, that policy's next night."""
+        return self.plan.next_attempt
+
+    @property
+    def next_attempt_sentence(self) -> str:
+        return next_attempt_sentence(self.plan.next_attempt)
+
 
 # Failing customers first: they are what a reseller can still act on today.
 _OUTCOME_ORDER = {BatchOutcome.FAILED: 0, BatchOutcome.PENDING: 1, BatchOutcome.RENEWED: 2, "": 3}
@@ -376,6 +432,7 @@ class Preview:
             "failing": len(self.failing),
             "failing_orders": sum(len(p.batch) for p in self.failing),
             "skipped_orders": sum(len(p.skipped) for p in plans),
+            "waiting": sum(1 for p in plans if p.waiting),
             "totals": sorted(totals.items()),
         }
 
@@ -493,11 +550,7 @@ def orders_outlook(*, actor: Actor, orders, on: datetime.date | None = None) -> 
 
 def next_attempt_on(outlook: RenewalOutlook, on: datetime.date) -> datetime.date | None:
     """The business date of the order's next automatic attempt: the day its
-    window opens, or ``on`` while the window is open; None when it will not
-    renew by itself (or its window has passed)."""
-    opens = outlook.eligibility.window_opens
-    if outlook.reason is not None or opens is None:
-        return None
-    if opens > on:
-        return opens
-    return on if outlook.eligibility.due else None
+    window opens, ``on`` while the window is open and its retry policy tries
+    it tonight, else the policy's next night (docs/dunning.md); None when it
+    will not renew by itself (or its window has passed)."""
+    return None if outlook.reason is not None else outlook.next_attempt

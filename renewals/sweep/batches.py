@@ -23,7 +23,7 @@ def plan_accounts(customer_ids, on: datetime.date, catalog: Catalog, *, lock: bo
     accounts = load_accounts(customer_ids, lock=lock)
     attempted = attempted_on(accounts, on)
     accounts = {pk: a for pk, a in accounts.items() if pk not in attempted}
-    mark_usable_cards(accounts)
+    mark_usable_cards(accounts, on)
     # Under the accounts' locks: a card payment that claimed orders (a manual
     # renewal started a moment ago, whatever the run saw when it began) keeps
     # them until it is settled; the batch leaves them out (payment_unknown).

@@ -102,7 +102,8 @@ def _balance_step(customer_ids, *, on: datetime.date, catalog: Catalog, actor: A
         )
         invoices = written.invoice_ids
         card_plans = [p for p in plans if p.outcome == BatchOutcome.RENEWED and p.needs_card]
-        recorded = [p for p in plans if p not in card_plans]
+        # An account waiting for its retry policy's next night has nothing recorded tonight.
+        recorded = [p for p in plans if p not in card_plans and not p.waiting]
         record_plans(recorded, invoices, on, run)
         failure_notices(_failures([p for p in recorded if p.outcome == BatchOutcome.FAILED], catalog), on)
         finish(written)  # last: it locks the resellers' invoice sequences until the commit
@@ -195,6 +196,7 @@ def _failures(plans: list[AccountPlan], catalog: Catalog) -> list[Failure]:
             ],
             total=plan.total,
             reason=plan.reason,
+            last_chance_day=catalog.policy_for(plan.account).last_chance_day,
         )
         for plan in plans
     ]

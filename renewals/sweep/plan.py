@@ -17,7 +17,15 @@ from orders.models import PaymentSource
 from payments.gateway import minimum_charge
 from renewals.facts import AccountRow, Catalog, OrderRow, facts_for, facts_key
 from renewals.models import BatchOutcome
-from renewals.rules import Period, Reason, batch_failure, card_charge, eligibility
+from renewals.rules import (
+    Period,
+    Reason,
+    batch_failure,
+    card_charge,
+    eligibility,
+    is_attempt_night,
+    next_attempt_night,
+)
 
 
 @dataclass(slots=True)
@@ -43,6 +51,11 @@ class AccountPlan:
     # What the card path would charge: the card part and the balance's
     # shortfall, at least the processor's minimum (the extra stays on the balance).
     card_amount: Decimal = ZERO
+    # Dunning: not tried tonight (no order of its batch is on a night its
+    # retry policy tries); the night it is tried next, or None when none of
+    # its window is left. Nothing of a waiting account is recorded tonight.
+    waiting: bool = False
+    next_attempt: datetime.date | None = None
 
     @property
     def total(self) -> Decimal:
@@ -93,6 +106,8 @@ def plan_account(
     catalog, same date)."""
     plan = AccountPlan(account=account)
     verdicts = {} if verdicts is None else verdicts
+    policy = catalog.policy_for(account)
+    nights: list[datetime.date | None] = []  # the batch's orders' next attempt nights
     for order in orders:
         key = facts_key(order, account)
         verdict = verdicts.get(key)
@@ -110,11 +125,24 @@ def plan_account(
             continue
         period = catalog.next_period(order)
         plan.batch.append(PlannedOrder(order, None, period))
+        if not policy.every_night:
+            nights.append(
+                on
+                if order.id in catalog.held
+                or is_attempt_night(policy, expires_on=order.expires_on, window_opens=verdict.window_opens, on=on)
+                else next_attempt_night(policy, expires_on=order.expires_on, window_opens=verdict.window_opens, on=on)
+            )
         if order.payment_source == PaymentSource.CARD:
             plan.card_part += period.amount
         else:
             plan.balance_part += period.amount
     if not plan.batch:
+        return plan
+    # The account is tried tonight when one order of its batch is on an
+    # attempt night; then the batch holds all its due orders (all or nothing).
+    plan.next_attempt = min((night for night in nights if night), default=None) if nights else on
+    if plan.next_attempt != on:
+        plan.waiting = True
         return plan
     plan.reason = batch_failure(
         balance_part=plan.balance_part,

@@ -9,7 +9,7 @@ from core.money import format_amount
 from invoices.models import InvoiceLine
 from renewals.lifecycle import Move
 from renewals.models import BatchAttempt, BatchOutcome, LifecycleEvent, OrderOutcome, Transition
-from renewals.rules import Reason
+from renewals.rules import Reason, next_attempt_sentence
 from renewals.sweep.plan import AccountPlan
 
 _TRANSITION_STATES = {
@@ -25,20 +25,27 @@ class Report:
     batches: list[dict] = field(default_factory=list)
     orders: list[dict] = field(default_factory=list)
     lifecycle: list[dict] = field(default_factory=list)
+    # A dry-run's accounts not tried that night by their retry policy (docs/
+    # dunning.md), with the night they are tried next; a real run records
+    # nothing of them. In the report only when there are some, so a dry-run
+    # and its real run still compare field by field without any.
+    waiting: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
+        report = {
             "date": self.date,
             "dry_run": self.dry_run,
             "batches": self.batches,
             "orders": self.orders,
             "lifecycle": self.lifecycle,
         }
+        return report | ({"waiting": self.waiting} if self.waiting else {})
 
     def sort(self) -> "Report":
         self.batches.sort(key=lambda b: b["customer"])
         self.orders.sort(key=lambda o: o["order"])
         self.lifecycle.sort(key=lambda m: (m["order"], m["from"] != "active"))
+        self.waiting.sort(key=lambda w: w["customer"])
         return self
 
     def counts(self) -> dict[str, int]:
@@ -74,6 +81,16 @@ def _amount(value, currency: str | None) -> str | None:
 def report_from_plans(on: datetime.date, plans: list[AccountPlan], moves: list[Move]) -> Report:
     report = Report(date=on.isoformat(), dry_run=True)
     for plan in plans:
+        if plan.waiting:
+            report.waiting.append(
+                {
+                    "customer": plan.account.ref,
+                    "orders": sorted(p.order.ref for p in plan.batch),
+                    "next_attempt": plan.next_attempt.isoformat() if plan.next_attempt else None,
+                    "why": next_attempt_sentence(plan.next_attempt),
+                }
+            )
+            continue
         renewed = plan.outcome == BatchOutcome.RENEWED
         if plan.batch:
             report.batches.append(
