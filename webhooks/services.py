@@ -68,13 +68,15 @@ _table: _Table | None = None
 _lock = threading.Lock()
 
 
-def _load() -> _Table:
+def _load(paths: dict[int, str] | None = None) -> _Table:
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
         version = cache.get(VERSION_KEY)
     endpoints = list(Endpoint.objects.filter(enabled=True).values_list("pk", "reseller_id", "events", "reseller__path"))
-    resellers = list(Reseller.objects.values_list("pk", "path")) if endpoints else []
+    if paths is None:
+        paths = dict(Reseller.objects.values_list("pk", "path")) if endpoints else {}
+    resellers = list(paths.items())
     targets: dict[int, dict[str, tuple]] = {}
     for reseller_id, path in resellers:
         for pk, _owner, events, owner_path in endpoints:
@@ -86,11 +88,12 @@ def _load() -> _Table:
     return _Table(version, time.monotonic(), known, targets)
 
 
-def subscriptions_refresh() -> None:
+def subscriptions_refresh(*, paths: dict[int, str] | None = None) -> None:
     """Read the subscriptions again now (the nightly run does, once, with its
-    catalog): one query when no endpoint exists, two otherwise."""
+    catalog, giving the resellers' paths it read): one query, or two
+    without ``paths`` when an endpoint exists."""
     global _table
-    table = _load()
+    table = _load(paths)
     with _lock:
         _table = table
 
