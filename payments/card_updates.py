@@ -40,9 +40,14 @@ def card_processor_update(
         return f"no card for {payment_method_id or 'a payment method without an id'}"
     if card.updated_at is not None and at < card.updated_at:
         return f"card {card.pk}: ignored an update of {at.isoformat()}, older than {card.updated_at.isoformat()}"
-    after = {"brand": brand or card.brand, "last4": last4 or card.last4, "exp_month": exp_month, "exp_year": exp_year}
-    if exp_month is None or exp_year is None:
-        after["exp_month"], after["exp_year"] = card.exp_month, card.exp_year
+    # What the event does not say (or says unusably) stays as it was.
+    month, year = (exp_month, exp_year) if _expiry_usable(exp_month, exp_year) else (card.exp_month, card.exp_year)
+    after = {
+        "brand": str(brand)[:30] or card.brand,
+        "last4": last4 if isinstance(last4, str) and len(last4) == 4 and last4.isdigit() else card.last4,
+        "exp_month": month,
+        "exp_year": year,
+    }
     before = {field: getattr(card, field) for field in FIELDS}
     changes = {"updated_at": at, **after}
     renewed = (before["last4"], before["exp_month"], before["exp_year"]) != (
@@ -59,6 +64,12 @@ def card_processor_update(
         after |= {"retry_blocked_until": None, "blocked_code": ""}
     audit_record(actor=actor, action="card.processor_update", target=card, before=before, after=after)
     return f"card {card.pk} updated" + (" and its decline block lifted" if unblocked else "")
+
+
+def _expiry_usable(exp_month, exp_year) -> bool:
+    return (
+        isinstance(exp_month, int) and isinstance(exp_year, int) and 1 <= exp_month <= 12 and 2000 <= exp_year <= 9999
+    )
 
 
 def event_time(created: int | None) -> datetime.datetime:

@@ -1,5 +1,6 @@
-"""Stripe webhooks: verified, each event processed once, settling attempts and
-recording refunds and disputes (payments.refunds)."""
+"""Stripe webhooks: verified, each event processed once, settling attempts,
+recording refunds and disputes (payments.refunds) and keeping saved cards
+as the processor knows them (payments.card_updates)."""
 
 import logging
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
+from payments.card_updates import card_processor_update, event_time
 from payments.charges import attempt_of_intent
 from payments.gateway import stripe_client
 from payments.models import AttemptState, PaymentAttempt, WebhookEvent
@@ -74,7 +76,13 @@ def _adopt_lost_intents(movements) -> None:
         attempt_of_intent(intent)
 
 
+# A saved card changed at Stripe: by its holder, or by the network's updater.
+CARD_EVENTS = frozenset({"payment_method.updated", "payment_method.automatically_updated"})
+
+
 def _process(event) -> str:
+    if event.type in CARD_EVENTS:
+        return _card_changed(event)
     if event.type not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         return f"ignored {event.type}"
     intent = event.data.object
@@ -88,3 +96,18 @@ def _process(event) -> str:
         error = ((intent.to_dict().get("last_payment_error") or {}).get("message")) or "payment failed"
         moved = settle(attempt, AttemptState.FAILED, actor=actor, error=error)
     return f"attempt {attempt.pk} {'settled' if moved else 'was already settled'}"
+
+
+def _card_changed(event) -> str:
+    body = event.to_dict()
+    method = (body.get("data") or {}).get("object") or {}
+    card = method.get("card") or {}
+    return card_processor_update(
+        payment_method_id=method.get("id") or "",
+        brand=card.get("brand") or "",
+        last4=card.get("last4") or "",
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+        at=event_time(body.get("created")),
+        actor=Actor.system("stripe webhook"),
+    )

@@ -129,7 +129,9 @@ def test_a_card_expiring_before_the_renewal_is_warned_once_and_each_card_and_cyc
     # Another default card that also expires before Feb 8 (it has expired): its own warning.
     other = card("c1", month=12, year=2026, pm="pm_other")
     night(D(2027, 1, 21))
-    assert [(n.subject_key, n.cycle, n.order_refs) for n in notices()[1:]] == [(f"card:{other.pk}", "2027-03-10", ["y1"])]
+    assert [(n.subject_key, n.cycle, n.order_refs) for n in notices()[1:]] == [
+        (f"card:{other.pk}", "2027-03-10", ["y1"])
+    ]
     # The next cycle at risk (y2, attempted Mar 21): warned from Feb 19, once.
     for day in (D(2027, 2, 18), D(2027, 2, 19), D(2027, 2, 20)):
         night(day)
@@ -194,7 +196,8 @@ def test_the_notice_names_the_orders_at_risk_the_card_and_where_to_update_it(por
     assert "visa •••• 4242 expires at the end of 01/2027" in text
     assert "y1: Basic, 12 month(s), renews on 2027-02-08 (paid thru 2027-03-10), 100.00 USD" in text
     assert "m1: Basic, 1 month(s), renews on 2027-02-13 (paid thru 2027-02-20), 10.00 USD" in text
-    assert "y2" not in text and "y3" not in text
+    assert "y2" not in text
+    assert "y3" not in text
     assert "/account/cards/" in text
     assert "expires before your renewal on 2027-02-08" in notice.rendered().subject
 
