@@ -92,10 +92,12 @@ def test_a_500_is_retried_after_its_backoff_with_the_same_event_id_then_delivere
         delivery = Delivery.objects.get()
         assert (delivery.state, delivery.attempts, delivery.last_status) == (DeliveryState.FAILED, 1, 500)
         assert delivery.next_attempt_at == T0 + datetime.timedelta(minutes=1)
-        assert delivery.last_response.startswith("database down") and len(delivery.last_response) == 2000
+        assert delivery.last_response.startswith("database down")
+        assert len(delivery.last_response) == 2000
         # Not due yet: nothing is sent.
         clock.move_to(T0 + datetime.timedelta(seconds=59))
-        assert deliver_due()["failed"] == 0 and len(receiver.received) == 1
+        assert deliver_due()["failed"] == 0
+        assert len(receiver.received) == 1
         clock.move_to(T0 + datetime.timedelta(minutes=1))
         assert deliver_due()["failed"] == 1
         delivery.refresh_from_db()
@@ -115,7 +117,8 @@ def test_a_refused_connection_is_a_failed_try(portal, receiver):
     emit("k1")
     assert deliver_due()["failed"] == 1
     delivery = Delivery.objects.get()
-    assert delivery.state == DeliveryState.FAILED and delivery.last_status is None
+    assert delivery.state == DeliveryState.FAILED
+    assert delivery.last_status is None
     assert "Connection" in delivery.last_error or "refused" in delivery.last_error.lower()
 
 
@@ -142,15 +145,18 @@ def test_an_endpoint_failing_for_3_days_is_disabled_its_reseller_mailed_once_its
         counts = deliver_due()
         assert (counts["disabled"], counts["told"]) == (1, 1)
         endpoint = Endpoint.objects.get()
-        assert not endpoint.enabled and endpoint.disabled_reason == "every delivery failed for 3 days"
+        assert not endpoint.enabled
+        assert endpoint.disabled_reason == "every delivery failed for 3 days"
         (mail,) = mailoutbox
         assert sorted(mail.to) == ["billing@acme.test", "ops@acme.test"]
-        assert one_event.url in mail.body and "Webhooks" in mail.body
+        assert one_event.url in mail.body
+        assert "Webhooks" in mail.body
         # Later passes send nothing to it and mail nobody again.
         clock.move_to(T0 + datetime.timedelta(days=5))
         sent = len(receiver.received)
         assert deliver_due() == {"delivered": 0, "failed": 0, "disabled": 0, "told": 0}
-        assert len(receiver.received) == sent and len(mailoutbox) == 1
+        assert len(receiver.received) == sent
+        assert len(mailoutbox) == 1
         # New events are not queued for it; the ones it missed are kept.
         emit("k3")
         assert Event.objects.count() == 2
@@ -172,7 +178,9 @@ def test_enabling_again_sends_what_waited(one_event, receiver):
         endpoint_update(actor=staff(one_event.reseller), endpoint_id=one_event.pk, enabled=True)
         assert deliver_due()["delivered"] == 1
     endpoint = Endpoint.objects.get()
-    assert endpoint.enabled and endpoint.failing_since is None and endpoint.disabled_at is None
+    assert endpoint.enabled
+    assert endpoint.failing_since is None
+    assert endpoint.disabled_at is None
 
 
 def test_one_delivery_that_raises_is_a_fault_and_the_others_go_out(one_event, receiver, monkeypatch):
@@ -193,7 +201,8 @@ def test_one_delivery_that_raises_is_a_fault_and_the_others_go_out(one_event, re
     assert {r.json["id"] for r in receiver.received} == set(Event.objects.exclude(public_id=broken).values_list(
         "public_id", flat=True))  # fmt: skip
     failed = Delivery.objects.get(event__public_id=broken)
-    assert failed.state == DeliveryState.FAILED and "cannot serialise this one" in failed.last_error
+    assert failed.state == DeliveryState.FAILED
+    assert "cannot serialise this one" in failed.last_error
     assert failed.next_attempt_at == T0 + datetime.timedelta(minutes=1)
     fault = Fault.objects.get()
     assert fault.subject == f"webhook-delivery:{failed.pk}"
