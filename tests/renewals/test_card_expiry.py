@@ -5,7 +5,9 @@ once per card and cycle, naming the orders at risk; the cards page's line."""
 import datetime
 
 import pytest
+import time_machine
 from django.core.management import call_command
+from django.urls import reverse
 
 from core.models import Fault, Stage
 from notifications.models import Notice, NoticeKind
@@ -22,6 +24,7 @@ from renewals.card_expiry import (
 from renewals.facts import load_catalog
 from tenants.models import Customer
 from tenants.scope import Actor, ActorKind
+from tests.factories import member
 from tests.renewals.conftest import order
 
 D = datetime.date
@@ -265,3 +268,21 @@ def test_the_cards_page_note_warns_of_the_default_card_before_the_next_renewal(p
     Card.objects.filter(pk=expiring.pk).update(exp_year=2027)
     expiring.refresh_from_db()
     assert card_expiry_notes(actor=outsider, cards=[expiring], on=D(2026, 12, 1)) == {}  # sees none of c1's orders
+
+
+@pytest.mark.django_db
+def test_the_cards_page_shows_the_warning_line_to_the_owner_and_a_colleague_only(portal, client, settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_portal"  # the page lists known cards without asking Stripe
+    portal([order("y1", PAID_THRU, tenure=12)], customers=CUSTOMERS)
+    card("c1", month=1, year=2027)
+    card("c2", month=1, year=2027)  # c2 has no order: nothing to warn of
+    c1, c2 = Customer.objects.get(ref="c1"), Customer.objects.get(ref="c2")
+    line = "before the automatic renewal of y1 on 2027-02-08"
+    with time_machine.travel(datetime.datetime(2027, 1, 20, 12, 0, tzinfo=datetime.UTC), tick=False):
+        for user in (member(customer=c1, username="owner"), member(customer=c1, username="colleague")):
+            client.force_login(user)
+            assert line in client.get(reverse("cards")).content.decode()
+        client.force_login(member(customer=c2, username="outsider"))
+        page = client.get(reverse("cards")).content.decode()
+        assert "visa •••• 4242 (default)" in page
+        assert line not in page
