@@ -73,6 +73,7 @@ def _charge(attempt: PaymentAttempt, *, actor: Actor) -> None:
             _create(attempt)
             intent = _confirm(attempt)
     except stripe.CardError as exc:
+        _record_decline(attempt, decline_code(exc))
         settle(attempt, AttemptState.FAILED, actor=actor, error=_declined(exc))
         return
     except NO_ANSWER as exc:
@@ -144,6 +145,52 @@ def attempt_of_intent(intent) -> PaymentAttempt | None:
     return attempt
 
 
+def decline_code(exc) -> str:
+    """The most specific code Stripe gave a declined charge: the issuer's
+    ``decline_code`` (lost_card, stolen_card, do_not_honor...) when there is
+    one, else the error's ``code`` (expired_card, card_declined...)."""
+    error = getattr(exc, "error", None)
+    specific = getattr(error, "decline_code", None) if error is not None else None
+    if not specific:
+        specific = ((exc.json_body or {}).get("error") or {}).get("decline_code") if exc.json_body else None
+    return str(specific or exc.code or "")[:40]
+
+
+def _record_decline(attempt: PaymentAttempt, code: str) -> None:
+    """Keep the decline code on the attempt, before it is settled: its
+    purpose's handler reads it (a renewal's hard decline blocks the card)."""
+    if code:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(decline_code=code)
+        attempt.decline_code = code
+
+
+def card_retry_block(*, card_id: int, until: datetime.date, code: str) -> bool:
+    """Stop the nightly card retries of a card a hard decline refused, up to
+    and including ``until`` (the cycle's last paid-thru date): only a later
+    date moves it. Returns whether it changed."""
+    from payments.models import Card
+
+    blocked = Q(retry_blocked_until__isnull=True) | Q(retry_blocked_until__lt=until)
+    return bool(
+        Card.objects.filter(blocked, pk=card_id).update(retry_blocked_until=until, blocked_code=code[:40])
+    )
+
+
+def card_retry_unblock(*, card_id: int | None) -> bool:
+    """The card paid again, in its holder's presence (or the processor
+    updated it): the nightly run may charge it again. Returns whether it was
+    blocked."""
+    from payments.models import Card
+
+    if card_id is None:
+        return False
+    return bool(
+        Card.objects.filter(pk=card_id, retry_blocked_until__isnull=False).update(
+            retry_blocked_until=None, blocked_code=""
+        )
+    )
+
+
 def _declined(exc) -> str:
     if exc.code == "authentication_required":  # off-session: Stripe's answer for a card that needs 3-D Secure
         return NEEDS_AUTHENTICATION
@@ -192,10 +239,15 @@ def _mark_unknown(attempt: PaymentAttempt, error: str) -> None:
 
 def _settle_from_intent(attempt: PaymentAttempt, intent, *, actor: Actor) -> None:
     if intent.status == "succeeded":
-        settle(attempt, AttemptState.SUCCEEDED, actor=actor)
+        if settle(attempt, AttemptState.SUCCEEDED, actor=actor) and not attempt.off_session:
+            # Paid with its holder present (a manual renewal, a top-up): a
+            # hard decline's block no longer holds (docs/dunning.md).
+            card_retry_unblock(card_id=attempt.card_id)
     elif intent.status in ("requires_action", "requires_payment_method", "canceled"):
         error = NEEDS_AUTHENTICATION if intent.status == "requires_action" else ""
-        last = (intent.to_dict().get("last_payment_error") or {}).get("message", "")
+        failure = intent.to_dict().get("last_payment_error") or {}
+        _record_decline(attempt, str(failure.get("decline_code") or failure.get("code") or "")[:40])
+        last = failure.get("message", "")
         settle(attempt, AttemptState.FAILED, actor=actor, error=error or last or intent.status)
     else:  # processing, requires_confirmation: not settled yet
         _mark_unknown(attempt, f"payment intent is {intent.status}")

@@ -26,12 +26,14 @@ from invoices.models import RenewalSource
 from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
+from payments.charges import card_retry_block, card_retry_unblock
 from payments.models import AttemptState, PaymentAttempt
 from renewals.claims import claim_csr, claim_period
 from renewals.csr import csrs_store
+from renewals.facts import account_retry_policy
 from renewals.models import BatchAttempt, BatchOutcome, OrderOutcome, RenewalPayment
 from renewals.notices import FailedOrder, Failure, failure_notices
-from renewals.rules import Reason
+from renewals.rules import REPEATED_DECLINE_CODE, Reason, is_hard_decline
 from renewals.writer import Charge, Line, RenewalConflict, finish, write_renewals
 from tenants.scope import Actor
 
@@ -63,6 +65,7 @@ def settle_renewal(
             )
             if not internal:
                 _declined_notice(attempt, claim, account, error)
+                _hard_decline(attempt, claim, account)
         return
     ledger_post(
         actor=actor,
@@ -142,6 +145,9 @@ def _renew_claimed(
         on=attempt.business_date,
     )
     invoice_id = finish(written)[account.pk]
+    if batch is None:
+        # Paid by its holder in the browser: a hard decline's block is over.
+        card_retry_unblock(card_id=attempt.card_id)
     if batch is not None:
         # A renewed order's record is its invoice line; the pending rows go.
         OrderOutcome.objects.filter(attempt=batch, order_id__in=order_ids).delete()
@@ -199,7 +205,69 @@ def _declined_notice(attempt: PaymentAttempt, claim: list[dict], account: Accoun
                 total=sum((o.period.amount for o in orders), ZERO),
                 reason=Reason.CARD_DECLINED,
                 detail=f"We could not charge your card {attempt.card or ''}: {error}" if error else "",
+                last_chance_day=account_retry_policy(account.pk).last_chance_day,
             )
         ],
         attempt.business_date,
     )
+
+
+def _hard_decline(attempt: PaymentAttempt, claim: list[dict], account: Account) -> None:
+    """A sweep's card batch declined for good (renewals.rules.is_hard_decline:
+    a lost, stolen or expired card, or do_not_honor a second time for the
+    cycle): the card is not charged again by the nightly run up to the
+    cycle's last paid-thru date (the balance is still tried each night), and
+    the customer is told once per card and cycle to update it."""
+    code = attempt.decline_code
+    if not code or attempt.card_id is None or not claim:
+        return
+    cycles = {(line["order_id"], claim_period(line).start) for line in claim}
+    earlier = []
+    if code == REPEATED_DECLINE_CODE:
+        payments = RenewalPayment.objects.filter(
+            attempt__card_id=attempt.card_id,
+            attempt__state=AttemptState.FAILED,
+            attempt__decline_code=REPEATED_DECLINE_CODE,
+        ).exclude(attempt_id=attempt.pk)
+        earlier = [
+            REPEATED_DECLINE_CODE
+            for other in payments.values_list("claim", flat=True)
+            if cycles & {(line["order_id"], claim_period(line).start) for line in other}
+        ]
+    if not is_hard_decline(code, earlier):
+        return
+    until = max(start for _, start in cycles)
+    card_retry_block(card_id=attempt.card_id, until=until, code=code)
+    customer = account.customer
+    orders = [order_row(line["order_ref"], line["description"], claim_period(line).start) for line in claim]
+    notices_create(
+        [
+            NoticeSpec(
+                kind="card_update_needed",
+                customer_id=account.pk,
+                reseller_id=customer.reseller_id,
+                recipient=customer.email,
+                # Once per card and cycle, however often it is declined again.
+                subject_key=f"card:{attempt.card_id}",
+                cycle=until.isoformat(),
+                business_date=attempt.business_date,
+                data={
+                    "orders": orders,
+                    "card": str(attempt.card or "card"),
+                    "code": code,
+                    "why": HARD_DECLINE_WORDS.get(code, code.replace("_", " ")),
+                    "retry_until": until.isoformat(),
+                },
+                order_refs=[line["order_ref"] for line in claim],
+            )
+        ]
+    )
+
+
+# What the customer reads of a hard decline's code.
+HARD_DECLINE_WORDS = {
+    "expired_card": "the card has expired",
+    "lost_card": "the card was reported lost",
+    "stolen_card": "the card was reported stolen",
+    "do_not_honor": "the bank refused it twice",
+}
