@@ -16,6 +16,7 @@ The invoice is rendered from what is already loaded: pass it with its
 import datetime
 from pathlib import Path
 
+from django.http import HttpResponse
 from fpdf import FPDF, FontFace
 
 from core.money import format_money
@@ -155,3 +156,11 @@ def _lines(pdf: FPDF, invoice: Invoice) -> None:
     pdf.set_font(FONT, "B", 11)
     pdf.cell(pdf.epw - 45, 7, "Total", align="R")
     pdf.cell(45, 7, format_money(invoice.total, currency), align="R", new_x="LMARGIN", new_y="NEXT")
+
+
+def pdf_response(invoice: Invoice) -> HttpResponse:
+    """The PDF as a download named "<number>.pdf" (the panels, the API, the
+    admin): one answer wherever it is linked."""
+    response = HttpResponse(invoice_pdf(invoice), content_type=MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename(invoice)}"'
+    return response

@@ -28,3 +28,13 @@ def invoice_detail(*, actor: Actor, invoice_id: int) -> Invoice:
     if invoice is None:
         raise NotFound(f"invoice {invoice_id} not found")
     return invoice
+
+
+def invoices_for_pdf(ids) -> dict[int, Invoice]:
+    """The invoices ``ids`` with what their PDF shows (seller, customer, lines
+    and their orders), by id: three queries however many (delivery)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    invoices = Invoice.objects.filter(pk__in=ids).select_related("reseller", "customer")
+    return {i.pk: i for i in invoices.prefetch_related("lines__order")}

@@ -16,6 +16,7 @@ from invoices import pdf as invoice_pdf_module
 from invoices.models import Invoice, InvoiceLine, RenewalSource
 from invoices.pdf import FontMissing, invoice_pdf
 from invoices.selectors import invoice_detail, invoices_for_pdf
+from orders.models import Order
 from tenants.models import Customer, Reseller
 from tenants.scope import Actor, ActorKind
 from tests.factories import CustomerFactory, OrderFactory, ResellerFactory
@@ -188,13 +189,17 @@ def in_memory_invoice() -> Invoice:
         source=RenewalSource.MANUAL, created_by="jane",
         issued_at=datetime.datetime(2026, 12, 3, 1, 0, tzinfo=datetime.UTC),
     )  # fmt: skip
-    from orders.models import Order
-
     lines = [
         InvoiceLine(
-            pk=pk, invoice=invoice, order=Order(pk=pk, ref=f"o{pk}"), description="Hosting, 1 month(s)",
-            period_start=D(2026, 12, 10), period_end=D(2027, 1, 10), months=1, amount=Decimal(amount),
-        )  # fmt: skip
+            pk=pk,
+            invoice=invoice,
+            order=Order(pk=pk, ref=f"o{pk}"),
+            description="Hosting, 1 month(s)",
+            period_start=D(2026, 12, 10),
+            period_end=D(2027, 1, 10),
+            months=1,
+            amount=Decimal(amount),
+        )
         for pk, amount in ((3, "0.125"), (2, "1.500"))
     ]
     invoice._prefetched_objects_cache = {"lines": lines}
