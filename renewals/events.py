@@ -115,7 +115,10 @@ def failed_events(failures, on: datetime.date) -> None:
                         for o in f.orders
                     ],
                     "retry_until": min(o.expires_on for o in f.orders).isoformat() if f.orders else None,
-                    "last_chance": any(o.expires_on == on for o in f.orders),
+                    # The retry policy's last-chance night (renewals.notices decides it alike).
+                    "last_chance": any(
+                        o.expires_on - datetime.timedelta(days=getattr(f, "last_chance_day", 0)) == on for o in f.orders
+                    ),
                 },
             )
             for f in failures
