@@ -14,6 +14,11 @@ the platform's sending address with the reseller's name, the reseller's
 address as Reply-To; a reseller's own notices come from the reseller above
 it, or from the platform.
 
+A ``renewal_succeeded`` mail carries its invoice as a PDF ("<number>.pdf",
+invoices/pdf.py), rendered when it is sent, once per invoice in a batch
+however many notices name it. A PDF that cannot be rendered is its notice's
+failure (a fault, retried with backoff like a refusal); the others go on.
+
 A slow or hanging mail server is bounded twice: every SMTP operation by
 ``EMAIL_TIMEOUT``, and a run by ``NOTICE_DELIVERY_SECONDS`` (the notices it
 had no time for are handed back untouched, for the next run).
@@ -34,11 +39,15 @@ from django.utils import timezone
 from core.isolation import Subject, each
 from core.models import Stage
 from core.sql import update_from_values
+from invoices.pdf import MEDIA_TYPE, filename, invoice_pdf
+from invoices.selectors import invoices_for_pdf
 from notifications.content import Rendered
 from notifications.models import DeliveryState, Notice, NoticeKind
 from notifications.selectors import notices_to_deliver
 
 log = logging.getLogger("notifications.delivery")
+# The notices whose mail carries their invoice's PDF (SPEC "Beyond the peers").
+ATTACHES_INVOICE = frozenset({NoticeKind.RENEWAL_SUCCEEDED})
 MAX_BACKOFF = datetime.timedelta(hours=6)
 # A connection that breaks is opened again for the rest of its batch, this
 # many times at most; then the rest wait for their retry.
@@ -135,6 +144,8 @@ class _Batch:
         self.failed: list[tuple[int, Rendered, str]] = []
         self.deferred: list[int] = []
         self.mailer = _Mailer(counts)
+        self.invoices: dict = {}  # id -> Invoice: the ones whose PDF a mail attaches
+        self.pdfs: dict[int, bytes | Exception] = {}  # rendered once per invoice and batch
 
     def run(self) -> None:
         notices, invoices = notices_to_deliver(self.attempts)
@@ -149,6 +160,7 @@ class _Batch:
         panel = [(n.pk, rendered[n.pk]) for n in notices if not n.recipient]
         _record(panel, DeliveryState.PANEL_ONLY)
         self.counts[DeliveryState.PANEL_ONLY] += len(panel)
+        self._load_invoices([n for n in notices if n.recipient], invoices)
 
         def send(notice: Notice) -> None:
             self._send(notice, rendered[notice.pk])
@@ -166,12 +178,40 @@ class _Batch:
             self.mailer.close()
             self._flush()
 
+    def _load_invoices(self, notices: list[Notice], loaded: dict) -> None:
+        """The invoices the mails attach: those the rendering loaded (with
+        their seller and customer), the others (a notice rendered by an
+        earlier attempt) in three more queries."""
+        wanted = {n.data["invoice_id"] for n in notices if n.kind in ATTACHES_INVOICE}
+        self.invoices = {pk: loaded[pk] for pk in wanted if pk in loaded}
+        self.invoices.update(invoices_for_pdf(wanted - self.invoices.keys()))
+
+    def _attachments(self, notice: Notice) -> list[tuple[str, bytes, str]]:
+        if notice.kind not in ATTACHES_INVOICE:
+            return []
+        invoice = self.invoices[notice.data["invoice_id"]]
+        pdf = self.pdfs.get(invoice.pk)
+        if pdf is None:
+            try:
+                pdf = invoice_pdf(invoice)
+            except Exception as exc:
+                self.pdfs[invoice.pk] = exc  # its other notices fail alike, without rendering again
+                raise
+            self.pdfs[invoice.pk] = pdf
+        if isinstance(pdf, Exception):
+            raise RuntimeError(f"the PDF of invoice {invoice.number} could not be rendered: {pdf}") from pdf
+        return [(filename(invoice), pdf, MEDIA_TYPE)]
+
     def _send(self, notice: Notice, content: Rendered) -> None:
         if clock() >= self.deadline:
             self.deferred.append(notice.pk)
             return
+        # Before the connection is used: a PDF that fails is this notice's
+        # fault (core.isolation records it, _failed retries it), the
+        # connection stays up for the others.
+        message = _message(notice, content, self._attachments(notice))
         try:
-            self.mailer.send(_message(notice, content))
+            self.mailer.send(message)
         except (smtplib.SMTPException, OSError) as exc:
             # The mail server's answer (or silence): this notice waits for its retry.
             self.failed.append((notice.pk, content, str(exc)))
@@ -313,7 +353,7 @@ def _subject(notice: Notice) -> Subject:
     return Subject(key=f"notice:{notice.pk}", label=f"notice {notice.pk}", customer_id=notice.customer_id)
 
 
-def _message(notice: Notice, content: Rendered) -> EmailMultiAlternatives:
+def _message(notice: Notice, content: Rendered, attachments=()) -> EmailMultiAlternatives:
     # A customer hears from their reseller; a reseller from the one above it, or the platform.
     sender = notice.reseller.parent if notice.kind == NoticeKind.RESELLER_FAILURE else notice.reseller
     message = EmailMultiAlternatives(
@@ -325,4 +365,6 @@ def _message(notice: Notice, content: Rendered) -> EmailMultiAlternatives:
         headers={"X-Portal-Notice": f"{notice.kind}:{notice.pk}"},
     )
     message.attach_alternative(content.html, "text/html")
+    for name, data, media_type in attachments:
+        message.attach(name, data, media_type)
     return message
