@@ -33,7 +33,7 @@ from django.utils import timezone
 from core.isolation import Subject, each
 from core.models import Stage
 from tenants.models import Membership
-from webhooks.models import DUE_STATES, Delivery, DeliveryState, Endpoint
+from webhooks.models import DUE_STATES, FAILING_REASON, Delivery, DeliveryState, Endpoint
 from webhooks.services import at
 
 log = logging.getLogger("webhooks.delivery")
@@ -188,7 +188,7 @@ def _record(delivery: Delivery, status: int | None, excerpt: str, error: str, co
     if endpoint.filter(enabled=True, failing_since__lte=now - DISABLE_AFTER).update(
         enabled=False,
         disabled_at=now,
-        disabled_reason="every delivery failed for 3 days",
+        disabled_reason=FAILING_REASON,
         disabled_told_at=None,
     ):
         from webhooks.services import subscriptions_changed

@@ -19,6 +19,10 @@ class EventType(models.TextChoices):
     BALANCE_LOW = "balance.low", "A balance will not cover the next renewal"
 
 
+# Why the worker disables an endpoint (docs/webhooks.md); its page shows a banner.
+FAILING_REASON = "every delivery failed for 3 days"
+
+
 class Endpoint(models.Model):
     """Where a reseller wants its events POSTed. It receives the events of its
     customers and of its sub-resellers' customers (its subtree)."""
