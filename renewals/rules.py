@@ -451,3 +451,14 @@ def is_hard_decline(code: str, earlier_codes_of_the_cycle) -> bool:
     if code in HARD_DECLINE_CODES:
         return True
     return code == REPEATED_DECLINE_CODE and REPEATED_DECLINE_CODE in set(earlier_codes_of_the_cycle)
+
+
+def retry_policy_words(policy: RetryPolicy) -> str:
+    """A retry policy as the panels say it."""
+    if policy.days is None:
+        nights = "every night of the attempt window"
+    else:
+        days = sorted(policy.days, reverse=True)
+        listed = ", ".join(map(str, days[:-1])) + (" and " if len(days) > 1 else "") + str(days[-1])
+        nights = f"the window's first night, then {listed} day{'s' if days != [1] else ''} before expiry"
+    return f"{nights}; last chance {policy.last_chance_day} day{'s' if policy.last_chance_day != 1 else ''} before"

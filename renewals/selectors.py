@@ -17,7 +17,15 @@ from core.dates import business_today
 from core.errors import NotFound
 from orders.models import Order
 from orders.states import OrderStatus
-from renewals.facts import account_rows, facts_for, load_catalog, order_rows, window_orders
+from renewals.facts import (
+    account_rows,
+    facts_for,
+    load_catalog,
+    order_rows,
+    platform_retry_policy,
+    retry_policies,
+    window_orders,
+)
 from renewals.models import BatchAttempt, BatchOutcome, OpenRenewalStatus, OrderOutcome
 from renewals.open import open_renewals_of
 from renewals.payments import mark_usable_cards
@@ -25,12 +33,14 @@ from renewals.rules import (
     WHAT_TO_DO,
     Eligibility,
     Reason,
+    RetryPolicy,
     eligibility,
     next_attempt_sentence,
+    retry_policy_words,
     skip_reason,
     termination_day,
 )
-from tenants.models import Customer
+from tenants.models import Customer, Reseller
 from tenants.scope import Actor, ActorKind
 
 
@@ -554,3 +564,47 @@ def next_attempt_on(outlook: RenewalOutlook, on: datetime.date) -> datetime.date
     it tonight, else the policy's next night (docs/dunning.md); None when it
     will not renew by itself (or its window has passed)."""
     return None if outlook.reason is not None else outlook.next_attempt
+
+
+@dataclass(frozen=True)
+class RetryPolicyRow:
+    """A reseller of the acting one's subtree (itself first) with the retry
+    policy its customers get (docs/dunning.md)."""
+
+    reseller: Reseller
+    policy: RetryPolicy
+    words: str  # the policy in plain words
+    source: str  # "its own", "inherited from <name>", "the platform's"
+
+
+def retry_policy_rows(*, actor: Actor) -> list[RetryPolicyRow]:
+    """The acting reseller and its sub-resellers, each with its effective
+    retry policy, resolved as the nightly run resolves it
+    (renewals.facts.retry_policies): two queries, the subtree and the
+    resellers above it (whose policy it may inherit). Resellers are few."""
+    if actor.kind != ActorKind.RESELLER or not actor.reseller_path:
+        return []
+    subtree = list(Reseller.objects.visible_to(actor).select_related("parent").order_by("path"))
+    above = [int(part) for part in actor.reseller_path.strip("/").split("/")[:-1] if part]
+    everyone = {r.pk: r for r in [*Reseller.objects.filter(pk__in=above), *subtree]}
+    platform = platform_retry_policy()
+    policies = retry_policies(
+        {pk: (r.path, r.retry_own, r.retry_days, r.last_chance_day) for pk, r in everyone.items()}, platform
+    )
+    rows = []
+    for reseller in subtree:
+        chain = [int(part) for part in reseller.path.strip("/").split("/") if part]
+        giver = next((everyone[pk] for pk in reversed(chain) if pk in everyone and everyone[pk].retry_own), None)
+        source = (
+            "the platform's"
+            if giver is None
+            else "its own"
+            if giver.pk == reseller.pk
+            else f"inherited from {giver.name}"
+        )
+        policy = policies[reseller.pk]
+        if isinstance(policy, str):  # bad data behind the doors' back: said, never raised
+            rows.append(RetryPolicyRow(reseller, platform, f"unusable: {policy}", source))
+            continue
+        rows.append(RetryPolicyRow(reseller, policy, retry_policy_words(policy), source))
+    return rows

@@ -83,3 +83,60 @@ def own_account_problem(
     if held_ref:
         return f"reseller {owner_ref} already has its own account ({held_ref}): a reseller has one"
     return ""
+
+
+# Dunning (SPEC "Beyond the peers"): the days before expiry a retry policy
+# may name; a year and a day covers the longest attempt window a plan sets.
+RETRY_DAY_MAX = 366
+RETRY_DAYS_EXAMPLE = "null (every night) or a list of days before expiry such as [7, 3, 1, 0]"
+
+
+def _day_problem(value, what: str) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= RETRY_DAY_MAX:
+        return f"{what} {value!r} is not a whole number of days from 0 to {RETRY_DAY_MAX}"
+    return None
+
+
+def retry_policy_problem(retry_days, last_chance_day) -> str | None:
+    """What is wrong with a retry policy, as a sentence, or None. The one
+    check of every door (admin, panel, importer, the platform's setting) and
+    of the nightly run, which fails only the accounts under a bad one.
+
+    ``retry_days``: None (every night of the window) or a non-empty list of
+    distinct days before expiry; ``last_chance_day``: the days before expiry
+    of the night whose failure sends the last-chance notice."""
+    if retry_days is not None:
+        if not isinstance(retry_days, list | tuple) or not retry_days:
+            return f"retry_days must be {RETRY_DAYS_EXAMPLE}, not {retry_days!r}"
+        for day in retry_days:
+            problem = _day_problem(day, "retry_days: the day")
+            if problem:
+                return problem
+        if len(set(retry_days)) != len(retry_days):
+            return f"retry_days: {list(retry_days)!r} names a day twice"
+    return _day_problem(last_chance_day, "last_chance_day:")
+
+
+def retry_days_normal(retry_days) -> list[int] | None:
+    """A valid ``retry_days`` as stored and exported: the days from the
+    furthest to the expiry day (the same policy reads the same everywhere)."""
+    return None if retry_days is None else sorted(retry_days, reverse=True)
+
+
+def retry_days_parse(text: str) -> list[int] | None:
+    """``retry_days`` from a comma-separated text ("7,3,1,0"; empty: every
+    night), as the platform's setting and the panel's form give it. Raises
+    ValueError with a sentence saying what is wrong."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    days = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise ValueError(f"retry days: {part!r} is not a whole number of days (write them like 7,3,1,0)")
+        days.append(int(part))
+    problem = retry_policy_problem(days, 0)
+    if problem:
+        raise ValueError(problem)
+    return retry_days_normal(days)

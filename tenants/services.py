@@ -2,10 +2,16 @@
 
 from django.db import transaction
 
-from audit.services import audit_record
+from audit.services import audit_record, audited_update
 from core.errors import DomainError, NotFound
 from tenants.models import Customer, Membership, Reseller
-from tenants.rules import invoice_prefix_for, own_account_problem, tree_paths
+from tenants.rules import (
+    invoice_prefix_for,
+    own_account_problem,
+    retry_days_normal,
+    retry_policy_problem,
+    tree_paths,
+)
 from tenants.scope import Actor, ActorKind
 
 
@@ -144,3 +150,54 @@ def customer_set_owner_reseller(*, actor: Actor, customer_id: int, owner: Resell
         reason=reason,
     )
     return True
+
+
+def reseller_set_retry_policy(
+    *,
+    actor: Actor,
+    reseller_id: int,
+    retry_own: bool,
+    retry_days: list[int] | None = None,
+    last_chance_day: int = 0,
+    reason: str = "",
+) -> list[str]:
+    """Set a reseller's retry policy (docs/dunning.md): ``retry_own`` off, it
+    inherits the one above it; on, ``retry_days`` (None: every night of the
+    window; else days before expiry) and ``last_chance_day``. A reseller
+    sets its own and its sub-resellers'; platform staff anyone's. Refused
+    with the rule's sentence (tenants.rules.retry_policy_problem), nothing
+    changed; audited field by field. Returns the fields that changed."""
+    if actor.kind not in (ActorKind.RESELLER, ActorKind.PLATFORM, ActorKind.SYSTEM):
+        raise DomainError("only a reseller or the platform sets a retry policy", code="forbidden")
+    if not retry_own:
+        retry_days, last_chance_day = None, 0
+    problem = retry_policy_problem(retry_days, last_chance_day)
+    if problem:
+        raise DomainError(problem, code="invalid_retry_policy")
+    with transaction.atomic():
+        reseller = Reseller.objects.visible_to(actor).select_for_update().filter(pk=reseller_id).first()
+        if reseller is None:
+            raise NotFound(f"reseller {reseller_id} not found")
+        return audited_update(
+            actor=actor,
+            instance=reseller,
+            changes={
+                "retry_own": bool(retry_own),
+                "retry_days": retry_days_normal(retry_days),
+                "last_chance_day": last_chance_day,
+            },
+            reason=reason,
+        )
+
+
+@transaction.atomic
+def customer_set_retry_exempt(*, actor: Actor, customer_id: int, exempt: bool) -> bool:
+    """A reseller exempts one of its customers from its retry policy (tried
+    every night of the window) or not (docs/dunning.md). Returns whether
+    anything changed; audited."""
+    if actor.kind not in (ActorKind.RESELLER, ActorKind.PLATFORM, ActorKind.SYSTEM):
+        raise DomainError("only the customer's reseller may exempt it from the retry policy", code="forbidden")
+    customer = Customer.objects.visible_to(actor).select_for_update().filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    return bool(audited_update(actor=actor, instance=customer, changes={"retry_exempt": bool(exempt)}))
