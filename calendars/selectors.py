@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Count
 from django.urls import reverse
 
 from balances.models import Account
@@ -34,10 +35,13 @@ from tenants.scope import Actor, ActorKind
 # a quarter (at a million orders a year of them is no calendar anyone reads).
 CUSTOMER_HORIZON_DAYS = 400
 RESELLER_HORIZON_DAYS = 90
-# At most this many orders (two events each) in one feed, the soonest first:
-# calendar apps refuse or time out on feeds of many megabytes. The calendar
-# then says that it shows fewer than there are, and until when it is whole.
-MAX_ORDERS = 5000
+# At most this many orders (two events each) in one feed, the soonest first.
+# Rendering costs about 0.3-0.6 ms an event with the icalendar library on
+# this machine (calendars/management/commands/bench_calendar.py), and
+# calendar apps time out on feeds of many megabytes. Past it, the feed says
+# until when it is whole and shows one event a day for the rest of its
+# horizon: how many more orders expire that day (one grouped query).
+MAX_ORDERS = 1000
 # What secrets.token_urlsafe(32) makes; anything else is not looked up.
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 NO_ATTEMPT_LEFT = "No automatic attempt is left before it expires (its provider's retry policy)."
@@ -96,8 +100,9 @@ def feed_content(*, feed: Feed, host: str, on: datetime.date | None = None) -> F
     expiry, and per automatic attempt of the orders that renew by
     themselves; ``host`` makes the events' UIDs (RFC 5545: globally unique).
 
-    Queries: the orders, their accounts, the catalog (three) and the retry
-    policies' resellers with it, whatever the number of orders."""
+    Queries: the orders, their accounts, the catalog's three (plans, prices,
+    resellers), and past ``MAX_ORDERS`` the count of the rest per day,
+    whatever the number of orders."""
     on = on or business_today()
     owner = _owner(feed)
     reseller = owner.kind == ActorKind.RESELLER
@@ -147,7 +152,7 @@ def feed_content(*, feed: Feed, host: str, on: datetime.date | None = None) -> F
     )
     left_out = [row[1] for row, _ in failed.failed]
     if capped:
-        events.append(_more_event(feed, whole_until + datetime.timedelta(days=1), host))
+        events += _more_events(feed, orders, whole_until, rows, host)
     name = feed.reseller.name if reseller else feed.customer.name
     return FeedContent(
         name=f"Renewals: {name}" + (" (customers)" if reseller else ""),
@@ -181,14 +186,36 @@ def _outlook(order: OrderRow, account, catalog, on: datetime.date, kind: str) ->
     return Outlook(attempt_on, catalog.next_period(order).amount, account.currency, attempt_note=note)
 
 
-def _more_event(feed: Feed, day: datetime.date, host: str) -> Event:
-    return Event(
-        f"feed-{feed.pk}-more-{day.isoformat()}@{host}",
-        day,
-        "More renewals than this calendar shows",
-        f"This calendar shows the first {MAX_ORDERS} orders only, up to this day; the renewal center lists them all.",
-        feed.rotated_at or feed.created_at,
+def _more_events(feed: Feed, orders, whole_until: datetime.date, shown: list, host: str) -> list[Event]:
+    """One event a day past ``whole_until``: how many of the day's orders
+    this calendar does not list one by one (one grouped query)."""
+    expires_on = ORDER_COLUMNS.index("expires_on")
+    listed: dict[datetime.date, int] = {}
+    for row in shown:
+        if row[expires_on] > whole_until:
+            listed[row[expires_on]] = listed.get(row[expires_on], 0) + 1
+    per_day = (
+        orders.filter(expires_on__gt=whole_until)
+        .order_by("expires_on")
+        .values_list("expires_on")
+        .annotate(n=Count("pk"))
     )
+    events = []
+    for day, count in per_day:
+        more = count - listed.get(day, 0)
+        if more > 0:
+            events.append(
+                Event(
+                    f"feed-{feed.pk}-more-{day.isoformat()}@{host}",
+                    day,
+                    f"{more} more order(s) expire",
+                    f"{more} order(s) expiring on {day.isoformat()} are not listed one by one: this calendar lists "
+                    f"the first {MAX_ORDERS} orders only, complete up to {whole_until.isoformat()}. The renewal "
+                    "center lists them all.",
+                    feed.rotated_at or feed.created_at,
+                )
+            )
+    return events
 
 
 def _description(on, horizon, capped, whole_until, left_out, reseller: bool) -> str:
