@@ -113,3 +113,17 @@ def test_patch_disables_and_enables_and_rotating_changes_the_secret(api, west_en
     bad = client.patch(base, {"url": "ftp://x.example/"}, format="json")
     assert bad.status_code == 400
     assert "url" in bad.json()["error"]["fields"]
+
+
+def test_the_admin_lists_and_redelivers_without_showing_a_secret(admin_client, west_endpoint):
+    delivery = Delivery.objects.get()
+    Delivery.objects.update(state=DeliveryState.DEAD)
+    for model in ("endpoint", "event", "delivery"):
+        page = admin_client.get(f"/admin/webhooks/{model}/")
+        assert page.status_code == 200
+        assert west_endpoint.secret not in page.content.decode()
+    detail = admin_client.get(f"/admin/webhooks/endpoint/{west_endpoint.pk}/change/")
+    assert detail.status_code == 200
+    assert west_endpoint.secret not in detail.content.decode()
+    admin_client.post("/admin/webhooks/delivery/", {"action": "redeliver", "_selected_action": [delivery.pk]})
+    assert Delivery.objects.get().state == DeliveryState.PENDING
