@@ -170,19 +170,49 @@ def test_hostile_text_is_printed_as_text():
     assert "R" * 60 in text.replace(" ", "")
 
 
+def fonts_of(data: bytes) -> set[str]:
+    """The fonts the PDF's pages use, by their base name ("/Helvetica")."""
+    found = set()
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            found.add(font["/BaseFont"])
+            if "/DescendantFonts" in font:  # an embedded TrueType subset
+                descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+                found.add("embedded" if "/FontFile2" in descriptor else "not embedded")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "fonts"),
+    [
+        ("Zoë Ångström, Café Æsir & Søn", {"/Helvetica", "/Helvetica-Bold"}),  # Windows-1252: the standard font
+        ("Ελένη Παπαδοπούλου", {"/MPDFAA+DejaVuSansBook", "/MPDFAA+DejaVuSansBold", "embedded"}),
+        ("Иван Петров", {"/MPDFAA+DejaVuSansBook", "/MPDFAA+DejaVuSansBold", "embedded"}),
+    ],
+)
+def test_a_name_outside_western_european_embeds_the_unicode_font(name, fonts):
+    invoice = in_memory_invoice(customer_name=name)
+
+    data = invoice_pdf(invoice)
+
+    assert fonts_of(data) == fonts
+    assert name in flat(text_of(data))
+
+
 def test_a_missing_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(invoice_pdf_module, "FONT_DIR", tmp_path)
-    invoice = in_memory_invoice()
+    invoice = in_memory_invoice(customer_name="Łukasz")
 
     with pytest.raises(FontMissing, match=r"DejaVuSans\.ttf is missing: it is part of the repository"):
         invoice_pdf(invoice)
 
 
-def in_memory_invoice() -> Invoice:
+def in_memory_invoice(customer_name: str = "Zoë Ångström") -> Invoice:
     """An invoice built in memory, without a database: the same in every
     process (for the byte-stability across processes)."""
     seller = Reseller(pk=7, ref="acme", name="Acme Hébergement", email="billing@acme.test", invoice_prefix="ACME")
-    customer = Customer(pk=9, ref="c9", name="Zoë Ångström", email="zoe@example.test", reseller=seller)
+    customer = Customer(pk=9, ref="c9", name=customer_name, email="zoe@example.test", reseller=seller)
     invoice = Invoice(
         pk=11, number="ACME-2026-000011", reseller=seller, sequence=11, customer=customer, currency="KWD",
         total=Decimal("1.625"), business_date=D(2026, 12, 3), payment_reference="ledger:5",
@@ -211,12 +241,13 @@ import sys, django
 django.setup()
 from invoices.pdf import invoice_pdf
 from tests.invoices.test_pdf import in_memory_invoice
-sys.stdout.buffer.write(invoice_pdf(in_memory_invoice()))
+for name in ("Zoë Ångström", "Łukasz Иванов"):  # the standard font, the embedded one
+    sys.stdout.buffer.write(invoice_pdf(in_memory_invoice(name)))
 """
 
 
 def test_another_process_renders_the_same_bytes():
-    here = invoice_pdf(in_memory_invoice())
+    here = invoice_pdf(in_memory_invoice("Zoë Ångström")) + invoice_pdf(in_memory_invoice("Łukasz Иванов"))
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.settings", "PYTHONHASHSEED": "12345"}
 
     there = subprocess.run(
