@@ -63,3 +63,12 @@ def test_the_calendar_page_is_for_customer_and_reseller_logins(tenants):
     assert client.post("/account/calendar/").status_code == 404
     assert not Feed.objects.exists()
     assert Client().get("/account/calendar/").status_code == 302  # to sign in
+
+
+def test_the_resellers_home_shows_its_subtree_feed_url(tenants):
+    page = signed_in(tenants, "acme").get("/reseller/")
+    assert page.status_code == 200
+    assert "your customers' orders expiring in the next 90 days" in page.content.decode()
+    url = shown_url(page)
+    assert Feed.objects.get(reseller=tenants.resellers["acme"]).secret in url
+    assert fetch(url).status_code == 200
