@@ -26,7 +26,7 @@ from core.sql import ids_in
 from orders.models import Order
 from orders.states import OrderStatus
 from renewals.facts import ORDER_COLUMNS, OrderRow, account_rows, facts_for, load_catalog
-from renewals.rules import eligibility, next_attempt_night, next_attempt_sentence
+from renewals.rules import EVERY_NIGHT, eligibility, next_attempt_night, next_attempt_sentence
 from renewals.selectors import what_to_do_about
 from tenants.scope import Actor, ActorKind
 
@@ -175,10 +175,13 @@ def _outlook(order: OrderRow, account, catalog, on: datetime.date, kind: str) ->
     note = ""
     attempt_on = verdict.window_opens
     if attempt_on < on:
-        # Inside its window: tonight, or its retry policy's next night.
-        attempt_on = next_attempt_night(
-            catalog.policy_for(account), expires_on=order.expires_on, window_opens=verdict.window_opens, on=on
-        )
+        # Inside its window: tonight, or its retry policy's next night (a
+        # reseller's unusable policy: tonight, when the run fails it).
+        try:
+            policy = catalog.policy_for(account)
+        except ValueError:
+            policy = EVERY_NIGHT
+        attempt_on = next_attempt_night(policy, expires_on=order.expires_on, window_opens=verdict.window_opens, on=on)
         if attempt_on is None:
             return Outlook(None, reason=NO_ATTEMPT_LEFT, what_to_do=RENEW_BY_HAND)
         if attempt_on != on:

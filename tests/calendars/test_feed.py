@@ -16,6 +16,7 @@ from catalog.models import Plan
 from orders.models import Order
 from orders.states import OrderStatus
 from renewals.rules import WHAT_TO_DO, Reason
+from tenants.models import Customer, Reseller
 from tenants.scope import actor_for_user
 from tests.calendars.conftest import events, fetch, url_of
 from tests.factories import OrderFactory
@@ -246,3 +247,19 @@ def test_an_address_that_misses_too_often_is_refused_before_any_lookup(tenants, 
 
 def test_the_feed_takes_no_post(tenants):
     assert Client().post(urlsplit(url_of(tenants, "owner")).path).status_code in (403, 405)
+
+
+def test_inside_its_window_the_attempt_is_on_the_retry_policys_next_night(tenants):
+    # given: acme retries on 7, 3, 1 and 0 days before expiry; o1 expires in 5 days (its window opened 2 days ago)
+    Reseller.objects.filter(ref="acme").update(retry_own=True, retry_days=[7, 3, 1, 0], last_chance_day=0)
+    o1 = tenants.orders["o1"]
+
+    found = events(fetch(url_of(tenants, "owner")))
+
+    # then: tried next 3 days before expiry, not tonight
+    assert found[uid(o1, "attempt")]["day"] == tenants.days(2)
+    assert f"next attempt on {tenants.days(2).isoformat()} (retry policy)" in found[uid(o1, "expiry")]["description"]
+
+    # and a customer exempt from the policy is tried every night: tonight
+    Customer.objects.filter(ref="c1").update(retry_exempt=True)
+    assert events(fetch(url_of(tenants, "owner")))[uid(o1, "attempt")]["day"] == tenants.today
