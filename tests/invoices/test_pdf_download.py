@@ -106,8 +106,9 @@ def page(client, url: str) -> str:
     return html.unescape(response.content.decode())
 
 
-def test_the_customers_invoice_page_and_list_link_the_pdf(client, tenants, invoice):  # noqa: F811
-    client.force_login(tenants.users["owner"])
+@pytest.mark.parametrize("username", ["owner", "colleague"])
+def test_the_customers_invoice_page_and_list_link_the_pdf(client, tenants, invoice, username):  # noqa: F811
+    client.force_login(tenants.users[username])
     link = reverse("invoice-pdf", args=[invoice.pk])
 
     assert f'href="{link}"' in page(client, reverse("invoice-detail", args=[invoice.pk]))
