@@ -286,3 +286,14 @@ def test_the_cards_page_shows_the_warning_line_to_the_owner_and_a_colleague_only
         page = client.get(reverse("cards")).content.decode()
         assert "visa •••• 4242 (default)" in page
         assert line not in page
+
+
+@pytest.mark.django_db
+def test_the_cards_page_note_costs_a_fixed_number_of_queries(portal, django_assert_num_queries):
+    portal([order(f"y{n}", PAID_THRU, tenure=12) for n in range(1, 31)], customers=CUSTOMERS)
+    expiring = card("c1", month=1, year=2027)
+    actor = Actor(kind=ActorKind.CUSTOMER, label="jane", customer_id=expiring.account_id)
+    # The customer's live orders, their account, and the catalog (plans, prices, resellers).
+    with django_assert_num_queries(5):
+        notes = card_expiry_notes(actor=actor, cards=[expiring], on=D(2026, 12, 1))
+    assert "y1 and 29 more on 2027-02-08" in notes[expiring.pk][0]
