@@ -40,7 +40,7 @@ TITLE = "Invoice"
 # The table's columns, in mm of the 170 between A4's 20 mm margins.
 # Period, Months and Amount fit on one line in either typeface at 9 pt
 # (DejaVu is the wider: a period is 42 mm, "1234567.00 USD" 27 mm).
-COLUMNS = (("Order", 28), ("Description", 50), ("Period", 46), ("Months", 16), ("Amount", 30))
+COLUMNS = (("Order", 32), ("Description", 46), ("Period", 46), ("Months", 16), ("Amount", 30))
 MEDIA_TYPE = "application/pdf"
 
 
