@@ -69,7 +69,8 @@ def renewed_events(charges, invoice_ids: dict[int, int], numbers: dict[int, str]
                     "via": "renewal",
                 }
                 specs.append(EventSpec(EventType.ORDER_RESTORED, key, data=data, **common))
-    events_emit(specs)
+    # Keyed by the new invoice and by the cycles its lines just renewed (once each: renewals' unique lines).
+    events_emit(specs, new=True)
 
 
 def _line(line) -> dict:
@@ -150,7 +151,8 @@ def moved_events(moves, on: datetime.date, *, via: str, keys: dict[int, str] | N
             data["terminate_on"] = m.terminate_on.isoformat() if m.terminate_on else None
         key = (keys or {}).get(m.order_id) or f"order:{m.order_id}:{m.cycle.isoformat()}"
         specs.append(EventSpec(kinds[str(m.to)], key, reseller_id=m.reseller_id, customer_id=m.customer_id, data=data))
-    events_emit(specs)
+    # Keyed by order and cycle, which the move's status claim just took, or by the admin's new event.
+    events_emit(specs, new=True)
 
 
 def balance_low_events(shortfalls: list[dict]) -> None:

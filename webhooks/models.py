@@ -62,7 +62,9 @@ class Event(models.Model):
     # cause that is written twice (a settlement repeated) emits it once.
     key = models.CharField(max_length=120)
     # The customer's reseller (the endpoints of it and of those above it receive it).
-    reseller = models.ForeignKey(Reseller, on_delete=models.CASCADE, related_name="+")
+    # Not indexed: nothing reads events by reseller (a reseller's endpoints
+    # are found first), and the night writes thousands of them per batch.
+    reseller = models.ForeignKey(Reseller, on_delete=models.CASCADE, related_name="+", db_index=False)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField()
@@ -89,8 +91,10 @@ DUE_STATES = (DeliveryState.PENDING, DeliveryState.FAILED)
 class Delivery(models.Model):
     """One event to one endpoint, at least once."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # Their own indexes would repeat the leading columns of the unique
+    # (event, endpoint) and of (endpoint, -id): one index less to write each.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     # Due at (pending or failed); a claimed delivery's lease end.

@@ -41,6 +41,7 @@ VERSION_KEY = "webhooks:subscriptions:version"
 MAX_AGE_SECONDS = 300
 MAX_ENDPOINTS = 20  # per reseller
 URL_CHARS = 500
+SQLITE_PAIRS = 5000
 
 
 class WebhookError(DomainError):
@@ -164,14 +165,17 @@ class EventSpec:
     data: dict
 
 
-def events_emit(specs: list[EventSpec]) -> int:
+def events_emit(specs: list[EventSpec], *, new: bool = False) -> int:
     """Write the events that have a subscriber, with a pending delivery per
     subscribed endpoint, in the caller's transaction; their delivery is
-    asked for after commit. Returns how many events were written.
+    asked for after commit. Returns how many events were offered.
 
-    No subscriber among ``specs``: no statement. Otherwise two: the events
-    (an event already written for its type and key is skipped), and the
-    deliveries (INSERT ... SELECT over the endpoints still enabled)."""
+    No subscriber among ``specs``: no statement. Otherwise two: the events,
+    and the deliveries (INSERT ... SELECT over the endpoints still enabled).
+    An event already written for its type and key is skipped, with its
+    deliveries; ``new``: the caller's keys cannot have been written before
+    (the cause was just claimed, e.g. an invoice's id), so the events go by
+    COPY on PostgreSQL, without the conflict check."""
     if not specs:
         return 0
     for spec in specs:
@@ -183,38 +187,49 @@ def events_emit(specs: list[EventSpec]) -> int:
     if not wanted:
         return 0
     now = db_now()
-    rows, pairs = [], []
+    rows, public_ids, endpoint_ids = [], [], []
     for spec, endpoints in wanted:
         public_id = f"evt_{secrets.token_hex(12)}"
         rows.append((public_id, spec.type, spec.key, spec.reseller_id, spec.customer_id, json.dumps(spec.data), now))
-        pairs += [(public_id, endpoint) for endpoint in endpoints]
+        for endpoint in endpoints:
+            public_ids.append(public_id)
+            endpoint_ids.append(endpoint)
     insert_rows(
         Event,
         ("public_id", "type", "key", "reseller_id", "customer_id", "data", "created_at"),
         rows,
-        ignore_conflicts=True,
+        ignore_conflicts=not new,
     )
-    _deliveries_insert(pairs, now)
+    _deliveries_insert(public_ids, endpoint_ids, now)
     deliveries_ask()
     return len(rows)
 
 
-def _deliveries_insert(pairs: list[tuple[str, int]], now) -> int:
+def _deliveries_insert(public_ids: list[str], endpoint_ids: list[int], now) -> int:
     """A pending delivery per (event public id, endpoint) whose event was
     written (not skipped as a repeat) and whose endpoint is still enabled."""
+    if connection.vendor != "postgresql" and len(public_ids) > SQLITE_PAIRS:
+        # SQLite's limit on a statement's parameters.
+        return sum(
+            _deliveries_insert(public_ids[i : i + SQLITE_PAIRS], endpoint_ids[i : i + SQLITE_PAIRS], now)
+            for i in range(0, len(public_ids), SQLITE_PAIRS)
+        )
     events, endpoints, deliveries = Event._meta.db_table, Endpoint._meta.db_table, Delivery._meta.db_table
-    values = ", ".join(["(%s, %s)"] * len(pairs))
+    if connection.vendor == "postgresql":
+        # Two array parameters: the driver adapts each once, not a VALUES row at a time.
+        pairs, params = "unnest(%s::text[], %s::bigint[]) AS v(column1, column2)", [public_ids, endpoint_ids]
+    else:
+        pairs = "(VALUES " + ", ".join(["(%s, %s)"] * len(public_ids)) + ") AS v"
+        params = [value for pair in zip(public_ids, endpoint_ids, strict=True) for value in pair]
     sql = (
         f"INSERT INTO {deliveries} (event_id, endpoint_id, state, attempts, next_attempt_at, last_status, "
         f"last_response, last_error, created_at) "
-        f"SELECT ev.id, ep.id, %s, 0, %s, NULL, '', '', %s FROM (VALUES {values}) AS v "
+        f"SELECT ev.id, ep.id, %s, 0, %s, NULL, '', '', %s FROM {pairs} "
         f"JOIN {events} ev ON ev.public_id = v.column1 "
         f"JOIN {endpoints} ep ON ep.id = v.column2 AND ep.enabled"
     )
-    at = connection.ops.adapt_datetimefield_value(timezone.now())
-    params = [DeliveryState.PENDING.value, at, at] + [value for pair in pairs for value in pair]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [DeliveryState.PENDING.value, now, now, *params])
         return cursor.rowcount
 
 
