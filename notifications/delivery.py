@@ -182,14 +182,16 @@ class _Batch:
         """The invoices the mails attach: those the rendering loaded (with
         their seller and customer), the others (a notice rendered by an
         earlier attempt) in three more queries."""
-        wanted = {n.data["invoice_id"] for n in notices if n.kind in ATTACHES_INVOICE}
+        wanted = {_invoice_id(n) for n in notices if n.kind in ATTACHES_INVOICE} - {None}
         self.invoices = {pk: loaded[pk] for pk in wanted if pk in loaded}
         self.invoices.update(invoices_for_pdf(wanted - self.invoices.keys()))
 
     def _attachments(self, notice: Notice) -> list[tuple[str, bytes, str]]:
         if notice.kind not in ATTACHES_INVOICE:
             return []
-        invoice = self.invoices[notice.data["invoice_id"]]
+        invoice = self.invoices.get(_invoice_id(notice))
+        if invoice is None:  # bad data: this notice's fault alone (core.isolation)
+            raise LookupError(f"notice {notice.pk} names no invoice to attach: {notice.data.get('invoice_id')!r}")
         pdf = self.pdfs.get(invoice.pk)
         if pdf is None:
             try:
@@ -347,6 +349,11 @@ def _record_failed(rows: list[tuple[int, Rendered, str, datetime.datetime]]) -> 
         ),
         where_sql=f"{table}.id = v.id",
     )
+
+
+def _invoice_id(notice: Notice) -> int | None:
+    value = notice.data.get("invoice_id") if isinstance(notice.data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _subject(notice: Notice) -> Subject:

@@ -131,3 +131,20 @@ def test_a_pdf_that_fails_fails_its_notice_alone_and_goes_out_on_retry(smtp, ren
     assert name == f"{broken.number}.pdf"
     assert data == expected_pdf(broken)
     assert set(Notice.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+@pytest.mark.django_db
+def test_a_notice_naming_no_invoice_fails_alone(smtp, renewed):
+    bad = Notice.objects.get(kind=NoticeKind.RENEWAL_SUCCEEDED, customer=renewed["c1"].customer)
+    # Bad data: rendered by an earlier attempt, its invoice reference lost.
+    Notice.objects.filter(pk=bad.pk).update(
+        subject="Renewal paid", body_text="Paid.\n", body_html="<p>Paid.</p>", data={}
+    )
+
+    assert deliver_pending(now=NOW)["sent"] == 3
+
+    bad.refresh_from_db()
+    assert bad.state == DeliveryState.FAILED
+    assert "names no invoice to attach" in bad.last_error
+    assert Fault.objects.get().subject == f"notice:{bad.pk}"
+    assert len(smtp.inbox.messages) == 3
