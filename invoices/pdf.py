@@ -24,7 +24,7 @@ import datetime
 from pathlib import Path
 
 from django.http import HttpResponse
-from fpdf import FPDF, FontFace
+from fpdf import FPDF
 
 from core.money import format_money
 from invoices.models import Invoice, RenewalSource
@@ -41,6 +41,8 @@ TITLE = "Invoice"
 # Period, Months and Amount fit on one line in either typeface at 9 pt
 # (DejaVu is the wider: a period is 42 mm, "1234567.00 USD" 27 mm).
 COLUMNS = (("Order", 32), ("Description", 46), ("Period", 46), ("Months", 16), ("Amount", 30))
+ALIGN = ("L", "L", "L", "R", "R")
+ROW_LINE, ROW_PADDING = 5, 1  # mm
 MEDIA_TYPE = "application/pdf"
 
 
@@ -167,31 +169,53 @@ def _facts(pdf: _InvoiceDocument, invoice: Invoice) -> None:
 
 def _lines(pdf: _InvoiceDocument, invoice: Invoice) -> None:
     currency = invoice.currency
-    lines = sorted(invoice.lines.all(), key=lambda line: line.pk)
-    pdf.set_font(pdf.typeface, "", 9)
-    with pdf.table(
-        col_widths=tuple(width for _, width in COLUMNS),
-        text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"),
-        headings_style=FontFace(emphasis="BOLD"),
-        line_height=5,
-        first_row_as_headings=True,
-    ) as table:
-        table.row([name for name, _ in COLUMNS])
-        for line in lines:
-            description = line.description + (" (complimentary)" if line.complimentary else "")
-            table.row(
-                [
-                    line.order.ref,
-                    description,
-                    f"{line.period_start.isoformat()} to {line.period_end.isoformat()}",
-                    str(line.months),
-                    format_money(line.amount, currency),
-                ]
-            )
+    header = [name for name, _ in COLUMNS]
+    _row(pdf, header, bold=True)
+    for line in sorted(invoice.lines.all(), key=lambda line: line.pk):
+        description = line.description + (" (complimentary)" if line.complimentary else "")
+        cells = [
+            line.order.ref,
+            description,
+            f"{line.period_start.isoformat()} to {line.period_end.isoformat()}",
+            str(line.months),
+            format_money(line.amount, currency),
+        ]
+        _row(pdf, cells, repeat=header)
     pdf.ln(4)
     pdf.set_font(pdf.typeface, "B", 11)
     pdf.cell(pdf.epw - 45, 7, "Total", align="R")
     pdf.cell(45, 7, format_money(invoice.total, currency), align="R", new_x="LMARGIN", new_y="NEXT")
+
+
+def _row(pdf: _InvoiceDocument, cells: list[str], *, bold: bool = False, repeat: list[str] | None = None) -> None:
+    """One row of the lines' table, its long cells wrapped, a rule below;
+    on a new page when it does not fit, under the column names again.
+    (By hand rather than fpdf2's table(), which lays every cell out twice:
+    the table was two thirds of a PDF's time.)"""
+    pdf.set_font(pdf.typeface, "B" if bold else "", 9)
+    widths = [width for _, width in COLUMNS]
+    wrapped = [_wrap(pdf, width, text) for width, text in zip(widths, cells, strict=True)]
+    height = max(len(lines) for lines in wrapped) * ROW_LINE + 2 * ROW_PADDING
+    if pdf.will_page_break(height):
+        pdf.add_page()
+        if repeat:
+            _row(pdf, repeat, bold=True)
+        pdf.set_font(pdf.typeface, "B" if bold else "", 9)
+    top, x = pdf.get_y(), pdf.l_margin
+    for width, lines, align in zip(widths, wrapped, ALIGN, strict=True):
+        for n, text in enumerate(lines):
+            pdf.set_xy(x, top + ROW_PADDING + n * ROW_LINE)
+            pdf.cell(width, ROW_LINE, text, align=align)
+        x += width
+    bottom = top + height
+    pdf.line(pdf.l_margin, bottom, pdf.l_margin + pdf.epw, bottom)
+    pdf.set_xy(pdf.l_margin, bottom)
+
+
+def _wrap(pdf: _InvoiceDocument, width: float, text: str) -> list[str]:
+    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        return [text]  # most cells: measured once, not broken
+    return pdf.multi_cell(width, ROW_LINE, text, dry_run=True, output="LINES")
 
 
 def pdf_response(invoice: Invoice) -> HttpResponse:
