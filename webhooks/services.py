@@ -42,6 +42,7 @@ MAX_AGE_SECONDS = 300
 MAX_ENDPOINTS = 20  # per reseller
 URL_CHARS = 500
 SQLITE_PAIRS = 5000
+EVENT_TYPES = frozenset(EventType.values)  # checked per event: the enum's values are rebuilt at each read
 
 
 class WebhookError(DomainError):
@@ -178,9 +179,9 @@ def events_emit(specs: list[EventSpec], *, new: bool = False) -> int:
     COPY on PostgreSQL, without the conflict check."""
     if not specs:
         return 0
-    for spec in specs:
-        if spec.type not in EventType.values:
-            raise ValueError(f"unknown webhook event type {spec.type!r}")
+    unknown = {spec.type for spec in specs} - EVENT_TYPES
+    if unknown:
+        raise ValueError(f"unknown webhook event type {', '.join(map(repr, sorted(unknown)))}")
     table = _current({s.reseller_id for s in specs})
     wanted = [(s, table.targets.get(s.reseller_id, {}).get(s.type, ())) for s in specs]
     wanted = [(s, endpoints) for s, endpoints in wanted if endpoints]
