@@ -11,7 +11,7 @@ another version would change the subset embedded.
 Two typefaces, chosen by the invoice's own text, for speed: when every name,
 address, ref and description is in Windows-1252 (Western European
 languages), the PDF's standard Helvetica, which readers carry and the file
-does not embed (~15 ms a PDF); otherwise (Łukasiewicz, Ελένη, Иванов) the
+does not embed (~10 ms a PDF); otherwise (Łukasiewicz, Ελένη, Иванов) the
 vendored DejaVu Sans, a subset embedded (~100 ms: fontTools parses and cuts
 the font for each document). docs/invoices.md has the measurements.
 
