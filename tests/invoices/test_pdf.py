@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from pypdf import PdfReader
 
 from invoices import pdf as invoice_pdf_module
@@ -250,7 +251,8 @@ for name in ("Zoë Ångström", "Łukasz Иванов"):  # the standard font, t
 
 def test_another_process_renders_the_same_bytes():
     here = invoice_pdf(in_memory_invoice("Zoë Ångström")) + invoice_pdf(in_memory_invoice("Łukasz Иванов"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.settings", "PYTHONHASHSEED": "12345"}
+    # The tests' own settings (DEBUG may be off: they need no secret key).
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PYTHONHASHSEED": "12345"}
 
     there = subprocess.run(
         [sys.executable, "-c", RENDER_IN_A_NEW_PROCESS], cwd=ROOT, env=env, capture_output=True, check=True, timeout=60
