@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0003_fewer_indexes'),
+        ("webhooks", "0003_fewer_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='endpoint',
-            name='url',
+            model_name="endpoint",
+            name="url",
             field=models.CharField(max_length=500),
         ),
     ]
