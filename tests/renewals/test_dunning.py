@@ -34,6 +34,7 @@ from tenants.rules import retry_days_parse, retry_policy_problem
 from tenants.scope import Actor, ActorKind
 from tenants.services import membership_link
 from tests.renewals.conftest import order, portal_document
+from tests.test_settings import settings_in_fresh_process
 
 D = datetime.date
 DAY = datetime.timedelta(days=1)
@@ -316,3 +317,29 @@ def test_export_then_import_then_export_is_identical(dunning_portal):
     assert {c["ref"]: c["retry_exempt"] for c in first["customers"]}["c4"] is True
     portal_import(data=first, actor=Actor.system("test"))
     assert portal_export() == first
+
+
+# --- the platform's policy ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"RENEWAL_RETRY_DAYS": "7,x"}, "RENEWAL_RETRY_DAYS / RENEWAL_LAST_CHANCE_DAY: retry days: 'x' is not"),
+        ({"RENEWAL_RETRY_DAYS": "3,3"}, "names a day twice"),
+        ({"RENEWAL_RETRY_DAYS": "7,3", "RENEWAL_LAST_CHANCE_DAY": "soon"}, "'soon' is not a whole number of days"),
+    ],
+)
+def test_a_bad_platform_policy_stops_the_start_with_the_reason(env, error):
+    result = settings_in_fresh_process(DEBUG="1", **env)
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+@pytest.mark.django_db
+def test_resellers_without_a_policy_get_the_platforms(portal, settings):
+    settings.RENEWAL_RETRY_DAYS, settings.RENEWAL_LAST_CHANCE_DAY = [3], 0
+    portal([order("o1", EXPIRES)], customers=[customer("c1", "r1")])
+    for night in (D(2026, 12, 3), D(2026, 12, 4), D(2026, 12, 7), D(2026, 12, 8), D(2026, 12, 10)):
+        sweep_run(on=night)
+    assert attempt_nights("c1") == [D(2026, 12, 3), D(2026, 12, 7), D(2026, 12, 10)]
