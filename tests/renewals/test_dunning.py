@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from balances.models import EntryKind
 from balances.services import ledger_post
@@ -250,7 +251,7 @@ def test_the_dry_run_the_preview_and_why_name_the_same_next_attempt(dunning_port
 
 
 @pytest.mark.django_db
-def test_the_reseller_preview_api_and_the_order_api_say_the_next_attempt(dunning_portal, run, client):
+def test_the_preview_and_order_pages_and_the_api_say_the_next_attempt(dunning_portal, run, client):
     run(D(2026, 12, 3))
     user = get_user_model().objects.create_user("staff-r1", password="pw-123456789")
     membership_link(user=user, reseller=Reseller.objects.get(ref="r1"))
@@ -260,9 +261,19 @@ def test_the_reseller_preview_api_and_the_order_api_say_the_next_attempt(dunning
         preview = client.get("/api/sweep-preview/").json()
         o1 = Order.objects.get(ref="o1")
         detail = client.get(f"/api/orders/{o1.pk}/").json()
+        page = client.get(reverse("reseller-preview")).content.decode()
     rows = {row["customer"]: row for row in preview["results"]}
     assert (rows["c1"]["waiting"], rows["c1"]["next_attempt"]) == (True, "2026-12-07")
     assert detail["next_attempt"] == "2026-12-07"
+    assert "Not tried tonight: next attempt on 2026-12-07 (retry policy)." in page
+    assert "Not tried tonight: next attempt on 2026-12-08 (retry policy)." in page  # c3, under r2
+    # The customer's own order page says it too
+    jane = get_user_model().objects.create_user("c1-login", password="pw-123456789")
+    membership_link(user=jane, customer=Customer.objects.get(ref="c1"))
+    client.force_login(jane)
+    with time_machine.travel(datetime.datetime(2026, 12, 4, 9, tzinfo=datetime.UTC)):
+        page = client.get(reverse("order-detail", args=[o1.pk])).content.decode()
+    assert "It renews automatically: next attempt on 2026-12-07 (retry policy)." in page
 
 
 # --- bad policy data ------------------------------------------------------
