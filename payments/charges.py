@@ -171,9 +171,7 @@ def card_retry_block(*, card_id: int, until: datetime.date, code: str) -> bool:
     from payments.models import Card
 
     blocked = Q(retry_blocked_until__isnull=True) | Q(retry_blocked_until__lt=until)
-    return bool(
-        Card.objects.filter(blocked, pk=card_id).update(retry_blocked_until=until, blocked_code=code[:40])
-    )
+    return bool(Card.objects.filter(blocked, pk=card_id).update(retry_blocked_until=until, blocked_code=code[:40]))
 
 
 def card_retry_unblock(*, card_id: int | None) -> bool:

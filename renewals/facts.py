@@ -179,9 +179,7 @@ def load_catalog(*, held: bool = False) -> Catalog:
     resellers = list(
         Reseller.objects.values_list("pk", "path", "allow_auto_renew", "retry_own", "retry_days", "last_chance_day")
     )
-    forbidden = auto_renew_forbidden(
-        {row[0]: row[1] for row in resellers}, [row[0] for row in resellers if not row[2]]
-    )
+    forbidden = auto_renew_forbidden({row[0]: row[1] for row in resellers}, [row[0] for row in resellers if not row[2]])
     if held:
         # The nightly run and its predictions: the resellers' webhook
         # subscriptions resolved once, from the resellers just read (one
