@@ -21,7 +21,7 @@ from balances.services import ledger_post
 from notifications.models import Notice
 from orders.models import Order
 from payments.models import AttemptState, Card, PaymentAttempt
-from payments.services import card_add
+from payments.services import card_add, top_up_by_card
 from renewals.manual import renewal_pay, renewal_quote
 from renewals.models import BatchAttempt
 from renewals.sweep.run import sweep_run
@@ -191,3 +191,17 @@ def test_the_block_clears_when_the_holder_pays_with_the_card_in_the_browser(card
     assert (card().retry_blocked_until, card().blocked_code) == (None, "")
     assert Order.objects.get().expires_on == D(2027, 1, 10)
     assert "Declined for good" not in client.get(reverse("cards")).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_card_top_up_in_the_browser_clears_the_block_too(card_portal, declining, assert_invariants):
+    with declining("expired_card"):
+        sweep_run(on=D(2026, 12, 3))
+    assert card().retry_blocked_until == EXPIRES
+    attempt = top_up_by_card(actor=card_portal, account_id=Account.objects.get().pk, amount=Decimal("20.00"))
+    assert attempt.state == AttemptState.SUCCEEDED
+    assert (card().retry_blocked_until, card().blocked_code) == (None, "")
+    # and the next night may charge it again (here the balance covers the batch)
+    sweep_run(on=D(2026, 12, 4))
+    assert Order.objects.get().expires_on == D(2027, 1, 10)
+    assert_invariants()
