@@ -18,6 +18,7 @@ failure after its last success is disabled; its waiting deliveries are kept
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
@@ -87,7 +88,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, st
             return response.status, _excerpt(response), ""
     except urllib.error.HTTPError as exc:
         return exc.code, _excerpt(exc), f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # The receiver's network, TLS or HTTP failing (a malformed answer too): a failed try, not a fault.
         reason = getattr(exc, "reason", exc)
         return None, "", f"{type(reason).__name__}: {reason}"[:500]
 

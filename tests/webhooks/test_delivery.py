@@ -258,3 +258,29 @@ def test_http_to_loopback_is_refused_unless_allowed(settings):
     settings.WEBHOOK_INSECURE_LOOPBACK = False
     with pytest.raises(WebhookError, match="https://"):
         url_checked("http://127.0.0.1:8000/x")
+
+
+def test_a_malformed_answer_is_a_failed_try_not_a_fault(portal):
+    import socket
+    import threading
+
+    portal([order("o1", D(2026, 12, 20))])
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def garbage():
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"this is not HTTP\r\n\r\n")
+        connection.close()
+
+    thread = threading.Thread(target=garbage)
+    thread.start()
+    endpoint_for("r1", f"http://127.0.0.1:{server.getsockname()[1]}/hooks")
+    emit("k1")
+    assert deliver_due()["failed"] == 1
+    thread.join()
+    server.close()
+    delivery = Delivery.objects.get()
+    assert delivery.state == DeliveryState.FAILED
+    assert delivery.last_error
+    assert not Fault.objects.exists()
