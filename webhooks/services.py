@@ -191,13 +191,23 @@ def events_emit(specs: list[EventSpec], *, new: bool = False) -> int:
     rows, public_ids, endpoint_ids = [], [], []
     for spec, endpoints in wanted:
         public_id = f"evt_{secrets.token_hex(12)}"
-        rows.append((public_id, spec.type, spec.key, spec.reseller_id, spec.customer_id, json.dumps(spec.data), now))
+        rows.append(
+            (
+                public_id,
+                spec.type,
+                spec.key,
+                spec.reseller_id,
+                spec.customer_id,
+                json.dumps(spec.data, separators=(",", ":"), sort_keys=True),
+                now,
+            )
+        )
         for endpoint in endpoints:
             public_ids.append(public_id)
             endpoint_ids.append(endpoint)
     insert_rows(
         Event,
-        ("public_id", "type", "key", "reseller_id", "customer_id", "data", "created_at"),
+        ("public_id", "type", "key", "reseller_id", "customer_id", "data_json", "created_at"),
         rows,
         ignore_conflicts=not new,
     )
