@@ -18,4 +18,5 @@ urlpatterns = [
     path("auth/token/revoke/", auth.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("", include("api.urls_resources")),
     path("", include("api.urls_renewals")),
+    path("", include("api.urls_webhooks")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api.views import account, customers, invoices, messages, orders, preview
+from api.views import account, calendar, customers, invoices, messages, orders, preview
 
 urlpatterns = [
     path("customers/", customers.CustomerList.as_view(), name="api-customers"),
@@ -20,8 +20,11 @@ urlpatterns = [
     path("cards/<int:card_id>/default/", account.CardDefault.as_view(), name="api-card-default"),
     path("invoices/", invoices.InvoiceList.as_view(), name="api-invoices"),
     path("invoices/<int:invoice_id>/", invoices.InvoiceDetail.as_view(), name="api-invoice"),
+    path("invoices/<int:invoice_id>/pdf/", invoices.InvoicePdf.as_view(), name="api-invoice-pdf"),
     path("messages/", messages.MessageList.as_view(), name="api-messages"),
     path("messages/<int:notice_id>/", messages.MessageDetail.as_view(), name="api-message"),
     path("messages/<int:notice_id>/read/", messages.MessageRead.as_view(), name="api-message-read"),
     path("sweep-preview/", preview.SweepPreview.as_view(), name="api-sweep-preview"),
+    path("calendar/", calendar.CalendarFeed.as_view(), name="api-calendar"),
+    path("calendar/rotate/", calendar.CalendarRotate.as_view(), name="api-calendar-rotate"),
 ]

@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "orders.states.OrderStatus.choices",
         "OpenRenewalStatusEnum": "renewals.models.OpenRenewalStatus",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
     },
 }
 
@@ -346,8 +347,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # The Stripe SDK logs every request at INFO.
-    "loggers": {"stripe": {"level": "WARNING"}},
+    # The Stripe SDK logs every request at INFO; fontTools ~100 lines per PDF
+    # invoice (its font subsetting, invoices/pdf.py).
+    "loggers": {"stripe": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # How the nightly sweep uses the cores without a broker (PostgreSQL only):
@@ -358,3 +360,21 @@ if os.environ.get("SWEEP_WORKERS"):
 if os.environ.get("SWEEP_BATCH_SIZE"):
     SWEEP_BATCH_SIZE = int(os.environ["SWEEP_BATCH_SIZE"])
 SWEEP_POOL = os.environ.get("SWEEP_POOL", "processes")
+
+# Dunning (docs/dunning.md): the platform's retry policy, for resellers
+# without one of their own: the days before expiry a failed auto-renewal is
+# tried again ("7,3,1,0"; empty or unset: every night of the window) and the
+# night whose failure sends the last-chance notice. Checked here by the
+# rule every door uses: a bad value stops the start with the reason.
+try:
+    from tenants.rules import retry_days_parse, retry_policy_problem
+
+    RENEWAL_RETRY_DAYS = retry_days_parse(os.environ.get("RENEWAL_RETRY_DAYS", ""))
+    _last_chance = os.environ.get("RENEWAL_LAST_CHANCE_DAY", "").strip() or "0"
+    if not _last_chance.isdigit():
+        raise ValueError(f"{_last_chance!r} is not a whole number of days before expiry")
+    RENEWAL_LAST_CHANCE_DAY = int(_last_chance)
+    if _problem := retry_policy_problem(RENEWAL_RETRY_DAYS, RENEWAL_LAST_CHANCE_DAY):
+        raise ValueError(_problem)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"RENEWAL_RETRY_DAYS / RENEWAL_LAST_CHANCE_DAY: {_exc}") from _exc

@@ -12,8 +12,26 @@ import random
 from orders.periods import add_months
 
 RESELLERS = [
-    {"ref": "acme", "name": "Acme Hosting", "email": "billing@acme.test", "parent": None},
-    {"ref": "acme-west", "name": "Acme West", "email": "billing@west.acme.test", "parent": "acme"},
+    # Dunning (docs/dunning.md): Acme retries a failed renewal 7, 3, 1 and 0
+    # days before expiry (and on the window's first night); Acme West
+    # overrides it with every night; Acme Japan inherits Acme's; Acme West's
+    # own account (c034, held with Acme) is exempt: tried every night.
+    {
+        "ref": "acme",
+        "name": "Acme Hosting",
+        "email": "billing@acme.test",
+        "parent": None,
+        "retry_days": [7, 3, 1, 0],
+        "last_chance_day": 0,
+    },
+    {
+        "ref": "acme-west",
+        "name": "Acme West",
+        "email": "billing@west.acme.test",
+        "parent": "acme",
+        "retry_days": None,
+        "last_chance_day": 0,
+    },
     {"ref": "nimbus", "name": "Nimbus Cloud", "email": "accounts@nimbus.test", "parent": None},
     # Sells in yen (no minor unit): the panels and the API show whole yen.
     {"ref": "acme-japan", "name": "Acme Japan", "email": "billing@jp.acme.test", "parent": "acme"},
@@ -196,6 +214,8 @@ def _per_order_settings(today: datetime.date, customers: list[dict], orders: lis
       for payment by hand, and a deal kept for later renewals.
     - Every domain and certificate carries its domain: renewing a
       certificate (the `ssl` category asks for a CSR) checks the CSR names it.
+    - Jane's c001-o15, a domain whose first attempt (in 30 days) comes after
+      her saved card expires (``expiring_card``): tonight's card_expiring notice.
     """
     names = {c["ref"]: c["name"] for c in customers}
     for order in orders:
@@ -214,10 +234,16 @@ def _per_order_settings(today: datetime.date, customers: list[dict], orders: lis
         {"ref": "c001-o14", "customer": "c001", "plan": "vps-s", "tenure_months": 1, "expires_on": day(12),
          "auto_renew": True, "lead_days": 14}
     )  # fmt: skip
+    # Jane's domain first tried in 30 days (12 months: lead 30), after her
+    # saved card runs out (expiring_card): the night warns her (card_expiring).
+    orders.append(
+        {"ref": "c001-o15", "customer": "c001", "plan": "domain-com", "tenure_months": 12, "expires_on": day(60),
+         "auto_renew": True, "domain": "doe-shop.example"}
+    )  # fmt: skip
     customers.append(
         {"ref": "c034", "name": "Acme West", "email": "billing@west.acme.test", "reseller": "acme",
          "owner_reseller": "acme-west", "balance": "400.00", "credit_limit": "0.00", "auto_renew": True,
-         "allow_auto_renew": True, "renewal_day": 15}
+         "allow_auto_renew": True, "renewal_day": 15, "retry_exempt": True}
     )  # fmt: skip
     orders.extend(
         [
@@ -230,3 +256,11 @@ def _per_order_settings(today: datetime.date, customers: list[dict], orders: lis
              "after_renewal": "keep"},
         ]
     )  # fmt: skip
+
+
+def expiring_card(today: datetime.date) -> tuple[int, int]:
+    """(month, year) of the demo's expiring card (Jane's, saved by seed_demo
+    when Stripe is configured): the month before the one 30 days from
+    ``today``, so it runs out before c001-o15's first attempt on that day."""
+    before = (today + datetime.timedelta(days=30)).replace(day=1) - datetime.timedelta(days=1)
+    return before.month, before.year

@@ -56,10 +56,13 @@ class Rendered:
 
 
 def _invoices(ids) -> dict:
-    """Invoices with their lines and orders, in three queries however many."""
+    """Invoices with their lines and orders, in three queries however many;
+    with their seller and customer too, for the PDF a delivery attaches
+    (notifications/delivery.py)."""
     from invoices.models import Invoice
 
-    return {i.pk: i for i in Invoice.objects.filter(pk__in=set(ids)).prefetch_related("lines__order")}
+    invoices = Invoice.objects.filter(pk__in=set(ids)).select_related("reseller", "customer")
+    return {i.pk: i for i in invoices.prefetch_related("lines__order")}
 
 
 def _invoice_facts(data: dict, invoices: dict | None = None) -> dict:

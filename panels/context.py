@@ -19,8 +19,10 @@ RESELLER_MENU = (
     ("reseller-preview", "Tonight's sweep"),
     ("reseller-failures", "Failures"),
     ("reseller-resellers", "Sub-resellers"),
+    ("reseller-retry-policy", "Retry policy"),
     ("reseller-our-orders", "Our orders"),  # the reseller's own account, held above it
     ("reseller-messages", "Messages"),
+    ("reseller-webhooks", "Webhooks"),
 )
 
 # Pages that belong to a menu entry without being it.
@@ -36,6 +38,7 @@ SECTION = {
     "reseller-our-renew": "reseller-our-orders",
     "reseller-our-invoice": "reseller-our-orders",
     "reseller-message-detail": "reseller-messages",
+    "reseller-webhook": "reseller-webhooks",
 }
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.parse import ParseError, id_or_none, parse_json
+from payments.card_notes import card_notes
 from payments.gateway import stripe_configured
 from payments.services import card_remove, card_set_default, card_setup_finish, card_setup_start, cards_shown
 from payments.webhooks import BadWebhook, webhook_handle
@@ -57,7 +58,11 @@ def cards(request):
         except DomainError as exc:
             messages.error(request, str(exc))
         return redirect("cards")
-    return render(request, "payments/cards.html", {"cards": cards_shown(actor=actor), "enabled": stripe_configured()})
+    shown = cards_shown(actor=actor)
+    notes = card_notes(actor=actor, cards=shown)
+    for card in shown:
+        card.notes = notes.get(card.pk, [])
+    return render(request, "payments/cards.html", {"cards": shown, "enabled": stripe_configured()})
 
 
 @login_required

@@ -85,8 +85,9 @@ def load_seller(tag: str, category, customer_ids: range, now, *, email_domain: s
     reseller_paths_rebuild()
     _load(
         Customer,
-        ["id", "ref", "name", "email", "reseller_id", "allow_auto_renew", "created_at"],
-        ((i, f"{tag}-c{i}", f"Customer {i}", f"c{i}@{email_domain}" if email_domain else "", reseller.pk, True, now)
+        ["id", "ref", "name", "email", "reseller_id", "allow_auto_renew", "retry_exempt", "created_at"],
+        ((i, f"{tag}-c{i}", f"Customer {i}", f"c{i}@{email_domain}" if email_domain else "", reseller.pk, True,
+          False, now)
          for i in customer_ids),
     )  # fmt: skip
     return plan

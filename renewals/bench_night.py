@@ -63,8 +63,11 @@ SHARES = {
 }
 STATES = tuple(SHARES)
 # The phases of the run as its progress callback names them, in order.
-PHASES = ("lifecycle", "sweep", "open_renewals", "advance_notices", "reminders", "termination_warnings")
-_NOTICE_PHASES = PHASES[3:]
+PHASES = (
+    "lifecycle", "sweep", "open_renewals", "advance_notices", "reminders", "termination_warnings",
+    "card_expiry_warnings",
+)  # fmt: skip
+_NOTICE_PHASES = PHASES[3:6]
 
 
 def _state_of(rng: random.Random) -> str:

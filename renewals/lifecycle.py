@@ -27,6 +27,7 @@ from orders.models import Order
 from orders.services import order_status_audit_many
 from orders.states import OrderStatus, check_transition
 from renewals.claims import claimed_orders_all
+from renewals.events import moved_events
 from renewals.facts import held_orders, terminated_q
 from renewals.models import EventOrigin, HookState, LifecycleEvent, OrderOutcome, Transition
 from renewals.open import open_renewals_cancel
@@ -179,6 +180,7 @@ def _apply_chunk(moves: list[Move], *, on, actor: Actor, run) -> list[Move]:
             open_renewals_cancel([m.order_id for m in moves], on)
         # Keyed by order and cycle, which the status claim above just took.
         notices_create([move_notice(m, on) for m in moves], new=True)
+        moved_events(moves, on, via="lifecycle")  # the resellers' webhooks, keyed like the notices
     return moves
 
 

@@ -2,9 +2,10 @@
 (the sweep) and the card path (a declined charge).
 
 SPEC: ``renewal_failed`` on the first failed attempt of a cycle,
-``renewal_last_chance`` on the expiry day (alone when the first failure falls
-on it), and ``reseller_failure`` to the reseller on both occasions; never a
-notice a night in between.
+``renewal_last_chance`` on the expiry day, or the retry policy's last-chance
+day (docs/dunning.md), alone when the first failure falls on it, and
+``reseller_failure`` to the reseller on both occasions; never a notice a
+night in between.
 """
 
 import datetime
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
+from renewals.events import failed_events
 from renewals.models import BatchOutcome, OrderOutcome
 from renewals.rules import WHAT_TO_DO, Period, Reason
 
@@ -49,6 +51,8 @@ class Failure:
     total: Decimal
     reason: str
     detail: str = ""  # the card processor's words, when it gave some
+    # Its retry policy's last-chance day (days before expiry; docs/dunning.md).
+    last_chance_day: int = 0
 
 
 def reason_words(reason: str, detail: str = "") -> dict:
@@ -65,6 +69,8 @@ def failure_notices(failures: list[Failure], on: datetime.date) -> None:
     rows (this date's) the caller has just written."""
     if not failures:
         return
+    # renewal.failed for the resellers' webhooks: every failed attempt, notice or not.
+    failed_events(failures, on)
     from tenants.models import Reseller
 
     # An internal error is not the customer's failure: the first one of theirs still tells them.
@@ -82,11 +88,12 @@ def failure_notices(failures: list[Failure], on: datetime.date) -> None:
     for failure in failures:
         orders = failure.orders
         first = [o for o in orders if (o.id, o.expires_on) not in failed_before]
-        last_chance = any(o.expires_on == on for o in orders)
+        chance = datetime.timedelta(days=failure.last_chance_day)
+        last_chance = any(o.expires_on - chance == on for o in orders)
         kinds = []
         if last_chance:
             kinds.append("renewal_last_chance")
-        if first and not all(o.expires_on == on for o in first):
+        if first and not all(o.expires_on - chance == on for o in first):
             kinds.append("renewal_failed")
         if not kinds:
             continue

@@ -36,6 +36,7 @@ from orders.periods import add_months, anchor_fits
 from orders.services import order_transition, reason_required
 from orders.states import OrderStatus, check_transition
 from renewals.claims import claimed_orders
+from renewals.events import moved_events
 from renewals.lifecycle import Move, move_notice
 from renewals.models import EventOrigin, LifecycleEvent, Transition
 from renewals.rules import Period, termination_day
@@ -175,8 +176,14 @@ def _notice(order: Order, event: LifecycleEvent, on: datetime.date, *, frm: str,
     """The nightly lifecycle's notice of the move, keyed by the admin's own
     event: never the nightly run's keys ("order:<id>" and the cycle), and new
     by construction."""
+    move = _move(order, on, frm=frm, to=to)
+    notices_create([move_notice(move, on, subject_key=f"event:{event.pk}")], new=True)
+    _webhook(order, event, on, frm=frm, to=to, move=move)
+
+
+def _move(order: Order, on: datetime.date, *, frm: str, to: str) -> Move:
     customer = order.customer
-    move = Move(
+    return Move(
         order.pk,
         order.ref,
         customer.pk,
@@ -188,7 +195,12 @@ def _notice(order: Order, event: LifecycleEvent, on: datetime.date, *, frm: str,
         product_label(order.plan.name, order.tenure_months),
         termination_day(order.expires_on, order.plan.category.grace_days, suspended_on=on),
     )
-    notices_create([move_notice(move, on, subject_key=f"event:{event.pk}")], new=True)
+
+
+def _webhook(order: Order, event: LifecycleEvent, on: datetime.date, *, frm: str, to: str, move=None) -> None:
+    """The resellers' webhook of an admin's move, keyed by its own event."""
+    move = move or _move(order, on, frm=frm, to=to)
+    moved_events([move], on, via="admin", keys={order.pk: f"event:{event.pk}"})
 
 
 def order_suspend(*, actor: Actor, order_id: int, reason: str, on: datetime.date | None = None) -> LifecycleEvent:
@@ -234,6 +246,7 @@ def order_restore(
             )
         order_transition(actor=actor, order_id=order.pk, to=OrderStatus.ACTIVE, reason=reason, business_date=on)
         event = _event(order, Transition.UNSUSPEND, on)
+        _webhook(order, event, on, frm=OrderStatus.SUSPENDED, to=OrderStatus.ACTIVE)
         enqueue_on_commit(HOOKS_TASK)
     return event
 
@@ -261,6 +274,7 @@ def order_terminate(
         if suspend_first and order.status == OrderStatus.ACTIVE:
             order_transition(actor=actor, order_id=order.pk, to=OrderStatus.SUSPENDED, reason=reason, business_date=on)
             events.append(_event(order, Transition.SUSPEND, on))
+            _webhook(order, events[-1], on, frm=OrderStatus.ACTIVE, to=OrderStatus.SUSPENDED)
         order_transition(actor=actor, order_id=order.pk, to=OrderStatus.TERMINATED, reason=reason, business_date=on)
         events.append(_event(order, Transition.TERMINATE, on))
         _notice(order, events[-1], on, frm=OrderStatus.SUSPENDED, to=OrderStatus.TERMINATED)

@@ -23,10 +23,12 @@ from balances.rules import available_funds
 from catalog.models import Category, product_label
 from core.isolation import Subject, isolated
 from core.models import Stage
+from core.money import quantize
 from notifications.content import money, order_row
 from notifications.services import NoticeSpec, notices_create
 from orders.models import Order
 from orders.states import OrderStatus
+from renewals.events import balance_low_events
 from renewals.facts import AccountRow, Catalog, OrderRow, account_rows, facts_for, order_rows, terminated_q
 from renewals.models import BatchOutcome, OrderOutcome
 from renewals.rules import Reason, eligibility
@@ -94,14 +96,18 @@ def _accounts_of(orders: list[OrderRow], queryset) -> dict[int, AccountRow]:
     return accounts
 
 
-def _write_each_account(groups: dict, build, *, on: datetime.date, run_id: int | None) -> int:
+def _write_each_account(groups: dict, build, *, on: datetime.date, run_id: int | None, after=None) -> int:
     """Build and write each account's notices (``build(customer_id, lines)``
     -> a list), all together; an account whose notices cannot be built or
     written is left out, recorded as a fault, and the others are written
-    (core.isolation). Returns how many accounts were offered notices."""
+    (core.isolation). ``after(part)`` writes what goes with them (webhook
+    events), in their transaction. Returns how many accounts were offered
+    notices."""
 
     def write(part: list) -> None:
         notices_create([spec for customer_id in part for spec in build(customer_id, groups[customer_id])])
+        if after is not None:
+            after(part)
 
     isolated(
         sorted(groups),
@@ -132,11 +138,24 @@ def _advance_part(due, catalog: Catalog, on: datetime.date, attempt_day: datetim
         if eligibility(facts_for(order, accounts[order.customer_id], catalog), attempt_day).will_attempt:
             by_account[order.customer_id].append(order)
 
+    shortfalls: dict[int, dict] = {}  # balance.low, for the resellers' webhooks
+
     def build(customer_id: int, due: list[OrderRow]) -> list[NoticeSpec]:
         account = accounts[customer_id]
         currency = account.currency
         total = sum((catalog.next_period(o).amount for o in due), Decimal("0.00"))
         available = available_funds(account.balance, account.held, account.credit_limit)
+        if total > available:
+            shortfalls[customer_id] = {
+                "customer_id": customer_id,
+                "reseller_id": account.reseller_id,
+                "attempt_on": attempt_day.isoformat(),
+                "currency": currency,
+                "total": str(quantize(total, currency)),
+                "available": str(quantize(available, currency)),
+                "short": str(quantize(total - available, currency)),
+                "orders": [{"id": o.id, "ref": o.ref, "expires_on": o.expires_on.isoformat()} for o in due],
+            }
         notice = NoticeSpec(
             kind="advance_notice",
             customer_id=customer_id,
@@ -157,7 +176,10 @@ def _advance_part(due, catalog: Catalog, on: datetime.date, attempt_day: datetim
         )
         return [notice]
 
-    return _write_each_account(by_account, build, on=on, run_id=run_id)
+    def after(part: list) -> None:
+        balance_low_events([shortfalls[c] for c in part if c in shortfalls])
+
+    return _write_each_account(by_account, build, on=on, run_id=run_id, after=after)
 
 
 def termination_warnings(on: datetime.date, *, run_id: int | None = None) -> int:

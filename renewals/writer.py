@@ -25,6 +25,7 @@ from orders.locks import lock_orders
 from orders.models import AfterRenewal, Order
 from orders.services import order_field_audit_many, order_status_audit_many
 from orders.states import OrderStatus, check_transition
+from renewals.events import renewed_events
 from renewals.models import EventOrigin, LifecycleEvent, Transition
 from renewals.open import open_renewals_close
 from renewals.rules import Period, clears_individual_price
@@ -188,6 +189,14 @@ def finish(written: Written) -> dict[int, int]:
         ],
         business_date=on,
         locked=True,  # the callers lock the accounts before they plan (write_renewals)
+    )
+    # The resellers' webhooks (order.renewed, order.restored, invoice.created), in this transaction.
+    renewed_events(
+        charges,
+        written.invoice_ids,
+        {customer_id: number for customer_id, (_seq, number) in numbers.items()},
+        on=on,
+        source=written.source,
     )
     return written.invoice_ids
 

@@ -10,7 +10,7 @@ from balances.services import customer_open
 from core.errors import DomainError
 from tenants.models import Customer, Reseller
 from tenants.scope import actor_for_user
-from tenants.services import customer_set_owner_reseller, own_account_check
+from tenants.services import customer_set_owner_reseller, customer_set_retry_exempt, own_account_check
 
 
 class CustomerForm(forms.ModelForm):
@@ -69,6 +69,8 @@ class CustomerAdmin(AuditedAdmin):
         )
         if obj.owner_reseller is not None:
             customer_set_owner_reseller(actor=actor, customer_id=created.pk, owner=obj.owner_reseller, reason="admin")
+        if obj.retry_exempt:
+            customer_set_retry_exempt(actor=actor, customer_id=created.pk, exempt=True)
         obj.pk = created.pk
 
     def save_changes(self, request, stored, changes: dict) -> None:

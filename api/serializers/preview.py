@@ -21,6 +21,7 @@ class PreviewSummarySerializer(serializers.Serializer):
     failing = serializers.IntegerField(help_text="customers whose batch will fail")
     failing_orders = serializers.IntegerField()
     skipped_orders = serializers.IntegerField()
+    waiting = serializers.IntegerField(help_text="customers their retry policy does not try that night")
     totals = serializers.SerializerMethodField(help_text="what the renewing batches will charge, per currency")
 
     @extend_schema_field(PreviewTotalSerializer(many=True))
@@ -67,6 +68,12 @@ class PreviewLineSerializer(serializers.Serializer):
         help_text="charged to the saved card: at least the card processor's minimum, the rest staying on the balance",
     )
     shortfall = AmountField(currency="plan.account.currency", help_text="what a failing batch lacks; 0 otherwise")
+    waiting = serializers.BooleanField(
+        source="plan.waiting", help_text="not tried that night: its retry policy tries it on next_attempt"
+    )
+    next_attempt = serializers.DateField(
+        allow_null=True, help_text="the night its batch is tried (null: no attempt left before expiry)"
+    )
     orders = serializers.SerializerMethodField()
     skipped = serializers.SerializerMethodField()
 

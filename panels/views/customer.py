@@ -19,6 +19,7 @@ from core.dates import business_today
 from core.errors import DomainError, NotFound, error_body
 from core.money import format_money
 from core.parse import MAX_BATCH_ORDERS, is_ascii_int
+from invoices.pdf import pdf_response
 from invoices.selectors import invoice_detail as invoice_of
 from invoices.selectors import invoices_of
 from once.idempotency import request_fingerprint
@@ -44,6 +45,7 @@ from panels.forms import (
     parse_switch,
     posted_token,
 )
+from panels.views.calendar import calendar_context
 from panels.views.common import (
     attempt,
     back_to,
@@ -509,6 +511,13 @@ def invoice_detail(request, actor, invoice_id: int):
     return render(request, template, {"invoice": invoice, "lines": list(invoice.lines.all())})
 
 
+@customer_view
+def invoice_pdf(request, actor, invoice_id: int):
+    """The invoice as a PDF download (invoices/pdf.py): the document the
+    renewal mail attaches."""
+    return pdf_response(invoice_of(actor=actor, invoice_id=invoice_id))
+
+
 MESSAGES = {"list_url": "messages", "detail_url": "message-detail", "for_reseller": False}
 
 
@@ -546,7 +555,11 @@ def account_settings(request, actor):
         return back_to(request, "settings")
     account = account_of(actor=actor, account_id=actor.customer_id)
     locked = locked_orders_of(actor=actor, customer_id=actor.customer_id)
-    return render(request, "panels/customer/settings.html", {"account": account, "locked": locked})
+    return render(
+        request,
+        "panels/customer/settings.html",
+        {"account": account, "locked": locked, **calendar_context(request, actor)},
+    )
 
 
 def _renewal_day_set(request, actor):

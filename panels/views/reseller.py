@@ -12,6 +12,7 @@ from core.parse import id_or_none
 from orders.selectors import OrderFilters, orders_of
 from orders.services import order_set_flags, order_set_terms
 from panels.forms import OrderTermsForm
+from panels.views.calendar import calendar_context
 from panels.views.common import (
     attempt,
     back_to,
@@ -25,7 +26,7 @@ from panels.views.common import (
 from renewals.rules import WHAT_TO_DO
 from renewals.selectors import customer_counts, customers_of, failed_batches, sweep_preview
 from tenants.selectors import customer_detail, sub_resellers
-from tenants.services import customer_set_auto_renew_allowed
+from tenants.services import customer_set_auto_renew_allowed, customer_set_retry_exempt
 
 
 @reseller_view
@@ -39,7 +40,13 @@ def customers(request, actor):
     return render(
         request,
         "panels/reseller/customers.html",
-        {"page": page, "query": query, "failing_only": failing_only, "stats": stats},
+        {
+            "page": page,
+            "query": query,
+            "failing_only": failing_only,
+            "stats": stats,
+            **calendar_context(request, actor),
+        },
     )
 
 
@@ -82,6 +89,15 @@ def _customer_action(request, actor, found) -> None:
             messages.success(request, f"Auto-renew is now {word} for {found.name}.")
         elif changed is False:
             messages.info(request, f"Auto-renew was already {word} for {found.name}: nothing changed.")
+        return
+    if action in ("exempt", "unexempt"):
+        exempt = action == "exempt"
+        changed = attempt(request, lambda: customer_set_retry_exempt(actor=actor, customer_id=found.pk, exempt=exempt))
+        word = "exempt from" if exempt else "under"
+        if changed:
+            messages.success(request, f"{found.name} is now {word} the retry policy.")
+        elif changed is False:
+            messages.info(request, f"{found.name} was already {word} the retry policy: nothing changed.")
         return
     posted = request.POST.get("order", "")
     order_id = id_or_none(posted)

@@ -19,6 +19,7 @@ from balances.selectors import account_of
 from core.dates import business_today
 from core.errors import NotFound
 from core.parse import id_or_none
+from invoices.pdf import pdf_response
 from invoices.selectors import invoice_detail, invoices_of
 from orders.selectors import OrderFilters, orders_of
 from panels.views.common import paginate, reseller_view, with_days
@@ -72,14 +73,19 @@ def invoice(request, actor, invoice_id: int):
     for it lands here)."""
     found = invoice_detail(actor=actor, invoice_id=invoice_id)
     back = (reverse("reseller-customer", args=[found.customer_id]), found.customer.name)
-    return _invoice_page(request, found, back)
+    return _invoice_page(request, found, back, pdf=reverse("reseller-invoice-pdf", args=[found.pk]))
 
 
-def _invoice_page(request, found, back: tuple[str, str]):
+@reseller_view
+def invoice_pdf(request, actor, invoice_id: int):
+    return pdf_response(invoice_detail(actor=actor, invoice_id=invoice_id))
+
+
+def _invoice_page(request, found, back: tuple[str, str], *, pdf: str):
     return render(
         request,
         "panels/reseller/invoice.html",
-        {"invoice": found, "lines": list(found.lines.all()), "back": back[0], "back_label": back[1]},
+        {"invoice": found, "lines": list(found.lines.all()), "back": back[0], "back_label": back[1], "pdf": pdf},
     )
 
 
@@ -134,4 +140,10 @@ def our_renew(request, own):
 @own_account_view
 def our_invoice(request, own, invoice_id: int):
     found = invoice_detail(actor=own, invoice_id=invoice_id)
-    return _invoice_page(request, found, (reverse("reseller-our-orders"), "Our orders"))
+    pdf = reverse("reseller-our-invoice-pdf", args=[found.pk])
+    return _invoice_page(request, found, (reverse("reseller-our-orders"), "Our orders"), pdf=pdf)
+
+
+@own_account_view
+def our_invoice_pdf(request, own, invoice_id: int):
+    return pdf_response(invoice_detail(actor=own, invoice_id=invoice_id))

@@ -30,6 +30,7 @@ from core.queue import broker_available, enqueue
 from core.request_context import current_address, serving
 from invoices.models import InvoiceLine
 from orders.models import Order
+from renewals.card_expiry import card_expiry_warnings
 from renewals.facts import load_catalog
 from renewals.lifecycle import lifecycle_apply, lifecycle_plan
 from renewals.models import (
@@ -137,6 +138,8 @@ def sweep_run(
         tell("open_renewals", 1, 1)
         advance_notices(on, catalog, run_id=run.pk)
         tell("notices", 1, 3)
+        card_expiry_warnings(on, catalog, run_id=run.pk)
+        tell("card_expiry_warnings", 1, 1)
         renewal_reminders(on, catalog, run_id=run.pk)
         tell("notices", 2, 3)
         termination_warnings(on, run_id=run.pk)

@@ -34,10 +34,20 @@ UNSAFE = {
     ("api-balance-top-up", "post"): ("owner", lambda t: {"amount": "20.00"}, 201),
     ("api-card", "delete"): ("owner", None, 204),
     ("api-card-default", "post"): ("owner", None, 200),
+    ("api-calendar-rotate", "post"): ("owner", None, 200),
     ("api-message-read", "post"): ("owner", None, 200),
     ("api-quotes", "post"): ("owner", _renewal, 200),
     ("api-renewals", "post"): ("owner", _renewal, 201),
     ("api-token-revoke", "delete"): ("owner", None, 204),
+    ("api-webhook-endpoints", "post"): (
+        "acme",
+        lambda t: {"url": "https://hooks.example.com/csrf", "events": ["order.renewed"]},
+        201,
+    ),
+    ("api-webhook-endpoint", "patch"): ("acme", lambda t: {"events": ["balance.low"]}, 200),
+    ("api-webhook-endpoint", "delete"): ("acme", None, 204),
+    ("api-webhook-endpoint-rotate-secret", "post"): ("acme", None, 200),
+    ("api-webhook-delivery-redeliver", "post"): ("acme", None, 202),
 }
 # Views that authenticate nobody (no session, no token), so there is no
 # ambient credential for a forged request to ride on.
@@ -56,6 +66,8 @@ def url_of(t, name: str) -> str:
         "order_id": t.orders["o1"].pk,
         "card_id": Card.objects.get(stripe_payment_method_id="pm_csrf_2").pk,
         "notice_id": notice(t).pk,
+        "endpoint_id": webhook_delivery(t).endpoint_id,
+        "delivery_id": webhook_delivery(t).pk,
     }
     route = next(route for route, n, _ in api_routes() if n == name)
     return reverse(name, kwargs={key: value for key, value in ids.items() if f"<int:{key}>" in route})
@@ -76,6 +88,21 @@ def notice(t) -> Notice:
         body_text="Renewed.",
         body_html="<p>Renewed.</p>",
     )
+
+
+def webhook_delivery(t):
+    """A delivery to an endpoint of acme (c1's reseller)."""
+    from tests.webhooks.conftest import staff
+    from webhooks.models import Delivery
+    from webhooks.services import EventSpec, endpoint_create, events_emit
+
+    found = Delivery.objects.filter(endpoint__reseller=t.resellers["acme"]).first()
+    if found is None:
+        endpoint_create(actor=staff(t.resellers["acme"]), url="https://hooks.example.com/a", events=["order.renewed"])
+        c1 = t.customers["c1"]
+        events_emit([EventSpec("order.renewed", "csrf", c1.reseller_id, c1.pk, {})])
+        found = Delivery.objects.get(endpoint__reseller=t.resellers["acme"])
+    return found
 
 
 def send(client: APIClient, t, name: str, method: str, **headers):

@@ -125,6 +125,7 @@ ENDPOINTS = [
     ("post", "/api/balance/top-up/"),
     ("get", "/api/ledger/"),
     ("get", "/api/invoices/"),
+    ("get", "/api/invoices/1/pdf/"),
     ("get", "/api/cards/"),
     ("get", "/api/messages/"),
     ("get", "/api/sweep-preview/"),
@@ -197,6 +198,7 @@ def test_another_tenant_gets_404_for_every_id_and_nothing_changes(tenants, api, 
         ("patch", f"/api/orders/{o1.pk}/", {"do_not_renew": True, "payment_source": "card"}),
         ("get", "/api/orders/", {"customer": c1.pk}),
         ("get", f"/api/invoices/{invoice.pk}/", None),
+        ("get", f"/api/invoices/{invoice.pk}/pdf/", None),
         ("get", f"/api/messages/{notice.pk}/", None),
         ("post", f"/api/messages/{notice.pk}/read/", None),
     ]
@@ -541,6 +543,7 @@ def test_the_sweep_preview_shows_each_customers_batch_and_shortfall(tenants, api
         "failing": 2,
         "failing_orders": 3,
         "skipped_orders": 0,
+        "waiting": 0,
         "totals": [],
     }
     assert (body["count"], body["next"], body["previous"]) == (2, None, None)
@@ -558,6 +561,8 @@ def test_the_sweep_preview_shows_each_customers_batch_and_shortfall(tenants, api
         "from_balance": "110.00",
         "from_card": "0.00",
         "shortfall": "10.00",
+        "waiting": False,  # no retry policy: tried every night (docs/dunning.md)
+        "next_attempt": body["date"],
     }
     assert jane["orders"][0] == {
         "ref": "o1",

@@ -165,6 +165,7 @@ def test_export_of_an_import_gives_the_same_data_back(doc, write, export):
         stripe_payment_method_id=None,
         renewal_day=None,
         owner_reseller=None,
+        retry_exempt=False,
     )
     assert data["orders"] == [
         dict(doc["orders"][0], anchor_day=1, lead_days=None, individual_price=None, after_renewal="keep", domain="")

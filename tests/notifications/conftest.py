@@ -18,9 +18,11 @@ class Inbox:
 
     @staticmethod
     def bodies(message) -> tuple[str, str]:
-        """A message's text and HTML alternatives, decoded."""
+        """A message's text and HTML alternatives, decoded (not its attachments)."""
         parts = {
-            p.get_content_type(): p.get_payload(decode=True).decode() for p in message.walk() if not p.is_multipart()
+            p.get_content_type(): p.get_payload(decode=True).decode()
+            for p in message.walk()
+            if p.get_content_maintype() == "text" and not p.get_filename()
         }
         return parts["text/plain"], parts["text/html"]
 

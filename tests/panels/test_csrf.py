@@ -24,14 +24,16 @@ from django.utils.http import urlsafe_base64_encode
 
 from audit.models import AuditEvent
 from balances.models import Account, LedgerEntry
+from calendars.models import Feed
 from invoices.models import Invoice
 from logins.selectors import token_of
 from logins.services import token_issue
 from notifications.models import Notice
 from orders.models import Order
 from payments.models import Card, PaymentAttempt
-from tenants.models import Customer
+from tenants.models import Customer, Reseller
 from tests.helpers import hidden_fields, renewal_form
+from webhooks.models import Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +212,16 @@ def _reseller_action(action, order_before=None, customer_before=None):
     return prepare
 
 
+def _webhook_disable(t, c):
+    from tests.webhooks.conftest import staff
+    from webhooks.services import endpoint_create
+
+    acme = staff(t.resellers["acme"])
+    endpoint = endpoint_create(actor=acme, url="https://hooks.example.com/p", events=["balance.low"])
+    url = reverse("reseller-webhook", args=[endpoint.pk])
+    return url, form(c, url, action="disable")
+
+
 def _with_token(t, c):
     token_issue(user=t.users["owner"])
     return reverse("api-token-page"), form(c, reverse("api-token-page"), action="revoke")
@@ -292,6 +304,23 @@ POSTS = [
         answers=200,  # the page with the new key, shown once
     ),
     Post("api-token-page", "owner", _with_token, lambda t, c: token_of(t.users["owner"]) is None),
+    Post(
+        "calendar-page",
+        "owner",
+        lambda t, c: (reverse("calendar-page"), form(c, reverse("calendar-page"))),
+        lambda t, c: Feed.objects.filter(customer__ref="c1", rotated_at__isnull=False).exists(),
+    ),
+    Post(
+        "reseller-webhooks",
+        "acme",
+        lambda t, c: (
+            reverse("reseller-webhooks"),
+            form(c, reverse("reseller-webhooks"), url="https://hooks.example.com/p", events="order.renewed"),
+        ),
+        lambda t, c: Endpoint.objects.filter(reseller__ref="acme").exists(),
+        answers=200,  # the page with the new endpoint's secret, shown once
+    ),
+    Post("reseller-webhook", "acme", _webhook_disable, lambda t, c: not Endpoint.objects.get().enabled),
     Post("reseller-renew", "acme", _reseller_renew, _renewed),
     Post("reseller-our-renew", "west", _our_renew, _renewed),
     Post("reseller-customer", "acme", _reseller_action("lock"), lambda t, c: order(t, "o1").auto_renew_locked),
@@ -319,6 +348,28 @@ POSTS = [
         "acme",
         _reseller_action("allow", customer_before={"allow_auto_renew": False}),
         lambda t, c: Customer.objects.get(ref="c1").allow_auto_renew,
+    ),
+    Post(
+        "reseller-customer",
+        "acme",
+        _reseller_action("exempt"),
+        lambda t, c: Customer.objects.get(ref="c1").retry_exempt,
+    ),
+    Post(
+        "reseller-retry-policy",
+        "acme",
+        lambda t, c: (
+            reverse("reseller-retry-policy"),
+            form(
+                c,
+                reverse("reseller-retry-policy"),
+                reseller=str(t.resellers["acme"].pk),
+                mode="days",
+                days="7,3,1,0",
+                last_chance_day="1",
+            ),
+        ),
+        lambda t, c: Reseller.objects.get(ref="acme").retry_days == [7, 3, 1, 0],
     ),
     Post(
         "password_change",
@@ -419,6 +470,7 @@ GET_ONLY = {
     "orders",
     "invoices",
     "invoice-detail",
+    "invoice-pdf",  # the invoice as a PDF download (invoices/pdf.py)
     "messages",
     "message-detail",  # opening marks it read: a GET's side effect, not a form
     "reseller-customers",
@@ -430,11 +482,14 @@ GET_ONLY = {
     "reseller-invoice",
     "reseller-our-orders",
     "reseller-our-invoice",
+    "reseller-invoice-pdf",
+    "reseller-our-invoice-pdf",
     "password_change_done",
     "password_reset_done",
     "password_reset_complete",
     "healthz",
     "healthz-live",
+    "calendar-feed",  # public: the secret in its URL is the credential (calendars/views.py)
 }
 # Exempt from CSRF, and why.
 CSRF_EXEMPT = {"stripe-webhook": "no session, no cookie: Stripe signs the body (payments.webhooks)"}
@@ -501,6 +556,10 @@ def test_a_get_only_page_refuses_a_forged_post_too(portal, name):
         "reseller-message-detail": [1],
         "reseller-invoice": [1],
         "reseller-our-invoice": [1],
+        "invoice-pdf": [1],
+        "reseller-invoice-pdf": [1],
+        "reseller-our-invoice-pdf": [1],
+        "calendar-feed": ["A" * 43],
     }.get(name, [])
     response = client.post(reverse(name, args=args))
     assert response.status_code == 403

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from balances.models import Account
 from core.dates import business_today
-from demo.builder import build_demo_document
+from demo.builder import build_demo_document, expiring_card
 from interchange.importer import ImportInvalid, portal_import
 from payments.gateway import stripe_client, stripe_configured
 from payments.models import Card
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         # run_renewals: the demo keeps tonight's work to do).
         opened = open_renewals_sync(today, load_catalog())
         self.stdout.write(f"Demo portal as of {today}: {result.summary()}; open renewals: {opened}")
-        cards = self._cards()
+        cards = self._cards(today)
         if cards:
             self.stdout.write(f"Saved test cards at Stripe ({settings.STRIPE_API_BASE or 'Stripe'}): {cards}")
         else:
@@ -75,7 +75,7 @@ class Command(BaseCommand):
         for username, password, what in LOGINS:
             self.stdout.write(f"  {username} / {password}  - {what}")
 
-    def _cards(self) -> int:
+    def _cards(self, today: datetime.date) -> int:
         """Give a few demo customers a saved card at the configured Stripe
         (localstripe in `make demo`). The import reset their Stripe ids, so a
         restarted localstripe never leaves stale ones behind."""
@@ -87,8 +87,10 @@ class Command(BaseCommand):
             customer = Customer.objects.get(ref=ref)
             Card.objects.filter(account_id=customer.pk).delete()
             Account.objects.filter(pk=customer.pk).update(stripe_customer_id="", stripe_payment_method_id="")
+            # Jane's runs out before her domain c001-o15 renews: the night warns her.
+            month, year = expiring_card(today) if ref == "c001" else (12, 2031)
             method = stripe_client().PaymentMethod.create(
-                type="card", card={"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+                type="card", card={"number": number, "exp_month": month, "exp_year": year, "cvc": "123"}
             )
             card_add(actor=system, account_id=customer.pk, payment_method_id=method.id)
             saved += 1

@@ -37,6 +37,12 @@ class Command(BaseCommand):
             help="the yardstick instead of the sweep: the portal renewed by hand-written SQL (renewals.bench_sql), "
             "bare (lock, debit, invoice with lines, extend, ledger) or full (also the sweep's records)",
         )
+        parser.add_argument(
+            "--webhook-endpoint",
+            action="store_true",
+            help="the benchmark's reseller gets a webhook endpoint subscribed to every event (docs/webhooks.md): "
+            "the sweep then writes its events and deliveries (never sent here)",
+        )
         add_progress_argument(parser)
 
     def handle(self, *args, **options):
@@ -61,6 +67,8 @@ class Command(BaseCommand):
             orders=options["orders"], due_fraction=options["due_fraction"], seed=options["seed"], on=on
         )
         progress("build", 1, 1)
+        if options["webhook_endpoint"]:
+            _webhook_endpoint(built["tag"])
         build_seconds = time.perf_counter() - built_at
         # Statements on every connection, the sweep's worker processes' and
         # threads' included (renewals.bench.statements_counted).
@@ -89,4 +97,19 @@ class Command(BaseCommand):
             "peak_rss_mb": peak_rss,
             "invariants_ok": not problems,
         }
+        if options["webhook_endpoint"]:
+            from webhooks.models import Delivery, Event
+
+            figures.update(webhook_events=Event.objects.count(), webhook_deliveries=Delivery.objects.count())
         figures_write(self, figures, problems, as_json=options["json"], build_seconds=build_seconds)
+
+
+def _webhook_endpoint(tag: str) -> None:
+    from tenants.models import Reseller
+    from tenants.scope import Actor, ActorKind
+    from webhooks.models import EventType
+    from webhooks.services import endpoint_create
+
+    reseller = Reseller.objects.get(ref=tag)
+    staff = Actor(kind=ActorKind.RESELLER, label="bench", reseller_id=reseller.pk, reseller_path=reseller.path)
+    endpoint_create(actor=staff, url="https://hooks.example.com/bench", events=list(EventType.values))
