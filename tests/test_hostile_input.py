@@ -30,6 +30,7 @@ from orders.models import Order
 from payments.models import PaymentAttempt
 from tests.helpers import renewal_form
 from tests.panels import conftest as panels_portal
+from webhooks.models import Endpoint
 
 tenants = panels_portal.tenants  # the shared three-tenant portal (a fixture)
 
@@ -176,6 +177,8 @@ def body_for(operation_id: str, tenants):
             "expected_total": "10.00",
             "auto_renew_next": [o1],
         },
+        "webhook_endpoints_create": {"url": "https://hooks.example.com/portal", "events": ["order.renewed"]},
+        "webhook_endpoints_update": {"events": ["order.renewed"], "enabled": True},
     }
     return bodies.get(operation_id)
 
@@ -188,7 +191,7 @@ def test_every_api_body_has_a_valid_example(tenants):
 
 def api_client(client, tenants, path: str, operation_id: str):
     if operation_id != "token_obtain":
-        login = "acme" if path.startswith("/api/customers/") else "owner"
+        login = "acme" if path.startswith(("/api/customers/", "/api/webhook-")) else "owner"
         client.force_login(tenants.users[login])
     return client
 
@@ -199,6 +202,19 @@ def api_path(template: str, tenants) -> str:
         .replace("{customer_id}", str(tenants.customers["c1"].pk))
         .replace("{card_id}", "1")
         .replace("{notice_id}", "1")
+        .replace("{endpoint_id}", str(acme_endpoint(tenants).pk) if "{endpoint_id}" in template else "")
+        .replace("{delivery_id}", "1")
+    )
+
+
+def acme_endpoint(tenants):
+    """An endpoint of reseller acme's, for the operations on one."""
+    endpoint = Endpoint.objects.filter(reseller=tenants.resellers["acme"]).first()
+    return endpoint or Endpoint.objects.create(
+        reseller=tenants.resellers["acme"],
+        url="https://hooks.example.com/a",
+        events=["order.renewed"],
+        secret="whsec_t",
     )
 
 

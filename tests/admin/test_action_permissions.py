@@ -34,8 +34,8 @@ pytestmark = pytest.mark.django_db
 READ_ONLY_ACTIONS = {
     ("renewals.sweeprun", "dry_run_dates"),  # predicts only (renewals.sweep.plan)
 }
-# Custom admin pages that write nothing (none yet).
-READ_ONLY_URLS: set[str] = set()
+# Custom admin pages that write nothing.
+READ_ONLY_URLS: set[str] = {"invoices_invoice_pdf"}  # an invoice's PDF (invoices.pdf)
 # What a custom page's form needs to be otherwise valid, so a 403 is the permission's doing.
 URL_PAYLOADS = {"renewals_sweeprun_run_date": {"date": "2026-11-26"}}
 
