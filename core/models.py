@@ -11,6 +11,7 @@ class Stage(models.TextChoices):
     HOOKS = "hooks", "Provisioning hooks"
     RECONCILIATION = "reconciliation", "Payment reconciliation"
     DELIVERY = "delivery", "Notice delivery"
+    WEBHOOKS = "webhooks", "Webhook delivery (resellers' endpoints)"
 
 
 class Fault(models.Model):

@@ -118,7 +118,7 @@ def deliver_due(*, limit: int = BATCH, seconds: float = PASS_SECONDS) -> dict[st
         each(
             deliveries,
             lambda d: _send(d, counts),
-            stage=Stage.DELIVERY,
+            stage=Stage.WEBHOOKS,
             subject=_subject,
             atomic=False,  # a network call: no transaction around it
             failed=lambda d, error: _record(d, None, "", f"{type(error).__name__}: {error}", counts),
