@@ -378,3 +378,7 @@ try:
         raise ValueError(_problem)
 except ValueError as _exc:
     raise ImproperlyConfigured(f"RENEWAL_RETRY_DAYS / RENEWAL_LAST_CHANCE_DAY: {_exc}") from _exc
+
+# Resellers' webhook endpoints (docs/webhooks.md) must be https; plain http
+# to localhost is allowed only with this on (by default when DEBUG is).
+WEBHOOK_INSECURE_LOOPBACK = env_bool("WEBHOOK_INSECURE_LOOPBACK", DEBUG)

@@ -266,7 +266,7 @@ def _endpoint(actor: Actor, endpoint_id, *, lock: bool = False) -> Endpoint:
 def insecure_loopback_allowed() -> bool:
     """http:// to this machine, for development and tests only (settings.
     WEBHOOK_INSECURE_LOOPBACK, by default DEBUG)."""
-    return bool(getattr(settings, "WEBHOOK_INSECURE_LOOPBACK", settings.DEBUG))
+    return bool(settings.WEBHOOK_INSECURE_LOOPBACK)
 
 
 def url_checked(url) -> str:
