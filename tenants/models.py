@@ -31,13 +31,15 @@ class Reseller(models.Model):
     # tried again inside its attempt window. Without a policy of its own
     # (``retry_own`` off) a reseller inherits the one above it, and a
     # top-level one the platform's (settings.RENEWAL_RETRY_DAYS).
-    retry_own = models.BooleanField(default=False, help_text="Sets its own retry policy (else inherits).")
+    retry_own = models.BooleanField(
+        default=False, db_default=False, help_text="Sets its own retry policy (else inherits)."
+    )
     # Its own policy: None, every night of the window; else the days before
     # expiry to try on, e.g. [7, 3, 1, 0] (the window's first night always).
     retry_days = models.JSONField(null=True, blank=True, default=None)
     # Its own policy: the night (days before expiry) whose failure sends
     # ``renewal_last_chance``; always a night the order is tried on.
-    last_chance_day = models.PositiveSmallIntegerField(default=0)
+    last_chance_day = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     objects = ResellerQuerySet.as_manager()
 
@@ -70,7 +72,7 @@ class Customer(models.Model):
     )
     # Exempt from its reseller's retry policy (dunning): a failed
     # auto-renewal is tried again every night of its window.
-    retry_exempt = models.BooleanField(default=False)
+    retry_exempt = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_customer_lookup = ""

@@ -33,9 +33,10 @@ def _call(action):
         raise
 
 
-class EndpointList(GenericAPIView):
+class EndpointList(APIView):
+    """At most MAX_ENDPOINTS: not paginated."""
+
     permission_classes = [IsAuthenticated, IsReseller]
-    pagination_class = None  # at most MAX_ENDPOINTS
 
     @extend_schema(
         operation_id="webhook_endpoints_list", tags=TAGS, responses=responses({200: EndpointSerializer(many=True)})
