@@ -33,9 +33,8 @@ def _call(action):
         raise
 
 
+# At most MAX_ENDPOINTS a reseller: not paginated.
 class EndpointList(APIView):
-    """At most MAX_ENDPOINTS: not paginated."""
-
     permission_classes = [IsAuthenticated, IsReseller]
 
     @extend_schema(
