@@ -4,14 +4,17 @@ Calendar apps fetch subscriptions from their own servers, many users behind
 one address: a limit per address would starve them. So each feed (its
 secret) has its own count, and an address is counted only for the secrets it
 gets wrong (a guesser: 256-bit secrets cannot be guessed, but each miss is
-still a query). Fixed windows in Django's cache, like the sign-in throttle
-(logins.throttle): one key per feed or address, incremented atomically.
+still a query). Fixed windows in Django's cache, counted by the sign-in
+throttle's counter (logins.throttle.AttemptCounter): one key per feed or
+address, incremented atomically; a refused fetch is not counted.
 """
 
 import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
+
+from logins.throttle import AttemptCounter
 
 WINDOW_SECONDS = 3600
 # Defaults; settings of the same name override them.
@@ -29,13 +32,9 @@ def _key(scope: str, value: str) -> str:
     return f"{KEY_PREFIX}.{scope}.{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
-def _count(key: str) -> int:
-    cache.add(key, 0, timeout=WINDOW_SECONDS)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=WINDOW_SECONDS)
-        return 1
+def _allowed(key: str, limit: int) -> bool:
+    """Count one more within the window; False (not counted) once over ``limit``."""
+    return AttemptCounter().take(key, limit, WINDOW_SECONDS) is None
 
 
 def misses_exceeded(address: str) -> bool:
@@ -45,9 +44,9 @@ def misses_exceeded(address: str) -> bool:
 
 
 def miss_count(address: str) -> None:
-    _count(_key("miss", address))
+    _allowed(_key("miss", address), _limit("CALENDAR_MISSES_PER_HOUR"))
 
 
 def fetch_allowed(secret: str) -> bool:
     """Count a fetch of the feed; False once it is over its limit."""
-    return _count(_key("feed", secret)) <= _limit("CALENDAR_FETCHES_PER_HOUR")
+    return _allowed(_key("feed", secret), _limit("CALENDAR_FETCHES_PER_HOUR"))
