@@ -37,7 +37,7 @@ from orders.periods import days_in_month
 from orders.states import OrderStatus
 from payments.models import Card
 from renewals.facts import Catalog, OrderRow, account_rows, facts_for, load_catalog, order_rows
-from renewals.reminders import _accounts_of, _parts, _row
+from renewals.reminders import account_parts, accounts_of, notice_row
 from renewals.rules import eligibility
 
 WARNING_DAYS = 30
@@ -106,14 +106,14 @@ def card_expiry_warnings(on: datetime.date, catalog: Catalog, *, run_id: int | N
         status=OrderStatus.ACTIVE,
         customer_id__in=expiring.values("account_id"),
     )
-    return sum(_warnings_part(part, catalog, on, run_id) for part in _parts(candidates))
+    return sum(_warnings_part(part, catalog, on, run_id) for part in account_parts(candidates))
 
 
 def _warnings_part(candidates, catalog: Catalog, on: datetime.date, run_id: int | None) -> int:
     orders = order_rows(candidates.order_by("customer_id", "pk"))
     if not orders:
         return 0
-    accounts = _accounts_of(orders, candidates)
+    accounts = accounts_of(orders, candidates)
     cards = {
         card.account_id: card
         for card in Card.objects.filter(account_id__in=candidates.values("customer_id"), is_default=True)
@@ -194,7 +194,8 @@ def card_expiring_notice(card: Card, risks: list[AtRisk], account, *, catalog: C
             # Each renewal at risk (ref, paid-thru, first attempt): what the
             # notice says, and what keeps a later notice of the card from naming it again.
             "orders": [
-                {**_row(r.order, catalog, account.currency), "attempt_on": r.attempt_on.isoformat()} for r in risks
+                {**notice_row(r.order, catalog, account.currency), "attempt_on": r.attempt_on.isoformat()}
+                for r in risks
             ],
             "cards_path": reverse("cards"),
         },

@@ -46,7 +46,7 @@ WARNING_DAYS = 3
 PART_ACCOUNTS = 2000
 
 
-def _parts(orders):
+def account_parts(orders):
     """The ``orders`` queryset a part at a time: the orders of the next
     PART_ACCOUNTS accounts, in id order (one keyset query each)."""
     after = 0
@@ -63,7 +63,7 @@ def _parts(orders):
         after = ids[-1]
 
 
-def _row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
+def notice_row(order: OrderRow, catalog: Catalog, currency: str) -> dict:
     """The order's row as its next renewal would be: period and price (none
     when the plan no longer sells its period: ``price_missing``)."""
     if not catalog.sells(order, currency):
@@ -84,7 +84,7 @@ def renewal_center_path(tab: str) -> str:
     return f"{reverse('renewals')}?tab={tab}"
 
 
-def _accounts_of(orders: list[OrderRow], queryset) -> dict[int, AccountRow]:
+def accounts_of(orders: list[OrderRow], queryset) -> dict[int, AccountRow]:
     """The accounts of ``orders``, read from ``queryset`` (theirs) as a
     subquery: tens of thousands of ids as parameters cost Django more to
     prepare than PostgreSQL to join. An order that moved between the two
@@ -125,14 +125,14 @@ def advance_notices(on: datetime.date, catalog: Catalog, *, run_id: int | None =
     """Write the advance notices of business date ``on``; returns how many."""
     attempt_day = on + datetime.timedelta(days=ADVANCE_DAYS)
     due = Order.objects.filter(catalog.window_opens_q(attempt_day), status=OrderStatus.ACTIVE)
-    return sum(_advance_part(part, catalog, on, attempt_day, run_id) for part in _parts(due))
+    return sum(_advance_part(part, catalog, on, attempt_day, run_id) for part in account_parts(due))
 
 
 def _advance_part(due, catalog: Catalog, on: datetime.date, attempt_day: datetime.date, run_id: int | None) -> int:
     orders = order_rows(due)
     if not orders:
         return 0
-    accounts = _accounts_of(orders, due)
+    accounts = accounts_of(orders, due)
     by_account: dict[int, list] = defaultdict(list)
     for order in orders:
         if eligibility(facts_for(order, accounts[order.customer_id], catalog), attempt_day).will_attempt:
@@ -165,7 +165,7 @@ def _advance_part(due, catalog: Catalog, on: datetime.date, attempt_day: datetim
             cycle=attempt_day.isoformat(),
             business_date=on,
             data={
-                "orders": [_row(o, catalog, currency) for o in due],
+                "orders": [notice_row(o, catalog, currency) for o in due],
                 "total": money(total, currency),
                 "attempt_on": attempt_day.isoformat(),
                 "available": money(available, currency),
@@ -228,7 +228,7 @@ def renewal_reminders(
     for before in days:
         expires = on + datetime.timedelta(days=before)
         day = Order.objects.filter(expires_on=expires, status=OrderStatus.ACTIVE, do_not_renew=False)
-        written += sum(_reminders_part(part, catalog, on, before, expires, run_id) for part in _parts(day))
+        written += sum(_reminders_part(part, catalog, on, before, expires, run_id) for part in account_parts(day))
     return written
 
 
@@ -238,7 +238,7 @@ def _reminders_part(
     orders = order_rows(expiring.order_by("pk"))
     if not orders:
         return 0
-    accounts = _accounts_of(orders, expiring)
+    accounts = accounts_of(orders, expiring)
     # Failed for a reason of the customer's: an internal error is the operators' to fix.
     failed = set(
         OrderOutcome.objects.filter(order_id__in=expiring.values("pk"), cycle=expires, outcome=BatchOutcome.FAILED)
@@ -262,7 +262,7 @@ def _reminders_part(
             cycle=expires.isoformat(),
             business_date=on,
             data={
-                "orders": [_row(o, catalog, account.currency) for o in due],
+                "orders": [notice_row(o, catalog, account.currency) for o in due],
                 "expires_on": expires.isoformat(),
                 "days": before,
                 "failed": [o.ref for o in due if o.id in failed],

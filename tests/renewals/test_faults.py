@@ -252,14 +252,14 @@ def test_one_account_whose_reminder_fails_leaves_the_others_reminded(portal, run
         [order(f"o{n}", D(2026, 12, 10), customer=f"c{n}", auto_renew=False) for n in range(1, 6)],
         customers=customers(),
     )
-    real = reminders._row
+    real = reminders.notice_row
 
     def row(order_row, catalog, currency):
         if order_row.ref == "o3":
             raise KeyError("injected fault for o3")
         return real(order_row, catalog, currency)
 
-    monkeypatch.setattr(reminders, "_row", row)
+    monkeypatch.setattr(reminders, "notice_row", row)
     run(D(2026, 12, 3))  # 7 days before expiry
     reminded = Notice.objects.filter(kind="renewal_reminder").values_list("customer__ref", flat=True)
     assert sorted(reminded) == ["c1", "c2", "c4", "c5"]
