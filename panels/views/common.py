@@ -58,9 +58,11 @@ customer_view = panel_view(ActorKind.CUSTOMER)
 reseller_view = panel_view(ActorKind.RESELLER)
 
 
-def attempt(request, action, *, success: str = "", back: str | None = None):
+def attempt(request, action, *, success: str = "", unchanged: str = "", back: str | None = None):
     """Run a service call from a form: its DomainError becomes a message saying
     what went wrong (the service changed nothing), then back to the page.
+    ``success`` is said when it went through; ``unchanged`` instead, when
+    given and the call answers that nothing changed (False, or no field).
     Returns the call's result, or None when it failed."""
     try:
         result = action()
@@ -69,7 +71,9 @@ def attempt(request, action, *, success: str = "", back: str | None = None):
     except DomainError as exc:
         messages.error(request, sentence(str(exc)))
         return None
-    if success:
+    if unchanged and not result:
+        messages.info(request, unchanged)
+    elif success:
         messages.success(request, success)
     return result
 

@@ -81,23 +81,23 @@ def _customer_action(request, actor, found) -> None:
     action = request.POST.get("action", "")
     if action in ("allow", "forbid"):
         allowed = action == "allow"
-        changed = attempt(
-            request, lambda: customer_set_auto_renew_allowed(actor=actor, customer_id=found.pk, allowed=allowed)
-        )
         word = "allowed" if allowed else "forbidden"
-        if changed:
-            messages.success(request, f"Auto-renew is now {word} for {found.name}.")
-        elif changed is False:
-            messages.info(request, f"Auto-renew was already {word} for {found.name}: nothing changed.")
+        attempt(
+            request,
+            lambda: customer_set_auto_renew_allowed(actor=actor, customer_id=found.pk, allowed=allowed),
+            success=f"Auto-renew is now {word} for {found.name}.",
+            unchanged=f"Auto-renew was already {word} for {found.name}: nothing changed.",
+        )
         return
     if action in ("exempt", "unexempt"):
         exempt = action == "exempt"
-        changed = attempt(request, lambda: customer_set_retry_exempt(actor=actor, customer_id=found.pk, exempt=exempt))
         word = "exempt from" if exempt else "under"
-        if changed:
-            messages.success(request, f"{found.name} is now {word} the retry policy.")
-        elif changed is False:
-            messages.info(request, f"{found.name} was already {word} the retry policy: nothing changed.")
+        attempt(
+            request,
+            lambda: customer_set_retry_exempt(actor=actor, customer_id=found.pk, exempt=exempt),
+            success=f"{found.name} is now {word} the retry policy.",
+            unchanged=f"{found.name} was already {word} the retry policy: nothing changed.",
+        )
         return
     posted = request.POST.get("order", "")
     order_id = id_or_none(posted)
@@ -109,11 +109,12 @@ def _customer_action(request, actor, found) -> None:
         return
     field, value, success = ORDER_ACTIONS[action]
     ref = request.POST.get("ref", "")[:REF_SHOWN] or posted
-    changed = attempt(request, lambda: order_set_flags(actor=actor, order_id=order_id, **{field: value}))
-    if changed:
-        messages.success(request, success.format(ref=ref))
-    elif changed is not None:
-        messages.info(request, f"Order {ref} was already like that: nothing changed.")
+    attempt(
+        request,
+        lambda: order_set_flags(actor=actor, order_id=order_id, **{field: value}),
+        success=success.format(ref=ref),
+        unchanged=f"Order {ref} was already like that: nothing changed.",
+    )
 
 
 def _order_terms(request, actor, order_id: int, ref: str) -> None:
@@ -123,11 +124,12 @@ def _order_terms(request, actor, order_id: int, ref: str) -> None:
     if not form.is_valid():
         messages.error(request, sentence(f"order {ref}: {form.problem()}; nothing changed"))
         return
-    changed = attempt(request, lambda: order_set_terms(actor=actor, order_id=order_id, **form.cleaned_data))
-    if changed:
-        messages.success(request, f"Order {ref}: its renewal terms are saved.")
-    elif changed is not None:
-        messages.info(request, f"Order {ref} already had these renewal terms: nothing changed.")
+    attempt(
+        request,
+        lambda: order_set_terms(actor=actor, order_id=order_id, **form.cleaned_data),
+        success=f"Order {ref}: its renewal terms are saved.",
+        unchanged=f"Order {ref} already had these renewal terms: nothing changed.",
+    )
 
 
 @reseller_view

@@ -52,7 +52,7 @@ def _save(request, actor) -> None:
             )
             return
         last = int(text)
-    changed = attempt(
+    attempt(
         request,
         lambda: reseller_set_retry_policy(
             actor=actor,
@@ -62,8 +62,6 @@ def _save(request, actor) -> None:
             last_chance_day=last,
             reason="panel",
         ),
+        success=f"{name}: the retry policy is saved.",
+        unchanged=f"{name} already had this retry policy: nothing changed.",
     )
-    if changed:
-        messages.success(request, f"{name}: the retry policy is saved.")
-    elif changed is not None:
-        messages.info(request, f"{name} already had this retry policy: nothing changed.")
